@@ -1,0 +1,1 @@
+"""Training and evaluation data: clean sources, degradations, suites, the training stream."""

@@ -1,0 +1,137 @@
+"""`python -m cea_edge.evaluate`: PSNR/SSIM per degradation case on a named suite.
+
+Scores the degraded input and the restored output against the clean image, per case,
+per family (single / spatial / composite) and on average; prints a table, writes JSON.
+With several checkpoints the table puts them side by side (e.g. the adapter ablation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from cea_edge.atomic import atomic_write
+from cea_edge.data.suite import SuiteSample, build_suite, get_suite_spec
+from cea_edge.errors import run_cli
+from cea_edge.metrics import psnr, ssim
+from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+from cea_edge.model.inference import restore_array
+from cea_edge.model.network import CEANet
+
+
+@dataclass(frozen=True)
+class CaseScore:
+    case: str
+    family: str
+    samples: int
+    input_psnr: float
+    output_psnr: float
+    input_ssim: float
+    output_ssim: float
+
+    @property
+    def gain(self) -> float:
+        return self.output_psnr - self.input_psnr
+
+
+@dataclass
+class EvaluationReport:
+    suite: str
+    cases: list[CaseScore]
+    summary: dict[str, CaseScore]  # "average" and one entry per family
+
+    def to_dict(self) -> dict:
+        return {
+            "suite": self.suite,
+            "cases": [asdict(c) | {"gain": c.gain} for c in self.cases],
+            "summary": {k: asdict(c) | {"gain": c.gain} for k, c in self.summary.items()},
+        }
+
+
+def _mean_score(name: str, family: str, rows: list[CaseScore]) -> CaseScore:
+    weights = np.array([row.samples for row in rows], dtype=np.float64)
+    field = lambda attr: float(np.average([getattr(r, attr) for r in rows], weights=weights))  # noqa: E731
+    return CaseScore(name, family, int(weights.sum()), field("input_psnr"), field("output_psnr"),
+                     field("input_ssim"), field("output_ssim"))
+
+
+def evaluate_model(model: CEANet, samples: Sequence[SuiteSample], suite: str = "custom",
+                   device: str = "cpu", compute_ssim: bool = True) -> EvaluationReport:
+    per_case: dict[str, list[tuple[float, float, float, float]]] = defaultdict(list)
+    families: dict[str, str] = {}
+    for sample in samples:
+        restored = restore_array(model, sample.degraded, device)
+        per_case[sample.case].append((
+            psnr(sample.clean, sample.degraded),
+            psnr(sample.clean, restored),
+            ssim(sample.clean, sample.degraded) if compute_ssim else float("nan"),
+            ssim(sample.clean, restored) if compute_ssim else float("nan"),
+        ))
+        families[sample.case] = sample.family
+    cases = [
+        CaseScore(case, families[case], len(values), *map(float, np.mean(np.array(values), axis=0)))
+        for case, values in per_case.items()
+    ]
+    summary = {"average": _mean_score("average", "all", cases)}
+    for family in dict.fromkeys(families.values()):
+        summary[family] = _mean_score(family, family, [c for c in cases if c.family == family])
+    return EvaluationReport(suite, cases, summary)
+
+
+def _cell(psnr_db: float, ssim_value: float) -> str:
+    return f"{psnr_db:.2f}" if np.isnan(ssim_value) else f"{psnr_db:.2f} / {ssim_value:.3f}"
+
+
+def format_table(reports: dict[str, EvaluationReport]) -> str:
+    """A markdown table: input PSNR/SSIM once, then output PSNR/SSIM and gain per model."""
+    names = list(reports)
+    first = reports[names[0]]
+    header = "| case | input PSNR / SSIM | " + " | ".join(f"{n} PSNR / SSIM (gain)" for n in names) + " |"
+    lines = [header, "|" + "---|" * (2 + len(names))]
+    rows = [(c.case, c) for c in first.cases] + [(f"**{k}**", v) for k, v in first.summary.items()]
+    for label, base in rows:
+        cells = []
+        for report in reports.values():
+            score = next((c for c in report.cases if c.case == base.case), None) or report.summary[base.case]
+            cells.append(f"{_cell(score.output_psnr, score.output_ssim)} ({score.gain:+.2f})")
+        lines.append(f"| {label} | {_cell(base.input_psnr, base.input_ssim)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cea_edge.evaluate", description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", action="append", type=Path,
+                        help=f"checkpoint(s) to score; repeat to compare (default: {DEFAULT_CHECKPOINT.name})")
+    parser.add_argument("--preset", help="fail unless every checkpoint holds this preset")
+    parser.add_argument("--suite", default="aio-synth", help="named suite (default: aio-synth)")
+    parser.add_argument("--json", type=Path, help="write the report(s) here")
+    parser.add_argument("--no-ssim", action="store_true", help="PSNR only (faster)")
+    args = parser.parse_args(argv)
+
+    spec = get_suite_spec(args.suite)
+    checkpoints = args.checkpoint or [DEFAULT_CHECKPOINT]
+    models = {}
+    for path in checkpoints:
+        loaded = load_checkpoint(path, expected_preset=args.preset)
+        models[f"{loaded.config.name} ({path.name})"] = loaded.model
+    samples = build_suite(spec)
+    reports = {name: evaluate_model(model, samples, spec.name, compute_ssim=not args.no_ssim)
+               for name, model in models.items()}
+    print(f"suite {spec.name}: {len(spec.photos)} photos x {len(spec.cases)} cases, {spec.crop}x{spec.crop} crops")
+    print(format_table(reports))
+    if args.json:
+        payload = {name: report.to_dict() for name, report in reports.items()}
+        atomic_write(args.json, lambda stream: stream.write(json.dumps(payload, indent=2).encode()))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

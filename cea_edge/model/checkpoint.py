@@ -1,0 +1,83 @@
+"""Checkpoints: config + weights + training metadata in one file, written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cea_edge.atomic import atomic_write
+from cea_edge.errors import CeaError
+from cea_edge.model.config import CEAConfig
+from cea_edge.model.network import CEANet
+
+CHECKPOINT_FORMAT = "cea-edge/checkpoint"
+CHECKPOINT_VERSION = 1
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+DEFAULT_CHECKPOINT = BUNDLED_DIR / "edge.pt"
+
+
+@dataclass
+class LoadedCheckpoint:
+    model: CEANet
+    config: CEAConfig
+    metadata: dict[str, Any]  # training metadata (steps, time, losses, validation, ...)
+    training_state: dict[str, Any] | None  # optimizer/scheduler state, only in run checkpoints
+    path: Path
+
+
+def save_checkpoint(
+    path: Path,
+    model: CEANet,
+    metadata: dict[str, Any] | None = None,
+    training_state: dict[str, Any] | None = None,
+) -> None:
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "config": model.config.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "metadata": metadata or {},
+    }
+    if training_state is not None:
+        payload["training_state"] = training_state
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda stream: torch.save(payload, stream))
+
+
+def load_checkpoint(path: str | Path, expected_preset: str | None = None) -> LoadedCheckpoint:
+    """Load and validate a checkpoint; every problem becomes a CeaError saying what to do."""
+    path = Path(path)
+    if not path.is_file():
+        raise CeaError(f"checkpoint '{path}' does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for non-torch or truncated files
+        raise CeaError(f"'{path}' is not a readable cea-edge checkpoint ({type(error).__name__}); "
+                       "pass a .pt file written by `python -m cea_edge.train`") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise CeaError(f"'{path}' is a torch file but not a cea-edge checkpoint (no '{CHECKPOINT_FORMAT}' header)")
+    if payload.get("version") != CHECKPOINT_VERSION:
+        raise CeaError(f"'{path}' has checkpoint version {payload.get('version')}; this cea-edge reads {CHECKPOINT_VERSION}")
+    config = CEAConfig.from_dict(payload.get("config", {}))
+    if expected_preset is not None and config.name != expected_preset:
+        raise CeaError(f"'{path}' holds preset '{config.name}', but preset '{expected_preset}' was asked for")
+    model = CEANet(config)
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except (RuntimeError, KeyError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CeaError(f"'{path}': weights do not match its config '{config.name}': {first_line}") from None
+    model.eval()
+    return LoadedCheckpoint(model, config, payload.get("metadata", {}), payload.get("training_state"), path)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,117 @@
+"""Typed model configuration and the named presets (``tiny``, ``edge``, ``base``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from cea_edge.errors import CeaError
+
+# Where hyper-adapters may sit: the bottleneck ("middle") and/or the decoder levels.
+ADAPTER_SITES = ("middle", "decoder")
+
+
+@dataclass(frozen=True)
+class AdapterConfig:
+    """Cross-Attention Hyper-Adapter sizes (see docs: method note, section 2)."""
+
+    rank: int = 4  # r: routing bases / residual directions per image
+    hyper_tokens: int = 4  # M: learnable hyper tokens (queries)
+    hyper_dim: int = 32  # d: width of the hyper-token space
+    heads: int = 1  # attention heads over the pooled grid
+    grid: int = 8  # g: features are pooled to a g x g grid of keys/values
+
+
+@dataclass(frozen=True)
+class CEAConfig:
+    """A CEA U-Net: widths double per level, one block list per level."""
+
+    name: str = "edge"
+    width: int = 16
+    encoder_blocks: tuple[int, ...] = (1, 1, 2)
+    middle_blocks: int = 2
+    decoder_blocks: tuple[int, ...] = (1, 1, 1)
+    ffn_expansion: int = 2
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)
+    adapter_sites: tuple[str, ...] = ADAPTER_SITES
+
+    def __post_init__(self) -> None:
+        if len(self.encoder_blocks) != len(self.decoder_blocks):
+            raise CeaError(
+                f"config '{self.name}': encoder_blocks and decoder_blocks need the same number of levels"
+            )
+        unknown = set(self.adapter_sites) - set(ADAPTER_SITES)
+        if unknown:
+            raise CeaError(f"config '{self.name}': unknown adapter sites {sorted(unknown)}; use {ADAPTER_SITES}")
+
+    @property
+    def levels(self) -> int:
+        return len(self.encoder_blocks)
+
+    @property
+    def downsample_factor(self) -> int:
+        """Input height and width must be multiples of this."""
+        return 2**self.levels
+
+    @property
+    def min_tile(self) -> int:
+        """Smallest input side whose deepest adapter still sees a full pooled grid."""
+        return self.downsample_factor * self.adapter.grid
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CEAConfig":
+        try:
+            known = {f.name for f in fields(cls)}
+            values = {k: v for k, v in data.items() if k in known}
+            values["adapter"] = AdapterConfig(**values.get("adapter", {}))
+            for key in ("encoder_blocks", "decoder_blocks", "adapter_sites"):
+                if key in values:
+                    values[key] = tuple(values[key])
+            return cls(**values)
+        except TypeError as error:
+            raise CeaError(f"model config is not a CEA config: {error}") from None
+
+    def without_adapters(self) -> "CEAConfig":
+        """The same backbone with no hyper-adapters (the ablation baseline)."""
+        return replace(self, name=f"{self.name}-noadapter", adapter_sites=())
+
+
+PRESETS: dict[str, CEAConfig] = {
+    # Fast tests: a few thousand parameters, two levels.
+    "tiny": CEAConfig(
+        name="tiny",
+        width=8,
+        encoder_blocks=(1, 1),
+        middle_blocks=1,
+        decoder_blocks=(1, 1),
+        adapter=AdapterConfig(rank=2, hyper_tokens=2, hyper_dim=16, heads=1, grid=4),
+    ),
+    # The phone model: reduced rank and hyper tokens, small pooled grid.
+    "edge": CEAConfig(
+        name="edge",
+        width=16,
+        encoder_blocks=(1, 1, 2),
+        middle_blocks=2,
+        decoder_blocks=(1, 1, 1),
+        adapter=AdapterConfig(rank=4, hyper_tokens=4, hyper_dim=32, heads=1, grid=8),
+    ),
+    # Near the paper's scale: width 48, several blocks per level, r = M = 16.
+    "base": CEAConfig(
+        name="base",
+        width=48,
+        encoder_blocks=(2, 2, 4, 4),
+        middle_blocks=6,
+        decoder_blocks=(2, 2, 2, 2),
+        adapter=AdapterConfig(rank=16, hyper_tokens=16, hyper_dim=64, heads=4, grid=8),
+    ),
+}
+
+
+def get_preset(name: str) -> CEAConfig:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise CeaError(f"unknown preset '{name}'; choose one of: {', '.join(PRESETS)}") from None

@@ -1,0 +1,168 @@
+"""CLI behaviour and every user-caused error: one clear line, exit code 2, nothing written."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cea_edge import enhance, evaluate, train
+from cea_edge.errors import run_cli
+from cea_edge.imageio import read_rgb
+from cea_edge.model import __main__ as model_cli
+
+
+def png16(path: Path, height: int = 8, width: int = 8) -> Path:
+    """A 48-bit RGB PNG (Pillow cannot write one; it reads it as 8-bit RGB unless checked)."""
+    data = (np.random.default_rng(0).random((height, width, 3)) * 65535).astype(">u2")
+    raw = b"".join(b"\x00" + row.tobytes() for row in data)
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return path
+
+
+def bad_images(folder: Path, good: Path) -> dict[str, tuple[Path, str]]:
+    """name -> (file, expected message fragment)."""
+    cases = {}
+    empty = folder / "empty.png"
+    empty.write_bytes(b"")
+    cases["empty"] = (empty, "is empty")
+    text = folder / "notes.png"
+    text.write_text("not an image")
+    cases["not_image"] = (text, "not an image")
+    truncated = folder / "truncated.png"
+    truncated.write_bytes(good.read_bytes()[:200])
+    cases["truncated"] = (truncated, "damaged or truncated")
+    for mode, expected in (("L", "grayscale"), ("RGBA", "alpha"), ("P", "palette"), ("CMYK", "CMYK")):
+        path = folder / f"{mode}.{'jpg' if mode == 'CMYK' else 'png'}"
+        Image.open(good).convert(mode).save(path)
+        cases[mode] = (path, expected)
+    cases["16bit"] = (png16(folder / "deep.png"), "16-bit")
+    gray16 = folder / "gray16.png"
+    Image.fromarray(np.full((8, 8), 40000, np.uint16)).save(gray16)
+    cases["gray16"] = (gray16, "16-bit")
+    return cases
+
+
+def test_read_rgb_accepts_8bit_rgb(rgb_file):
+    image = read_rgb(rgb_file)
+    assert image.shape == (40, 56, 3) and image.dtype == np.float32 and 0 <= image.min() <= image.max() <= 1
+
+
+def test_every_bad_image_gets_one_message_and_exit_2(tmp_path, rgb_file, tiny_checkpoint, capsys):
+    for name, (path, expected) in bad_images(tmp_path, rgb_file).items():
+        code = run_cli(enhance.main, [str(path), "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / f"out_{name}.png")])
+        err = capsys.readouterr().err
+        assert code == 2, name
+        assert expected in err and "Traceback" not in err, (name, err)
+        assert not (tmp_path / f"out_{name}.png").exists()
+
+
+def test_batch_continues_past_bad_files_and_summarises(tmp_path, rgb_file, tiny_checkpoint, capsys):
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    out = tmp_path / "out"
+    out.mkdir()
+    code = run_cli(enhance.main, [str(empty), str(rgb_file), "--checkpoint", str(tiny_checkpoint), "-o", str(out)])
+    captured = capsys.readouterr()
+    assert code == 2 and "1 of 2 file(s) failed" in captured.err
+    assert [p.name for p in out.iterdir()] == ["photo_enhanced.png"]
+    assert Image.open(out / "photo_enhanced.png").size == (56, 40)
+
+
+def test_enhance_refuses_to_overwrite(tmp_path, rgb_file, tiny_checkpoint, capsys):
+    target = tmp_path / "result.png"
+    args = [str(rgb_file), "--checkpoint", str(tiny_checkpoint), "-o", str(target)]
+    assert run_cli(enhance.main, args) == 0
+    before = target.read_bytes()
+    assert run_cli(enhance.main, args) == 2 and "--overwrite" in capsys.readouterr().err
+    assert target.read_bytes() == before
+    assert run_cli(enhance.main, [*args, "--overwrite", "--compare"]) == 0
+    assert Image.open(target).size == (112, 40)
+
+
+def checkpoint_problems(tmp_path: Path, tiny_checkpoint: Path) -> dict[str, tuple[Path, str]]:
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"\x00\x01 definitely not a checkpoint")
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(tiny_checkpoint.read_bytes()[:1000])
+    mismatched = tmp_path / "mismatched.pt"
+    payload = torch.load(tiny_checkpoint, weights_only=True)
+    payload["config"]["width"] = 12
+    torch.save(payload, mismatched)
+    return {
+        "missing": (tmp_path / "missing.pt", "does not exist"),
+        "garbage": (garbage, "not a readable cea-edge checkpoint"),
+        "truncated": (truncated, "not a readable cea-edge checkpoint"),
+        "foreign": (foreign, "not a cea-edge checkpoint"),
+        "mismatched": (mismatched, "weights do not match"),
+    }
+
+
+def test_bad_checkpoints(tmp_path, rgb_file, tiny_checkpoint, capsys):
+    for name, (path, expected) in checkpoint_problems(tmp_path, tiny_checkpoint).items():
+        for main, args in ((enhance.main, [str(rgb_file), "-o", str(tmp_path / "x.png")]),
+                           (evaluate.main, ["--suite", "aio-synth-mini", "--no-ssim"])):
+            assert run_cli(main, [*args, "--checkpoint", str(path)]) == 2, name
+            err = capsys.readouterr().err
+            assert expected in err and err.count("\n") == 1, (name, err)
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_checkpoint_of_another_preset(tiny_checkpoint, capsys):
+    assert run_cli(evaluate.main, ["--checkpoint", str(tiny_checkpoint), "--preset", "edge"]) == 2
+    assert "holds preset 'tiny', but preset 'edge' was asked for" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("main, args, expected", [
+    (train.main, ["--preset", "huge"], "unknown preset 'huge'"),
+    (model_cli.main, ["huge"], "unknown preset 'huge'"),
+    (evaluate.main, ["--suite", "nope"], "unknown evaluation suite"),
+    (train.main, ["--preset", "tiny", "--patch", "30"], "must be a multiple of 4"),
+    (train.main, ["--preset", "tiny", "--steps", "0"], "must be positive"),
+])
+def test_bad_flags(main, args, expected, capsys):
+    assert run_cli(main, args) == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_resume_from_weights_only_checkpoint_is_refused(tmp_path, tiny_checkpoint, capsys):
+    args = ["--preset", "tiny", "--steps", "2", "--batch", "1", "--patch", "32", "--out", str(tmp_path / "r"),
+            "--resume", str(tiny_checkpoint), "--no-progress"]
+    assert run_cli(train.main, args) == 2
+    assert "not a run checkpoint" in capsys.readouterr().err
+
+
+def test_evaluate_writes_a_table_and_json(tmp_path, tiny_checkpoint, capsys):
+    report = tmp_path / "report.json"
+    assert run_cli(evaluate.main, ["--checkpoint", str(tiny_checkpoint), "--suite", "aio-synth-mini",
+                                   "--json", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "| noise50 |" in out and "**average**" in out
+    data = json.loads(report.read_text())
+    (name,) = data
+    assert {c["case"] for c in data[name]["cases"]} >= {"noise15", "haze_region", "low+haze+rain"}
+    assert set(data[name]["summary"]) == {"average", "single", "spatial", "composite"}
+
+
+def test_cli_process_prints_no_traceback(tmp_path, tiny_checkpoint):
+    """The real entry point, as a user runs it."""
+    result = subprocess.run([sys.executable, "-m", "cea_edge.enhance", str(tmp_path / "nothing.png"),
+                             "--checkpoint", str(tiny_checkpoint)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [f"error: '{tmp_path / 'nothing.png'}' does not exist",
+                                                  "1 of 1 file(s) failed"]
