@@ -91,7 +91,7 @@ def setup_distributed(device_name: str | None) -> Distributed:
 
 
 def train(config: TrainConfig, out: Path, resume: Path | None = None, device_name: str | None = None,
-          progress: bool = True) -> Path:
+          progress: bool = True, init: Path | None = None) -> Path:
     """Train and return the path of the final weights-only checkpoint."""
     env = setup_distributed(device_name)
     torch.manual_seed(config.seed)  # same initial weights on every rank
@@ -102,6 +102,12 @@ def train(config: TrainConfig, out: Path, resume: Path | None = None, device_nam
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.99))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(config))
     start_step, elapsed, history = 0, 0.0, []
+    if init is not None:
+        # Fine-tuning: weights from any checkpoint of this config, fresh optimizer and schedule.
+        start = load_checkpoint(init)
+        if start.config != model_config:
+            raise CeaError(f"cannot start from '{init}': it holds '{start.config.name}', this run trains '{model_config.name}'")
+        model.load_state_dict(start.model.state_dict())
     if resume is not None:
         loaded = load_checkpoint(resume)
         if loaded.config != model_config or loaded.training_state is None:
@@ -173,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--val-suite", default=defaults.val_suite)
     parser.add_argument("--out", type=Path, default=Path("runs/train"), help="run folder (default: runs/train)")
     parser.add_argument("--resume", type=Path, help="continue from a run's last.pt")
+    parser.add_argument("--init", type=Path, help="start from the weights of a checkpoint (fine-tuning)")
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     parser.add_argument("--threads", type=int, help="torch intra-op threads per process")
     parser.add_argument("--no-progress", action="store_true")
@@ -192,7 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         **{k: getattr(args, k) for k in ("steps", "batch", "patch", "warmup", "seed", "val_every", "save_every",
                                          "lr", "min_lr", "weight_decay", "frequency_loss", "grad_clip")},
     )
-    final = train(config, args.out, args.resume, args.device, progress=not args.no_progress)
+    if args.init and args.resume:
+        raise CeaError("--init and --resume exclude each other: --resume already restores the weights")
+    final = train(config, args.out, args.resume, args.device, progress=not args.no_progress, init=args.init)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"wrote {final}")
     return 0

@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from cea_edge.data.stream import TrainingStream
+from cea_edge.errors import CeaError
 from cea_edge.model import CEANet, get_preset
 from cea_edge.model.checkpoint import load_checkpoint, save_checkpoint
 from cea_edge.train import TrainConfig, cosine_with_warmup, train
@@ -77,3 +79,13 @@ def test_torchrun_two_cpu_processes(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     loaded = load_checkpoint(Path(tmp_path) / "final.pt")
     assert loaded.metadata["world_size"] == 2 and loaded.metadata["step"] == 3
+
+
+def test_init_fine_tunes_from_weights_and_checks_the_preset(tmp_path, tiny_checkpoint):
+    final = train(TrainConfig(steps=1, lr=0.0, min_lr=0.0, frequency_loss=0.0, **QUICK), tmp_path / "ft",
+                  progress=False, init=tiny_checkpoint)
+    start, tuned = load_checkpoint(tiny_checkpoint).model, load_checkpoint(final).model
+    for (name, a), b in zip(start.state_dict().items(), tuned.state_dict().values()):
+        assert torch.equal(a, b), name  # lr 0: the weights are exactly the initial ones
+    with pytest.raises(CeaError, match="holds 'tiny'"):
+        train(TrainConfig(steps=1, adapters=False, **QUICK), tmp_path / "bad", progress=False, init=tiny_checkpoint)
