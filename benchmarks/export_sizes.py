@@ -1,0 +1,84 @@
+"""Export every target x precision of one checkpoint and tabulate size, time and fidelity.
+
+    python benchmarks/export_sizes.py [--checkpoint PATH] [--tile N] [--json sizes.json]
+
+Artifacts go to a temporary folder (deleted afterwards unless --keep DIR); the table is
+markdown: artifact size, export time, verification max-abs / PSNR vs the PyTorch fp32
+model, and ExecuTorch delegation (ops inside XNNPACK / outside).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+from cea_edge.errors import run_cli
+from cea_edge.export.pipeline import export
+from cea_edge.export.recipes import PRECISIONS, TARGETS, recipe_for
+from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT
+
+
+def _delegation(details: dict[str, Any]) -> str:
+    delegation = details.get("delegation")
+    if not delegation:
+        return "-"
+    outside = ", ".join(f"{op} x{n}" for op, n in delegation["outside_ops"].items()) or "none"
+    return f"{delegation['delegated_total']} in, outside: {outside}"
+
+
+def _figure(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def benchmark(checkpoint: Path, tile: int | None, overlap: int | None, folder: Path) -> list[dict[str, Any]]:
+    rows = []
+    for target in TARGETS:
+        for precision in PRECISIONS:
+            recipe = recipe_for(target).with_overrides(precision=precision, tile=tile, overlap=overlap)
+            result = export(recipe, checkpoint, folder / target)
+            manifest = json.loads(result.manifest.read_text())
+            verification = result.verification
+            rows.append({
+                "target": target, "precision": precision, "tile": recipe.tile, "file": result.artifact.name,
+                "bytes": result.digest.bytes, "export_seconds": round(result.export_seconds, 2),
+                "max_abs_error": verification.max_abs_error, "psnr_db": verification.psnr_db,
+                "verified_by": verification.runtime if verification.ran else verification.note,
+                "passed": verification.passed, "delegation": _delegation(manifest["target_details"]),
+            })
+            print(f"{target} {precision}: done", file=sys.stderr)
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    lines = ["| target | precision | tile | size (MB) | export (s) | max-abs | PSNR (dB) | verified by | delegation |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        lines.append(f"| {row['target']} | {row['precision']} | {row['tile']} | {row['bytes'] / 1e6:.3f} | "
+                     f"{row['export_seconds']:.1f} | {_figure(row['max_abs_error'], '.2e')} | "
+                     f"{_figure(row['psnr_db'], '.1f')} | {row['verified_by']} | {row['delegation']} |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="benchmarks/export_sizes.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
+    parser.add_argument("--tile", type=int, help="default: each recipe's tile")
+    parser.add_argument("--overlap", type=int, help="default: each recipe's overlap (must stay below the tile)")
+    parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--keep", type=Path, help="keep the artifacts in this folder")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="cea-export-sizes-") as scratch:
+        rows = benchmark(args.checkpoint, args.tile, args.overlap, args.keep or Path(scratch))
+    print(markdown(rows))
+    if args.json:
+        args.json.write_text(json.dumps({"checkpoint": str(args.checkpoint), "rows": rows}, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

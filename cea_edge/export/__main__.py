@@ -1,0 +1,50 @@
+"""`python -m cea_edge.export`: a checkpoint -> a verified ExecuTorch / Core ML / ONNX artifact.
+
+With only --target it exports the bundled `edge` checkpoint at the recipe's tile into
+artifacts/<target>/, verifies it and prints a summary; a manifest lands beside the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from cea_edge.errors import run_cli
+from cea_edge.export.pipeline import export
+from cea_edge.export.recipes import COMPUTE_UNITS, DELEGATES, PRECISIONS, TARGETS, default_recipe_path, recipe_for
+from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m cea_edge.export", description=__doc__.splitlines()[0])
+    parser.add_argument("--target", required=True, choices=TARGETS)
+    parser.add_argument("--recipe", type=Path, help=f"recipe TOML (default: {default_recipe_path('<target>')})")
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
+                        help=f"checkpoint to export (default: bundled {DEFAULT_CHECKPOINT.name})")
+    parser.add_argument("--precision", choices=PRECISIONS, help="weights and activations (default: from the recipe)")
+    parser.add_argument("--tile", type=int, help="fixed input side in pixels (default: from the recipe)")
+    parser.add_argument("--overlap", type=int, help="recommended tile overlap recorded for the runtime (default: from the recipe)")
+    parser.add_argument("--out", type=Path, help="output folder (default: artifacts/<target>/)")
+    parser.add_argument("--delegate", choices=DELEGATES, help="ExecuTorch backend (default: from the recipe)")
+    parser.add_argument("--deployment-target", help="Core ML minimum deployment target, e.g. iOS17")
+    parser.add_argument("--compute-units", choices=COMPUTE_UNITS, help="Core ML compute units")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="skip verification against the PyTorch model (the manifest says so)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    recipe = recipe_for(args.target, args.recipe).with_overrides(
+        precision=args.precision, tile=args.tile, overlap=args.overlap, delegate=args.delegate,
+        deployment_target=args.deployment_target, compute_units=args.compute_units,
+    )
+    result = export(recipe, args.checkpoint, args.out or Path("artifacts") / args.target, verify=not args.no_verify)
+    print(result.describe())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

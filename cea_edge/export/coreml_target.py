@@ -1,0 +1,159 @@
+"""Core ML export: torch.export -> ct.convert(mlprogram) -> .mlpackage (a directory).
+
+Inputs and outputs stay float32 (1, 3, T, T) at every precision; an fp16 program casts
+at its edges and computes in fp16 (what the Neural Engine runs). Prediction needs Core
+ML itself, so on Linux the saved program is inspected instead: op inventory, shapes,
+the precision of every op, and the metadata; on macOS the package also runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cea_edge.errors import CeaError
+from cea_edge.export.common import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    BuiltArtifact,
+    EmbeddedMetadata,
+    export_program,
+    module_for,
+    require,
+)
+from cea_edge.export.recipes import Recipe
+from cea_edge.model.network import CEANet
+
+SUFFIX = ".mlpackage"
+# coremltools 9.0's fuse_linear_bias pass indexes bias.shape[-1] and crashes on the
+# scalar eps added after TokenNorm's mean-as-linear; without it the add stays an add.
+SKIPPED_PASSES = ("common::fuse_linear_bias",)
+DEBUG_MAPPING = "executorch_debug_handle_mapping.json"
+
+
+@dataclass(frozen=True)
+class CoreMLOptions:
+    deployment_target: Any  # coremltools.target member
+    compute_units: Any  # coremltools.ComputeUnit member
+    compute_precision: Any  # coremltools.precision member
+    pass_names: list[str]
+
+
+def check_toolchain(recipe: Recipe) -> None:
+    """coremltools importable and the recipe's Core ML names valid -- before anything is written."""
+    require("coremltools", "Core ML export" if recipe.target == "coreml" else "the ExecuTorch Core ML delegate")
+    coreml_options(recipe)
+
+
+def coreml_options(recipe: Recipe) -> CoreMLOptions:
+    """Recipe strings -> coremltools values (shared with the ExecuTorch Core ML delegate)."""
+    ct = require("coremltools", "Core ML export")
+    target = getattr(ct.target, recipe.deployment_target or "", None)
+    if target is None:
+        known = ", ".join(name for name in dir(ct.target) if name[:1] in "im" and name[-1].isdigit())
+        raise CeaError(f"unknown Core ML deployment target '{recipe.deployment_target}'; choose one of: {known}")
+    if target < ct.target.iOS16:  # fp16 I/O types and the passes used here need ML programs of iOS16+
+        raise CeaError(f"deployment target {recipe.deployment_target} is too old; use iOS16 / macOS13 or newer")
+    precision = ct.precision.FLOAT16 if recipe.precision == "fp16" else ct.precision.FLOAT32
+    passes = [name for name in ct.PassPipeline.DEFAULT.passes if name not in SKIPPED_PASSES]
+    return CoreMLOptions(target, getattr(ct.ComputeUnit, recipe.compute_units), precision, passes)
+
+
+def _describe(mlmodel: Any, embedded: EmbeddedMetadata) -> None:
+    low, high = embedded.value_range
+    mlmodel.short_description = f"cea-edge {embedded.preset}: all-in-one image restoration of one {embedded.tile}x{embedded.tile} tile"
+    mlmodel.input_description[INPUT_NAME] = f"degraded RGB tile, NCHW (1, 3, {embedded.tile}, {embedded.tile}) float32 in [{low:g}, {high:g}]"
+    mlmodel.output_description[OUTPUT_NAME] = f"restored RGB tile, same layout, not clamped (clamp to [{low:g}, {high:g}])"
+    mlmodel.user_defined_metadata.update(embedded.as_strings())
+
+
+def inspect_program(path: Path, recipe: Recipe, embedded: EmbeddedMetadata) -> tuple[dict[str, Any], list[str], list[str]]:
+    """Read the saved package's spec: ops, dtypes, I/O shapes, metadata -> (details, checks, problems)."""
+    import coremltools as ct
+    from coremltools.proto import MIL_pb2
+
+    spec = ct.models.MLModel(str(path), skip_model_load=True).get_spec()
+    function = spec.mlProgram.functions["main"]
+    block = function.block_specializations[function.opset]
+    ops = Counter(op.type for op in block.operations)
+    output_dtypes = Counter(
+        MIL_pb2.DataType.Name(output.type.tensorType.dataType)
+        for op in block.operations if op.type != "const" for output in op.outputs
+    )
+    shape = [1, 3, recipe.tile, recipe.tile]
+    io = {
+        "inputs": {f.name: (list(f.type.multiArrayType.shape), f.type.multiArrayType.dataType) for f in spec.description.input},
+        "outputs": {f.name: (list(f.type.multiArrayType.shape), f.type.multiArrayType.dataType) for f in spec.description.output},
+    }
+    float32 = ct.proto.FeatureTypes_pb2.ArrayFeatureType.FLOAT32
+    checks, problems = [], []
+    for kind, name in (("inputs", INPUT_NAME), ("outputs", OUTPUT_NAME)):
+        if io[kind].get(name) == (shape, float32):
+            checks.append(f"{name}: float32 {shape}")
+        else:
+            problems.append(f"{kind[:-1]} '{name}' is {io[kind].get(name)}, expected float32 {shape}")
+    compute = {dtype: n for dtype, n in output_dtypes.items() if dtype.startswith("FLOAT")}
+    if recipe.precision == "fp16":
+        # All compute in fp16; the only float32 values are the cast back to the output.
+        ok = compute.get("FLOAT16", 0) > 0 and compute.get("FLOAT32", 0) <= 1 and ops.get("cast", 0) >= 2
+    else:
+        ok = "FLOAT16" not in compute
+    (checks if ok else problems).append(f"{recipe.precision} program: op output dtypes {compute}, casts {ops.get('cast', 0)}")
+    metadata = dict(spec.description.metadata.userDefined)
+    missing = {k: v for k, v in embedded.as_strings().items() if metadata.get(k) != v}
+    (problems if missing else checks).append(f"user metadata {'missing ' + str(missing) if missing else 'present'}")
+    details = {
+        "specification_version": spec.specificationVersion,
+        "opset": function.opset,
+        "op_inventory": dict(sorted((k, v) for k, v in ops.items() if k != "const")),
+        "op_output_dtypes": dict(output_dtypes),
+        "user_metadata": metadata,
+    }
+    return details, checks, problems
+
+
+def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path) -> BuiltArtifact:
+    ct = require("coremltools", "Core ML export")
+    options = coreml_options(recipe)
+    program = export_program(module_for(model, "fp32"), recipe.tile).run_decompositions({})
+    pipeline = ct.PassPipeline(pass_names=options.pass_names, pipeline_name="cea-edge")
+    mlmodel = ct.convert(
+        program, convert_to="mlprogram", minimum_deployment_target=options.deployment_target,
+        compute_precision=options.compute_precision, compute_units=options.compute_units,
+        inputs=[ct.TensorType(name=INPUT_NAME, shape=(1, 3, recipe.tile, recipe.tile), dtype=np.float32)],
+        outputs=[ct.TensorType(name=OUTPUT_NAME, dtype=np.float32)],
+        pass_pipeline=pipeline,
+    )
+    _describe(mlmodel, embedded)
+    mlmodel.save(str(path))
+    # coremltools writes an ExecuTorch debug-handle map (MIL op -> fx node) for torch.export
+    # sources: not a package item (Manifest.json does not list it), only for ET devtools,
+    # and as large as the fp16 weights of a small model -- not shipped.
+    (path / DEBUG_MAPPING).unlink(missing_ok=True)
+    details, checks, problems = inspect_program(path, recipe, embedded)
+    details |= {"deployment_target": recipe.deployment_target, "compute_units": recipe.compute_units}
+
+    runner, unavailable = None, f"prediction: not available on {sys.platform}"
+    if sys.platform == "darwin":
+        loaded = ct.models.MLModel(str(path), compute_units=options.compute_units)
+
+        def runner(tile: np.ndarray) -> np.ndarray:
+            return loaded.predict({INPUT_NAME: tile})[OUTPUT_NAME]
+
+        unavailable = ""
+    ops = details["op_inventory"]
+    return BuiltArtifact(
+        runtime="Core ML (coremltools predict)" if runner else "coremltools spec inspection",
+        runner=runner,
+        unavailable=unavailable,
+        checks=checks,
+        problems=problems,
+        details=details,
+        summary=[(f"core ml: {details['opset']} ML program, {sum(ops.values())} ops "
+                  f"({', '.join(f'{k} {v}' for k, v in sorted(ops.items(), key=lambda kv: -kv[1])[:6])}, ...)")],
+    )

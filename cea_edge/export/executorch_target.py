@@ -1,0 +1,183 @@
+"""ExecuTorch export: torch.export -> to_edge_transform_and_lower(partitioner) -> .pte.
+
+The .pte carries its own tile size, overlap and value range as constant methods
+(`tile_size`, `tile_overlap`, `value_range`), so an app reads the input shape from the
+model. XNNPACK artifacts are verified with the real ExecuTorch runtime; a Core ML
+delegated .pte lowers on Linux but runs only on Apple platforms.
+"""
+
+from __future__ import annotations
+
+import operator
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cea_edge.export.common import BuiltArtifact, EmbeddedMetadata, export_program, module_for, require
+from cea_edge.export.recipes import Recipe
+from cea_edge.model.network import CEANet
+
+SUFFIX = ".pte"
+CAST = "_to_dim_order_copy"
+
+
+def check_toolchain(recipe: Recipe) -> None:
+    require("executorch.exir", "ExecuTorch export")
+    if recipe.delegate == "coreml":
+        from cea_edge.export.coreml_target import check_toolchain as check_coreml
+
+        check_coreml(recipe)
+
+
+def _partitioner(recipe: Recipe) -> Any:
+    if recipe.delegate == "xnnpack":
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+
+        return XnnpackPartitioner()
+    from executorch.backends.apple.coreml.compiler import CoreMLBackend
+    from executorch.backends.apple.coreml.partition import CoreMLPartitioner
+
+    from cea_edge.export.coreml_target import coreml_options
+
+    options = coreml_options(recipe)
+    specs = CoreMLBackend.generate_compile_specs(
+        compute_unit=options.compute_units, minimum_deployment_target=options.deployment_target,
+        compute_precision=options.compute_precision, pass_names=options.pass_names,
+    )
+    return CoreMLPartitioner(compile_specs=specs)
+
+
+def _fold_constants_pass() -> Any:
+    """Constant propagation before partitioning.
+
+    to_edge turns each python scalar of the fp16 model (norm eps, attention scales) into a
+    float32 constant plus a cast to fp16: 25 casts that XNNPACK leaves outside. Folding
+    them leaves fp16 constants the delegate takes.
+    """
+    from executorch.exir.pass_base import ExportedProgramPassBase, ExportedProgramPassResult
+    from executorch.exir.passes.constant_prop_pass import constant_prop_pass
+
+    class FoldConstants(ExportedProgramPassBase):
+        def call(self, exported_program):
+            return ExportedProgramPassResult(constant_prop_pass(exported_program), True)
+
+    return FoldConstants()
+
+
+def _op_name(target: Any) -> str:
+    """'aten.gelu.default' for an edge op (its str() carries the whole schema)."""
+    return str(getattr(target, "_op", target))
+
+
+def delegation_report(program: Any) -> dict[str, Any]:
+    """Ops inside delegates vs outside, from the lowered ExportedProgram.
+
+    Casts that only convert the float32 input / output of an fp16 program are counted
+    apart: they are the I/O contract, not compute left on the portable kernels.
+    """
+    from executorch.devtools.backend_debug import get_delegation_info
+
+    graph_module = program.graph_module
+    info = get_delegation_info(graph_module)
+    table = info.get_operator_delegation_dataframe()
+    delegated = {row.op_type: int(row.occurrences_in_delegated_graphs) for row in table.itertuples()
+                 if row.op_type not in ("getitem", "Total") and row.occurrences_in_delegated_graphs}
+    user_inputs = set(program.graph_signature.user_inputs)
+    outside: Counter[str] = Counter()
+    io_casts = 0
+    for node in graph_module.graph.nodes:
+        if node.op != "call_function" or node.target is operator.getitem or "call_delegate" in str(node.target):
+            continue
+        name = _op_name(node.target)
+        at_boundary = any(arg.name in user_inputs for arg in node.all_input_nodes) or any(
+            user.op == "output" for user in node.users)
+        if CAST in name and at_boundary:
+            io_casts += 1
+        else:
+            outside[name] += 1
+    return {
+        "delegates": info.num_delegated_subgraphs,
+        "delegated_ops": delegated,
+        "delegated_total": sum(delegated.values()),
+        "outside_ops": dict(outside),
+        "io_casts": io_casts,
+        "all_compute_delegated": not outside,
+    }
+
+
+def _runtime_runner(path: Path, recipe: Recipe) -> tuple[Any, str]:
+    """The ExecuTorch runtime's forward for the staged .pte, or None with the reason."""
+    if recipe.delegate == "coreml" and sys.platform != "darwin":
+        return None, f"prediction: not available on {sys.platform} (the Core ML delegate runs on Apple platforms only)"
+    import torch
+    from executorch.runtime import Runtime
+
+    try:
+        # Keep the Program referenced for as long as the method runs: a Method loaded from
+        # a temporary Program reads freed memory (wrong outputs, no error).
+        program = Runtime.get().load_program(str(path))
+        forward = program.load_method("forward")
+    except RuntimeError as error:  # e.g. a runtime build without the Core ML backend
+        return None, f"prediction: this executorch runtime cannot load the program ({error})"
+
+    def run(tile: np.ndarray, _keep_alive: Any = program) -> np.ndarray:
+        # clone: the output aliases the method's planned memory, overwritten by the next call
+        # The runtime reads the raw buffer as contiguous NCHW and ignores strides: a
+        # channels-last view would be silently scrambled, hence ascontiguousarray.
+        return forward.execute([torch.from_numpy(np.ascontiguousarray(tile))])[0].float().clone().numpy()
+
+    return run, ""
+
+
+def read_constant_methods(path: Path) -> dict[str, Any]:
+    """The constant methods as the runtime returns them (works for any delegate)."""
+    from executorch.runtime import Runtime
+
+    program = Runtime.get().load_program(str(path))
+    return {name: list(program.load_method(name).execute([])) for name in sorted(program.method_names) if name != "forward"}
+
+
+def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path) -> BuiltArtifact:
+    from executorch.exir import to_edge_transform_and_lower
+
+    module = module_for(model, recipe.precision if recipe.delegate == "xnnpack" else "fp32")
+    constants = {"tile_size": embedded.tile, "tile_overlap": embedded.overlap, "value_range": list(embedded.value_range)}
+    lowered = to_edge_transform_and_lower(
+        export_program(module, recipe.tile), transform_passes=[_fold_constants_pass()],
+        partitioner=[_partitioner(recipe)], constant_methods=constants,
+    )
+    delegation = delegation_report(lowered.exported_program())
+    path.write_bytes(lowered.to_executorch().buffer)
+
+    # Read the metadata back with the runtime: what ships is what the app will see.
+    read_back = read_constant_methods(path)
+    expected = {name: [value] if not isinstance(value, list) else value for name, value in constants.items()}
+    checks, problems = [], []
+    if read_back == expected:
+        checks.append(f"constant methods read back: {read_back}")
+    else:
+        problems.append(f"constant methods read back as {read_back}, expected {expected}")
+    backend = "XNNPACK" if recipe.delegate == "xnnpack" else "Core ML"
+    if not delegation["all_compute_delegated"]:
+        # Not a failure: the artifact runs (portable kernels); reported for the model owner.
+        checks.append(f"ops outside {backend}: {delegation['outside_ops']}")
+    runner, unavailable = _runtime_runner(path, recipe)
+    if recipe.delegate == "coreml":
+        checks.append("lowered whole graph into Core ML" if delegation["all_compute_delegated"] else "partly lowered")
+    outside = ", ".join(f"{op} x{n}" for op, n in delegation["outside_ops"].items()) or "none"
+    return BuiltArtifact(
+        runtime="executorch runtime " + ("(XNNPACK)" if recipe.delegate == "xnnpack" else "(Core ML delegate)"),
+        runner=runner,
+        unavailable=unavailable,
+        checks=checks,
+        problems=problems,
+        details={"delegate": recipe.delegate, "delegation": delegation, "constant_methods": read_back,
+                 "compute_precision": recipe.precision,
+                 "io": "float32 in/out; fp16 programs cast at the boundary" if recipe.precision == "fp16" else "float32"},
+        summary=[(f"delegation ({backend}): {delegation['delegated_total']} ops in {delegation['delegates']} "
+                  f"delegate(s); outside: {outside}; I/O casts: {delegation['io_casts']}")],
+        io_names=(None, None),
+    )

@@ -1,0 +1,117 @@
+"""ONNX export (torch's torch.export-based exporter), checked and run in onnxruntime.
+
+fp16 choice: the graph computes in fp16 (fp16 weights and activations) behind float32
+inputs and outputs -- two Cast nodes at the edges, the same interface as every other
+artifact. onnxruntime's CPU provider on x86 has fp16 kernels for few ops; for the rest
+its InsertCastTransformer runs the node in fp32 between casts, so the fp16 file runs
+here (verified against the bar at export) but is not faster than fp32 on this CPU. Its
+purpose is half-size weights and GPU / NPU execution providers that compute in fp16.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections import Counter
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import numpy as np
+
+from cea_edge.errors import CeaError
+from cea_edge.export.common import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    BuiltArtifact,
+    EmbeddedMetadata,
+    example_input,
+    module_for,
+    require,
+)
+from cea_edge.export.recipes import Recipe
+from cea_edge.model.network import CEANet
+
+SUFFIX = ".onnx"
+PROVIDER = "CPUExecutionProvider"
+
+
+def check_toolchain(recipe: Recipe) -> None:
+    for module in ("onnx", "onnxruntime", "onnxscript"):
+        require(module, "ONNX export")
+
+
+def _embed_metadata(model_proto, embedded: EmbeddedMetadata) -> None:
+    """metadata_props (readable by any ONNX runtime) and human-readable I/O descriptions.
+
+    The exporter's per-node debug metadata (stack traces with local paths, fx names) is
+    dropped: it tripled the file size and leaks the build machine's paths.
+    """
+    for node in model_proto.graph.node:
+        del node.metadata_props[:]
+        node.doc_string = ""
+    del model_proto.metadata_props[:]
+    for key, value in embedded.as_strings().items():
+        entry = model_proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    model_proto.doc_string = f"cea-edge {embedded.preset} image restoration ({embedded.precision})"
+    low, high = embedded.value_range
+    model_proto.graph.input[0].doc_string = f"degraded RGB image, NCHW float32 in [{low:g}, {high:g}]"
+    model_proto.graph.output[0].doc_string = f"restored RGB image, NCHW float32, not clamped (clamp to [{low:g}, {high:g}])"
+
+
+def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path) -> BuiltArtifact:
+    import torch
+
+    onnx = require("onnx", "ONNX export")
+    ort = require("onnxruntime", "ONNX verification")
+
+    module = module_for(model, recipe.precision)
+    # The exporter narrates every phase on stdout and warns that torchvision ops are not
+    # registered (we use none); the CLI prints its own summary.
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
+    with redirect_stdout(io.StringIO()), torch.no_grad():
+        try:
+            program = torch.onnx.export(
+                module, (example_input(recipe.tile),), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                opset_version=recipe.opset, dynamo=True, external_data=False, verbose=False,
+            )
+        except Exception as error:  # noqa: BLE001 -- the exporter raises many types; the first line says which op
+            raise CeaError(f"ONNX export failed: {str(error).strip().splitlines()[0]}") from None
+    model_proto = program.model_proto
+    _embed_metadata(model_proto, embedded)
+    onnx.save_model(model_proto, str(path))
+    onnx.checker.check_model(str(path), full_check=True)  # from the file: what ships is what is checked
+
+    saved = onnx.load(str(path))
+    opset = next(entry.version for entry in saved.opset_import if entry.domain in ("", "ai.onnx"))
+    ops = Counter(node.op_type for node in saved.graph.node)
+    initializer_types = Counter(onnx.TensorProto.DataType.Name(t.data_type) for t in saved.graph.initializer)
+    checks = [f"onnx.checker full_check passed (opset {opset})"]
+    problems = []
+    if opset < 17:
+        problems.append(f"opset {opset} < 17")
+    if recipe.precision == "fp16" and "FLOAT16" not in initializer_types:
+        problems.append("fp16 export has no FLOAT16 weights")
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # deterministic and polite on shared machines
+    session = ort.InferenceSession(str(path), options, providers=[PROVIDER])
+
+    def run(tile: np.ndarray) -> np.ndarray:
+        return session.run([OUTPUT_NAME], {INPUT_NAME: tile})[0]
+
+    return BuiltArtifact(
+        runtime=f"onnxruntime {ort.__version__} {PROVIDER}",
+        runner=run,
+        checks=checks,
+        problems=problems,
+        details={
+            "opset": opset,
+            "exporter": "torch.onnx.export(dynamo=True)",
+            "metadata_props": embedded.as_strings(),
+            "op_inventory": dict(sorted(ops.items())),
+            "initializer_dtypes": dict(initializer_types),
+            "fp16_strategy": "fp16 weights/activations, float32 I/O via Cast" if recipe.precision == "fp16" else None,
+        },
+        summary=[f"onnx: opset {opset}, {sum(ops.values())} nodes, weights {dict(initializer_types)}"],
+    )

@@ -1,0 +1,112 @@
+"""One export: checkpoint + recipe -> verified artifact + manifest, the same for every target.
+
+Order matters for "nothing written on error": cheap checks first (recipe, toolchain,
+checkpoint, tile, output folder), then the build into a staged name, verification of the
+staged artifact, and only then the rename into place.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from cea_edge.export.common import EmbeddedMetadata
+from cea_edge.export.manifest import (
+    ArtifactDigest,
+    artifact_digest,
+    build_manifest,
+    prepare_output_dir,
+    staged_outputs,
+    write_json,
+)
+from cea_edge.export.recipes import Recipe
+from cea_edge.export.verify import (
+    Verification,
+    raise_if_failed,
+    reference_outputs,
+    run_verification,
+    skipped_verification,
+    verification_inputs,
+)
+from cea_edge.model.checkpoint import file_sha256, load_checkpoint
+
+# Target modules are imported on use: each pulls in its toolchain only when asked for.
+TARGET_MODULES = {
+    "executorch": "cea_edge.export.executorch_target",
+    "coreml": "cea_edge.export.coreml_target",
+    "onnx": "cea_edge.export.onnx_target",
+}
+
+
+@dataclass
+class ExportResult:
+    artifact: Path
+    manifest: Path
+    digest: ArtifactDigest
+    recipe: Recipe
+    preset: str
+    export_seconds: float
+    verification: Verification
+    summary: list[str]  # target-specific lines (delegation, program inspection)
+
+    def describe(self) -> str:
+        size = self.digest.bytes / 1e6
+        lines = [
+            (f"exported {self.artifact} ({size:.2f} MB, {self.recipe.precision}, tile {self.recipe.tile} "
+             f"(overlap {self.recipe.overlap}), preset {self.preset}, {self.export_seconds:.1f} s)"),
+            f"verification: {self.verification.summary()}",
+            *self.summary,
+            f"manifest: {self.manifest}",
+        ]
+        return "\n".join(lines)
+
+
+def target_module(target: str) -> ModuleType:
+    return importlib.import_module(TARGET_MODULES[target])
+
+
+def artifact_name(preset: str, recipe: Recipe, suffix: str) -> str:
+    """e.g. edge-fp16-256.onnx; ExecuTorch names its delegate: edge-xnnpack-fp32-256.pte."""
+    parts = [preset] + ([recipe.delegate] if recipe.delegate else []) + [recipe.precision, str(recipe.tile)]
+    return "-".join(parts) + suffix
+
+
+def export(recipe: Recipe, checkpoint: Path, out_dir: Path, verify: bool = True) -> ExportResult:
+    """Export ``checkpoint`` as ``recipe`` says into ``out_dir``; raises CeaError on any problem."""
+    target = target_module(recipe.target)
+    target.check_toolchain(recipe)
+    loaded = load_checkpoint(checkpoint)
+    model = loaded.model.fix_input_size(recipe.tile, recipe.tile)  # CeaError if the tile does not fit
+    out_dir = prepare_output_dir(out_dir)
+
+    checkpoint_sha256 = file_sha256(loaded.path)
+    embedded = EmbeddedMetadata(loaded.config.name, recipe.tile, recipe.overlap, recipe.precision, checkpoint_sha256)
+    destination = out_dir / artifact_name(loaded.config.name, recipe, target.SUFFIX)
+    manifest_path = destination.with_name(destination.name + ".json")
+
+    with staged_outputs(destination, manifest_path) as (staged_artifact, staged_manifest):
+        started = time.perf_counter()
+        built = target.build(model, recipe, embedded, staged_artifact)
+        export_seconds = time.perf_counter() - started
+        if verify:
+            inputs = verification_inputs(recipe.tile)
+            verification = run_verification(
+                built.runner, built.runtime, inputs, reference_outputs(model, inputs), recipe,
+                built.checks, built.problems, built.unavailable,
+            )
+            raise_if_failed(verification, destination.name)
+        else:
+            verification = skipped_verification()
+        digest = artifact_digest(staged_artifact)
+        manifest = build_manifest(
+            artifact=destination, digest=digest, recipe=recipe.to_dict(), preset=loaded.config.name,
+            config=loaded.config.to_dict(), checkpoint=loaded.path.resolve(), checkpoint_sha256=checkpoint_sha256,
+            min_tile=loaded.config.min_tile, io_names=built.io_names, export_seconds=export_seconds,
+            verification=verification.to_dict(), details=built.details,
+        )
+        write_json(manifest, staged_manifest)
+    return ExportResult(destination, manifest_path, digest, recipe, loaded.config.name, export_seconds,
+                        verification, built.summary)
