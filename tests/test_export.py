@@ -71,19 +71,25 @@ def check_figures(manifest: dict, precision: str) -> None:
         assert 45.0 <= verification["psnr_db"] < 200.0  # fp16 really computes in fp16
 
 
+def export_and_check(target: str, checkpoint: Path, out: Path, precision: str, filename: str) -> tuple[Path, dict]:
+    """Export through the CLI, check the folder holds artifact + manifest, check the manifest."""
+    assert run_cli(main, export_argv(target, checkpoint, out, "--precision", precision)) == 0
+    artifact = out / filename
+    assert files_in(out) == [artifact.name, artifact.name + ".json"]
+    manifest = load_manifest(artifact)
+    check_manifest(manifest, artifact, checkpoint, target, precision)
+    check_figures(manifest, precision)
+    return artifact, manifest
+
+
 # --- ONNX ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 def test_onnx_end_to_end(tiny_checkpoint, tmp_path, capsys, precision):
     onnx = pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
-    out = tmp_path / "out"
-    assert run_cli(main, export_argv("onnx", tiny_checkpoint, out, "--precision", precision)) == 0
-    artifact = out / f"tiny-{precision}-{TILE}.onnx"
-    assert files_in(out) == [artifact.name, artifact.name + ".json"]
-    manifest = load_manifest(artifact)
-    check_manifest(manifest, artifact, tiny_checkpoint, "onnx", precision)
-    check_figures(manifest, precision)
+    artifact, manifest = export_and_check("onnx", tiny_checkpoint, tmp_path / "out", precision,
+                                          f"tiny-{precision}-{TILE}.onnx")
     printed = capsys.readouterr().out
     assert str(artifact) in printed and "-> pass" in printed
 
@@ -114,13 +120,8 @@ def test_executorch_xnnpack_end_to_end(tiny_checkpoint, tmp_path, precision):
     pytest.importorskip("executorch")
     from executorch.runtime import Runtime
 
-    out = tmp_path / "out"
-    assert run_cli(main, export_argv("executorch", tiny_checkpoint, out, "--precision", precision)) == 0
-    artifact = out / f"tiny-xnnpack-{precision}-{TILE}.pte"
-    assert files_in(out) == [artifact.name, artifact.name + ".json"]
-    manifest = load_manifest(artifact)
-    check_manifest(manifest, artifact, tiny_checkpoint, "executorch", precision)
-    check_figures(manifest, precision)
+    artifact, manifest = export_and_check("executorch", tiny_checkpoint, tmp_path / "out", precision,
+                                          f"tiny-xnnpack-{precision}-{TILE}.pte")
     assert manifest["delegate"] == "xnnpack"
 
     # The .pte describes its own input: an app reads the tile from the model.
