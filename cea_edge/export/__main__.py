@@ -7,11 +7,13 @@ artifacts/<target>/, verifies it and prints a summary; a manifest lands beside t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Sequence
 
 from cea_edge.errors import run_cli
+from cea_edge.export.common import quiet_toolchains
 from cea_edge.export.pipeline import export
 from cea_edge.export.recipes import COMPUTE_UNITS, DELEGATES, PRECISIONS, TARGETS, default_recipe_path, recipe_for
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT
@@ -32,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--compute-units", choices=COMPUTE_UNITS, help="Core ML compute units")
     parser.add_argument("--no-verify", action="store_true",
                         help="skip verification against the PyTorch model (the manifest says so)")
+    parser.add_argument("--verbose", action="store_true", help="show the toolchains' own warnings and progress bars")
+    parser.add_argument("--require-prediction", action="store_true",
+                        help="fail unless the artifact can be run in its runtime here (Core ML: macOS only)")
     return parser
 
 
@@ -41,7 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         precision=args.precision, tile=args.tile, overlap=args.overlap, delegate=args.delegate,
         deployment_target=args.deployment_target, compute_units=args.compute_units,
     )
-    result = export(recipe, args.checkpoint, args.out or Path("artifacts") / args.target, verify=not args.no_verify)
+    with contextlib.nullcontext() if args.verbose else quiet_toolchains():
+        result = export(recipe, args.checkpoint, args.out or Path("artifacts") / args.target,
+                        verify=not args.no_verify, require_prediction=args.require_prediction)
     print(result.describe())
     return 0
 

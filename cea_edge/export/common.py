@@ -3,11 +3,15 @@ wrapper, the torch.export step and the optional-toolchain import."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib
+import io
+import logging
+import warnings
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch import nn
@@ -19,6 +23,32 @@ from cea_edge.model.network import CEANet
 
 INSTALL_HINT = "pip install 'cea-edge[deploy]'"
 INPUT_NAME, OUTPUT_NAME = "image", "restored"
+
+
+# Loggers of the deployment toolchains that print start-up chatter a user cannot act on
+# (untested-version notices, optional native libraries not found, deprecations).
+TOOLCHAIN_LOGGERS = ("coremltools", "torchao", "executorch", "nncf", "onnxscript", "torch.onnx",
+                     "torch.utils._pytree", "torch._export", "torch.export")
+
+
+@contextlib.contextmanager
+def quiet_toolchains() -> Iterator[None]:
+    """Hide the toolchains' notices, warnings and progress bars (the CLI's --verbose skips this).
+
+    Their loggers are raised to ERROR and sys.stderr is swapped for a buffer while the
+    export runs (tqdm bars and warnings are written there); our own errors are raised as
+    exceptions and printed by the CLI afterwards, so nothing a user needs is lost.
+    """
+    levels = {name: logging.getLogger(name).level for name in TOOLCHAIN_LOGGERS}
+    for name in TOOLCHAIN_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def require(module: str, purpose: str) -> ModuleType:

@@ -50,6 +50,13 @@ def check_toolchain(recipe: Recipe) -> None:
     coreml_options(recipe)
 
 
+def prediction_unavailable(recipe: Recipe) -> str:
+    """Why this machine cannot run a Core ML model ('' when it can): Core ML is macOS-only."""
+    if sys.platform != "darwin":
+        return f"Core ML prediction runs on macOS only, not on {sys.platform}"
+    return ""
+
+
 def coreml_options(recipe: Recipe) -> CoreMLOptions:
     """Recipe strings -> coremltools values (shared with the ExecuTorch Core ML delegate)."""
     ct = require("coremltools", "Core ML export")
@@ -138,14 +145,13 @@ def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path)
     details, checks, problems = inspect_program(path, recipe, embedded)
     details |= {"deployment_target": recipe.deployment_target, "compute_units": recipe.compute_units}
 
-    runner, unavailable = None, f"prediction: not available on {sys.platform}"
-    if sys.platform == "darwin":
+    runner, unavailable = None, prediction_unavailable(recipe)
+    if not unavailable:
         loaded = ct.models.MLModel(str(path), compute_units=options.compute_units)
 
         def runner(tile: np.ndarray) -> np.ndarray:
             return loaded.predict({INPUT_NAME: tile})[OUTPUT_NAME]
 
-        unavailable = ""
     ops = details["op_inventory"]
     return BuiltArtifact(
         runtime="Core ML (coremltools predict)" if runner else "coremltools spec inspection",

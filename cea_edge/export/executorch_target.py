@@ -108,10 +108,18 @@ def delegation_report(program: Any) -> dict[str, Any]:
     }
 
 
+def prediction_unavailable(recipe: Recipe) -> str:
+    """Why this machine cannot run the .pte ('' when it can): the Core ML delegate is Apple-only."""
+    if recipe.delegate == "coreml" and sys.platform != "darwin":
+        return f"the ExecuTorch Core ML delegate runs on Apple platforms only, not on {sys.platform}"
+    return ""
+
+
 def _runtime_runner(path: Path, recipe: Recipe) -> tuple[Any, str]:
     """The ExecuTorch runtime's forward for the staged .pte, or None with the reason."""
-    if recipe.delegate == "coreml" and sys.platform != "darwin":
-        return None, f"prediction: not available on {sys.platform} (the Core ML delegate runs on Apple platforms only)"
+    unavailable = prediction_unavailable(recipe)
+    if unavailable:
+        return None, unavailable
     import torch
     from executorch.runtime import Runtime
 

@@ -21,6 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
+from cea_edge.atomic import atomic_write
 from cea_edge.errors import CeaError
 
 MANIFEST_FORMAT = "cea-edge/export-manifest"
@@ -126,9 +127,9 @@ def staged_outputs(*destinations: Path) -> Iterator[list[Path]]:
 
 
 def write_json(data: dict[str, Any], path: Path) -> None:
-    with open(path, "w", encoding="utf-8") as stream:
-        json.dump(data, stream, indent=2, default=str)
-        stream.write("\n")
+    """Atomically (a reader never sees half a manifest or report)."""
+    text = json.dumps(data, indent=2, default=str) + "\n"
+    atomic_write(path, lambda stream: stream.write(text.encode("utf-8")))
 
 
 def build_manifest(

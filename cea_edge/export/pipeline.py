@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from cea_edge.errors import CeaError
 from cea_edge.export.common import EmbeddedMetadata
 from cea_edge.export.manifest import (
     ArtifactDigest,
@@ -74,10 +75,21 @@ def artifact_name(preset: str, recipe: Recipe, suffix: str) -> str:
     return "-".join(parts) + suffix
 
 
-def export(recipe: Recipe, checkpoint: Path, out_dir: Path, verify: bool = True) -> ExportResult:
-    """Export ``checkpoint`` as ``recipe`` says into ``out_dir``; raises CeaError on any problem."""
+def export(recipe: Recipe, checkpoint: Path, out_dir: Path, verify: bool = True,
+           require_prediction: bool = False) -> ExportResult:
+    """Export ``checkpoint`` as ``recipe`` says into ``out_dir``; raises CeaError on any problem.
+
+    require_prediction: fail up front unless this machine can run the artifact in its
+    runtime (without it, Core ML off macOS is verified by inspecting the program).
+    """
     target = target_module(recipe.target)
     target.check_toolchain(recipe)
+    if require_prediction and not verify:
+        raise CeaError("--require-prediction and --no-verify contradict each other")
+    unavailable = target.prediction_unavailable(recipe)
+    if require_prediction and unavailable:
+        raise CeaError(f"prediction was required (--require-prediction) but {unavailable}; "
+                       "drop the flag to verify by program inspection here")
     loaded = load_checkpoint(checkpoint)
     model = loaded.model.fix_input_size(recipe.tile, recipe.tile)  # CeaError if the tile does not fit
     out_dir = prepare_output_dir(out_dir)

@@ -8,6 +8,7 @@ its flags on top; every value is validated here, once, with a message per mistak
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -22,8 +23,10 @@ DELEGATES = ("xnnpack", "coreml")  # ExecuTorch backends
 COMPUTE_UNITS = ("ALL", "CPU_ONLY", "CPU_AND_GPU", "CPU_AND_NE")  # coremltools.ComputeUnit names
 MIN_ONNX_OPSET = 17  # LayerNorm-free graphs need nothing newer; 17 is what mobile ORT builds take
 
-# The repository's recipe folder (a source checkout; users pass --recipe elsewhere).
-RECIPE_DIR = Path(__file__).resolve().parents[2] / "export"
+# Where the bundled recipes are: the repository's export/ folder (a source checkout or an
+# editable install), else <prefix>/share/cea-edge/export/ (pyproject's data-files, for a
+# regular install).
+RECIPE_DIRS = (Path(__file__).resolve().parents[2] / "export", Path(sys.prefix) / "share" / "cea-edge" / "export")
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,9 @@ def load_recipe(path: str | Path) -> Recipe:
 
 
 def default_recipe_path(target: str) -> Path:
-    return RECIPE_DIR / f"{target}.toml"
+    """The first bundled recipe for ``target`` that exists (else the repository path, for the message)."""
+    candidates = [folder / f"{target}.toml" for folder in RECIPE_DIRS]
+    return next((path for path in candidates if path.is_file()), candidates[0])
 
 
 def recipe_for(target: str, path: str | Path | None = None) -> Recipe:

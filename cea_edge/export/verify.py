@@ -58,7 +58,7 @@ class Verification:
 
     def summary(self) -> str:
         if not self.ran:
-            return f"{self.note} ({'; '.join(self.checks) or 'no checks'})" if self.note else "skipped"
+            return f"not run ({self.note}); checked instead: {'; '.join(self.checks) or 'nothing'}" if self.note else "skipped"
         verdict = {True: "pass", False: "FAIL", None: "not judged"}[self.passed]
         return (f"{self.runtime}, {self.samples} suite tiles: max-abs {self.max_abs_error:.2e}, "
                 f"PSNR {self.psnr_db:.1f} dB vs PyTorch fp32 -> {verdict} ({self.bar})")

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from cea_edge.model.config import AdapterConfig
-from cea_edge.model.layers import ChannelNorm, GridPool, TokenNorm
+from cea_edge.model.layers import ChannelNorm, GridPool, SigmoidGELU, TokenNorm
 
 
 class AdapterFactors(NamedTuple):
@@ -62,7 +62,7 @@ class HyperAdapter(nn.Module):
         self.mlp_norm = TokenNorm(config.hyper_dim)
         self.mlp = nn.Sequential(
             nn.Linear(config.hyper_dim, 2 * config.hyper_dim),
-            nn.GELU(),
+            SigmoidGELU(),
             nn.Linear(2 * config.hyper_dim, config.hyper_dim),
         )
         # M hyper tokens -> r (u, d) pairs: identity when M == r, a learned mix otherwise.
