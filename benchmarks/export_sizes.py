@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from cea_edge.errors import run_cli
-from cea_edge.export.common import quiet_toolchains
 from cea_edge.export.manifest import write_json
 from cea_edge.export.pipeline import export
 from cea_edge.export.recipes import PRECISIONS, TARGETS, recipe_for
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT
+from cea_edge.toolchain import quiet_toolchains
 
 
 def _delegation(details: dict[str, Any]) -> str:

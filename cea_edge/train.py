@@ -13,9 +13,9 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.distributed as dist
@@ -27,7 +27,7 @@ from cea_edge.data.stream import TrainingStream
 from cea_edge.data.suite import build_suite
 from cea_edge.errors import CeaError, run_cli
 from cea_edge.evaluate import evaluate_model
-from cea_edge.model.checkpoint import load_checkpoint, save_checkpoint
+from cea_edge.model.checkpoint import file_sha256, load_checkpoint, save_checkpoint
 from cea_edge.model.config import get_preset
 from cea_edge.model.network import CEANet
 
@@ -90,50 +90,44 @@ def setup_distributed(device_name: str | None) -> Distributed:
     return Distributed(dist.get_rank(), world, device)
 
 
-def train(config: TrainConfig, out: Path, resume: Path | None = None, device_name: str | None = None,
-          progress: bool = True, init: Path | None = None) -> Path:
-    """Train and return the path of the final weights-only checkpoint."""
-    env = setup_distributed(device_name)
-    torch.manual_seed(config.seed)  # same initial weights on every rank
-    model_config = get_preset(config.preset)
-    if not config.adapters:
-        model_config = model_config.without_adapters()
-    model = CEANet(model_config).to(env.device)
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.99))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(config))
-    start_step, elapsed, history = 0, 0.0, []
-    if init is not None:
-        # Fine-tuning: weights from any checkpoint of this config, fresh optimizer and schedule.
-        start = load_checkpoint(init)
-        if start.config != model_config:
-            raise CeaError(f"cannot start from '{init}': it holds '{start.config.name}', this run trains '{model_config.name}'")
-        model.load_state_dict(start.model.state_dict())
-    if resume is not None:
-        loaded = load_checkpoint(resume)
-        if loaded.config != model_config or loaded.training_state is None:
-            raise CeaError(f"cannot resume from '{resume}': it is not a run checkpoint (last.pt) of this preset")
-        model.load_state_dict(loaded.model.state_dict())
-        optimizer.load_state_dict(loaded.training_state["optimizer"])
-        scheduler.load_state_dict(loaded.training_state["scheduler"])
-        start_step = loaded.training_state["step"]
-        elapsed = loaded.metadata.get("train_seconds", 0.0)
-        history = loaded.metadata.get("validation", [])
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(config))
+
+
+@dataclass
+class RunProgress:
+    """Where a run stands: restored by --resume, extended by the loop."""
+
+    step: int = 0
+    seconds: float = 0.0
+    history: list[dict] = field(default_factory=list)  # validation records
+
+
+# save(path, step, seconds, training_state or None): writes one checkpoint of the run.
+SaveFn = Callable[[Path, int, float, "dict | None"], None]
+
+
+def run_loop(model: torch.nn.Module, config: TrainConfig, env: Distributed, optimizer: torch.optim.Optimizer,
+             scheduler: torch.optim.lr_scheduler.LambdaLR, progress: RunProgress, out: Path, save: SaveFn,
+             show_progress: bool = True, desc: str = "train") -> Path:
+    """The training loop every stage shares (training, quantization-aware fine-tuning).
+
+    Trains ``model`` from ``progress.step`` to ``config.steps``; rank 0 validates every
+    ``val_every`` steps, writes ``last.pt`` (with optimizer state) every ``save_every``
+    and ``final.pt`` (weights only) at the end. Returns the path of final.pt.
+    """
     trained = DistributedDataParallel(model) if env.world > 1 else model
-    stream = TrainingStream(config.patch, seed=config.seed, rank=env.rank, start_step=start_step)
+    stream = TrainingStream(config.patch, seed=config.seed, rank=env.rank, start_step=progress.step)
     val_samples = build_suite(config.val_suite) if env.main else []
 
-    def metadata(step: int, seconds: float) -> dict:
-        return {"train_config": asdict(config), "step": step, "train_seconds": seconds, "world_size": env.world,
-                "validation": history, "cea_edge": __version__, "torch": str(torch.__version__)}
+    def training_state(step: int) -> dict:
+        return {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step}
 
-    def checkpoint(step: int, seconds: float) -> None:
-        state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step}
-        save_checkpoint(out / "last.pt", model, metadata(step, seconds), state)
-
-    bar = tqdm(total=config.steps, initial=start_step, disable=not (env.main and progress), desc=model_config.name)
-    started = time.perf_counter() - elapsed
+    bar = tqdm(total=config.steps, initial=progress.step, disable=not (env.main and show_progress), desc=desc)
+    started = time.perf_counter() - progress.seconds
     model.train()
-    for step in range(start_step, config.steps):
+    for step in range(progress.step, config.steps):
         degraded, clean = (t.to(env.device) for t in stream.batch(config.batch))
         restored = trained(degraded)
         l1 = (restored - clean).abs().mean()
@@ -146,25 +140,66 @@ def train(config: TrainConfig, out: Path, resume: Path | None = None, device_nam
         bar.update(1)
         bar.set_postfix(l1=f"{l1.item():.4f}", lr=f"{scheduler.get_last_lr()[0]:.1e}")
         done = step + 1
+        progress.step, progress.seconds = done, time.perf_counter() - started
         if env.main and (done % config.val_every == 0 or done == config.steps):
             model.eval()
             report = evaluate_model(model, val_samples, config.val_suite, str(env.device), compute_ssim=False)
             model.train()
             average = report.summary["average"]
-            history.append({"step": done, "psnr": average.output_psnr, "gain": average.gain,
-                            "l1": l1.item(), "seconds": time.perf_counter() - started})
+            progress.history.append({"step": done, "psnr": average.output_psnr, "gain": average.gain,
+                                     "l1": l1.item(), "seconds": progress.seconds})
             bar.write(f"step {done}: {config.val_suite} PSNR {average.output_psnr:.2f} dB ({average.gain:+.2f} dB over input)")
         if env.main and (done % config.save_every == 0 or done == config.steps):
-            checkpoint(done, time.perf_counter() - started)
+            save(out / "last.pt", done, progress.seconds, training_state(done))
     bar.close()
     final = out / "final.pt"
     if env.main:
         model.eval()
-        save_checkpoint(final, model, metadata(config.steps, time.perf_counter() - started))
+        save(final, config.steps, time.perf_counter() - started, None)
     if env.world > 1:
         dist.barrier()
         dist.destroy_process_group()
     return final
+
+
+def train(config: TrainConfig, out: Path, resume: Path | None = None, device_name: str | None = None,
+          progress: bool = True, init: Path | None = None) -> Path:
+    """Train and return the path of the final weights-only checkpoint."""
+    env = setup_distributed(device_name)
+    torch.manual_seed(config.seed)  # same initial weights on every rank
+    model_config = get_preset(config.preset)
+    if not config.adapters:
+        model_config = model_config.without_adapters()
+    model = CEANet(model_config).to(env.device)
+    optimizer, scheduler = make_optimizer(model, config)
+    state = RunProgress()
+    origin: dict = {}
+    if init is not None:
+        # Fine-tuning: weights from any checkpoint of this config, fresh optimizer and schedule.
+        start = load_checkpoint(init)
+        if start.config != model_config or start.quantization is not None:
+            raise CeaError(f"cannot start from '{init}': it holds '{start.config.name}'"
+                           f"{' (quantized)' if start.quantization else ''}, this run trains '{model_config.name}'")
+        model.load_state_dict(start.model.state_dict())
+        origin = {"init": {"path": str(init), "sha256": file_sha256(start.path), "step": start.metadata.get("step"),
+                           "train_config": start.metadata.get("train_config")}}
+    if resume is not None:
+        loaded = load_checkpoint(resume)
+        if loaded.config != model_config or loaded.training_state is None or loaded.quantization is not None:
+            raise CeaError(f"cannot resume from '{resume}': it is not a run checkpoint (last.pt) of this preset")
+        model.load_state_dict(loaded.model.state_dict())
+        optimizer.load_state_dict(loaded.training_state["optimizer"])
+        scheduler.load_state_dict(loaded.training_state["scheduler"])
+        state = RunProgress(loaded.training_state["step"], loaded.metadata.get("train_seconds", 0.0),
+                            loaded.metadata.get("validation", []))
+        origin = {key: loaded.metadata[key] for key in ("init",) if key in loaded.metadata}
+
+    def save(path: Path, step: int, seconds: float, training_state: dict | None) -> None:
+        metadata = {"train_config": asdict(config), "step": step, "train_seconds": seconds, "world_size": env.world,
+                    "validation": state.history, "cea_edge": __version__, "torch": str(torch.__version__), **origin}
+        save_checkpoint(path, model, metadata, training_state)
+
+    return run_loop(model, config, env, optimizer, scheduler, state, out, save, progress, model_config.name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

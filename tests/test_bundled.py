@@ -12,11 +12,12 @@ import pytest
 from cea_edge.data.suite import build_suite
 from cea_edge.evaluate import evaluate_model
 from cea_edge.imageio import read_rgb
-from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, file_sha256, load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "coffee_low+haze+rain.png"
-MEASURED_GAIN_DB = 4.75  # average PSNR gain of the bundled edge checkpoint on aio-synth (filled from the README table)
+MEASURED_GAIN_DB = 5.19  # average PSNR gain of the bundled edge checkpoint on aio-synth (filled from the README table)
+TARGET_GAIN_DB = 5.0  # the foundation issue's bar
 
 
 @pytest.fixture(scope="module")
@@ -31,21 +32,43 @@ def test_bundled_checkpoint_is_the_trained_edge_model(bundled):
 
 
 def test_bundled_checkpoint_quality_on_the_evaluation_suite(bundled):
-    # A regression guard just under the measured average gain (README: quality table).
-    # The project's target is +5 dB; the CPU-trained checkpoint does not reach it yet.
+    # The +5 dB bar, and a regression guard just under the measured gain (README: quality table).
     report = evaluate_model(bundled.model, build_suite("aio-synth"), "aio-synth", compute_ssim=False)
-    assert report.summary["average"].gain >= MEASURED_GAIN_DB - 0.1
+    assert report.summary["average"].gain >= max(TARGET_GAIN_DB, MEASURED_GAIN_DB - 0.1)
     assert min(case.gain for case in report.cases) > -0.5  # no case made clearly worse
 
 
-def test_ablation_checkpoint_differs_only_in_adapters(bundled):
+def test_ablation_checkpoints_differ_only_in_adapters(bundled):
+    """The ablation pair: the same backbone with and without adapters, trained with the same budget."""
+    with_adapters = load_checkpoint(ROOT / "checkpoints" / "edge-5000.pt", expected_preset="edge")
     without = load_checkpoint(ROOT / "checkpoints" / "edge-noadapter.pt", expected_preset="edge-noadapter")
-    assert without.config == bundled.config.without_adapters() and without.model.adapters == []
+    assert without.config == with_adapters.config.without_adapters() and without.model.adapters == []
     budget = lambda c: {k: v for k, v in c.metadata["train_config"].items() if k != "adapters"}  # noqa: E731
-    assert budget(bundled) == budget(without) and bundled.metadata["step"] == without.metadata["step"]
+    assert budget(with_adapters) == budget(without) and with_adapters.metadata["step"] == without.metadata["step"]
 
 
-def test_main_job_restores_the_bundled_example(tmp_path):
+def test_bundled_checkpoint_records_its_lineage(bundled):
+    """The shipped model is the ablation's 5000-step model fine-tuned further; its metadata says so."""
+    origin = bundled.metadata["init"]
+    assert origin["sha256"] == file_sha256(ROOT / "checkpoints" / "edge-5000.pt")
+    assert bundled.metadata["total_steps"] == origin["step"] + bundled.metadata["step"]
+
+
+def test_main_job_exports_the_bundled_checkpoint_to_core_ml(tmp_path):
+    """The README's first command: `python -m cea_edge.export --target coreml` (here into tmp_path)."""
+    pytest.importorskip("coremltools")
+    out = tmp_path / "artifacts"
+    result = subprocess.run([sys.executable, "-m", "cea_edge.export", "--target", "coreml", "--out", str(out)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    package = out / "edge-fp16-256.mlpackage"
+    assert package.is_dir() and (out / "edge-fp16-256.mlpackage.json").is_file()
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"exported {package} (") and "fp16, tile 256" in lines[0]
+    assert lines[1].startswith("verification: ") and "FAIL" not in lines[1]
+
+
+def test_enhance_restores_the_bundled_example(tmp_path):
     out = tmp_path / "enhanced.png"
     result = subprocess.run([sys.executable, "-m", "cea_edge.enhance", str(EXAMPLE), "-o", str(out), "--compare"],
                             capture_output=True, text=True, timeout=300)

@@ -13,16 +13,16 @@ from pathlib import Path
 from typing import Sequence
 
 from cea_edge.errors import run_cli
-from cea_edge.export.common import quiet_toolchains
 from cea_edge.export.pipeline import export
-from cea_edge.export.recipes import COMPUTE_UNITS, DELEGATES, PRECISIONS, TARGETS, default_recipe_path, recipe_for
+from cea_edge.export.recipes import COMPUTE_UNITS, DELEGATES, PRECISIONS, TARGETS, recipe_for
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT
+from cea_edge.toolchain import quiet_toolchains
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cea_edge.export", description=__doc__.splitlines()[0])
     parser.add_argument("--target", required=True, choices=TARGETS)
-    parser.add_argument("--recipe", type=Path, help=f"recipe TOML (default: {default_recipe_path('<target>')})")
+    parser.add_argument("--recipe", type=Path, help="recipe TOML (default: the bundled export/<target>.toml)")
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
                         help=f"checkpoint to export (default: bundled {DEFAULT_CHECKPOINT.name})")
     parser.add_argument("--precision", choices=PRECISIONS, help="weights and activations (default: from the recipe)")

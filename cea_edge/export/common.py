@@ -3,61 +3,18 @@ wrapper, the torch.export step and the optional-toolchain import."""
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import importlib
-import io
-import logging
-import warnings
 from dataclasses import dataclass, field
-from types import ModuleType
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from torch import nn
 
-from cea_edge.errors import CeaError
 from cea_edge.export.manifest import VALUE_RANGE
 from cea_edge.export.verify import ArtifactRunner
 from cea_edge.model.network import CEANet
 
-INSTALL_HINT = "pip install 'cea-edge[deploy]'"
 INPUT_NAME, OUTPUT_NAME = "image", "restored"
-
-
-# Loggers of the deployment toolchains that print start-up chatter a user cannot act on
-# (untested-version notices, optional native libraries not found, deprecations).
-TOOLCHAIN_LOGGERS = ("coremltools", "torchao", "executorch", "nncf", "onnxscript", "torch.onnx",
-                     "torch.utils._pytree", "torch._export", "torch.export")
-
-
-@contextlib.contextmanager
-def quiet_toolchains() -> Iterator[None]:
-    """Hide the toolchains' notices, warnings and progress bars (the CLI's --verbose skips this).
-
-    Their loggers are raised to ERROR and sys.stderr is swapped for a buffer while the
-    export runs (tqdm bars and warnings are written there); our own errors are raised as
-    exceptions and printed by the CLI afterwards, so nothing a user needs is lost.
-    """
-    levels = {name: logging.getLogger(name).level for name in TOOLCHAIN_LOGGERS}
-    for name in TOOLCHAIN_LOGGERS:
-        logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for name, level in levels.items():
-            logging.getLogger(name).setLevel(level)
-
-
-def require(module: str, purpose: str) -> ModuleType:
-    """Import an optional deployment package or say how to install it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as error:
-        raise CeaError(f"{purpose} needs the '{module.split('.')[0]}' package, which cannot be imported "
-                       f"({error}); install the deployment toolchain: {INSTALL_HINT}") from None
 
 
 @dataclass(frozen=True)

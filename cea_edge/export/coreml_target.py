@@ -24,10 +24,10 @@ from cea_edge.export.common import (
     EmbeddedMetadata,
     export_program,
     module_for,
-    require,
 )
 from cea_edge.export.recipes import Recipe
 from cea_edge.model.network import CEANet
+from cea_edge.toolchain import require
 
 SUFFIX = ".mlpackage"
 # coremltools 9.0's fuse_linear_bias pass indexes bias.shape[-1] and crashes on the

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from cea_edge.export.common import BuiltArtifact, EmbeddedMetadata, export_program, module_for, require
+from cea_edge.export.common import BuiltArtifact, EmbeddedMetadata, export_program, module_for
 from cea_edge.export.recipes import Recipe
 from cea_edge.model.network import CEANet
+from cea_edge.toolchain import require
 
 SUFFIX = ".pte"
 CAST = "_to_dim_order_copy"

@@ -4,8 +4,8 @@ fp16 choice: the graph computes in fp16 (fp16 weights and activations) behind fl
 inputs and outputs -- two Cast nodes at the edges, the same interface as every other
 artifact. onnxruntime's CPU provider on x86 has fp16 kernels for few ops; for the rest
 its InsertCastTransformer runs the node in fp32 between casts, so the fp16 file runs
-here (verified against the bar at export) but is not faster than fp32 on this CPU. Its
-purpose is half-size weights and GPU / NPU execution providers that compute in fp16.
+here (verified against the bar at export) at about fp32 speed on this CPU. Its purpose
+is half-size weights and GPU / NPU execution providers that compute in fp16.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from cea_edge.export.common import (
     EmbeddedMetadata,
     example_input,
     module_for,
-    require,
 )
 from cea_edge.export.recipes import Recipe
 from cea_edge.model.network import CEANet
+from cea_edge.toolchain import require
 
 SUFFIX = ".onnx"
 PROVIDER = "CPUExecutionProvider"

@@ -8,13 +8,12 @@ its flags on top; every value is validated here, once, with a message per mistak
 
 from __future__ import annotations
 
-import sys
-import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from cea_edge.errors import CeaError
+from cea_edge.recipe_io import bundled_recipe, check_type, read_recipe, recipe_dirs
 
 TARGETS = ("executorch", "coreml", "onnx")
 # int8 joins this tuple with the quantization stage; every exporter branches on it.
@@ -23,10 +22,7 @@ DELEGATES = ("xnnpack", "coreml")  # ExecuTorch backends
 COMPUTE_UNITS = ("ALL", "CPU_ONLY", "CPU_AND_GPU", "CPU_AND_NE")  # coremltools.ComputeUnit names
 MIN_ONNX_OPSET = 17  # LayerNorm-free graphs need nothing newer; 17 is what mobile ORT builds take
 
-# Where the bundled recipes are: the repository's export/ folder (a source checkout or an
-# editable install), else <prefix>/share/cea-edge/export/ (pyproject's data-files, for a
-# regular install).
-RECIPE_DIRS = (Path(__file__).resolve().parents[2] / "export", Path(sys.prefix) / "share" / "cea-edge" / "export")
+RECIPE_DIRS = recipe_dirs("export")
 
 
 @dataclass(frozen=True)
@@ -55,15 +51,7 @@ class Recipe:
 
 
 def _check_type(recipe: Recipe, name: str, kind: type | tuple[type, ...]) -> None:
-    value = getattr(recipe, name)
-    # bool is an int subclass: `tile = true` must not pass as 1.
-    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-        raise CeaError(f"recipe {recipe.source}: '{name}' must be {_kind_name(kind)}, got {value!r}")
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join({int: "an integer", float: "a number", str: "a string"}[k] for k in kinds)
+    check_type(recipe.source, name, getattr(recipe, name), kind)
 
 
 def _check_choice(recipe: Recipe, name: str, choices: tuple[str, ...]) -> None:
@@ -105,54 +93,24 @@ def validate(recipe: Recipe) -> Recipe:
     return recipe
 
 
-def _flatten(document: dict[str, Any], source: str) -> dict[str, Any]:
-    """TOML layout: top-level keys plus an optional [verify] table holding the bars."""
-    values = {key: value for key, value in document.items() if key != "verify"}
-    verify = document.get("verify", {})
-    if not isinstance(verify, dict):
-        raise CeaError(f"recipe {source}: 'verify' must be a table ([verify])")
-    overlap = set(values) & set(verify)
-    if overlap:
-        raise CeaError(f"recipe {source}: {sorted(overlap)} given twice")
-    return values | verify
-
-
 def load_recipe(path: str | Path) -> Recipe:
-    """Read and validate one recipe file."""
-    path = Path(path)
-    source = str(path)
-    if not path.is_file():
-        raise CeaError(f"recipe '{path}' does not exist")
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise CeaError(f"recipe '{path}' is not valid TOML: {error}") from None
-    values = _flatten(document, source)
-    known = {f.name for f in fields(Recipe)} - {"source"}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise CeaError(f"recipe {source}: unknown key(s) {unknown}; known keys: {', '.join(sorted(known))}")
+    """Read and validate one recipe file (the bars may sit in a [verify] table)."""
+    values = read_recipe(path, {f.name for f in fields(Recipe)} - {"source"}, tables=("verify",))
     if "target" not in values:
-        raise CeaError(f"recipe {source}: missing 'target' ({', '.join(TARGETS)})")
-    return validate(Recipe(**values, source=source))
+        raise CeaError(f"recipe {path}: missing 'target' ({', '.join(TARGETS)})")
+    return validate(Recipe(**values, source=str(path)))
 
 
 def default_recipe_path(target: str) -> Path:
-    """The first bundled recipe for ``target`` that exists (else the repository path, for the message)."""
-    candidates = [folder / f"{target}.toml" for folder in RECIPE_DIRS]
-    return next((path for path in candidates if path.is_file()), candidates[0])
+    """The bundled recipe of ``target`` (CeaError, saying to pass --recipe, when none is installed)."""
+    return bundled_recipe("export", target, RECIPE_DIRS)
 
 
 def recipe_for(target: str, path: str | Path | None = None) -> Recipe:
     """The recipe for ``target``: the given file, else the bundled one; targets must agree."""
     if target not in TARGETS:
         raise CeaError(f"unknown target '{target}'; choose one of: {', '.join(TARGETS)}")
-    if path is None:
-        path = default_recipe_path(target)
-        if not path.is_file():  # e.g. a non-editable install without the repository's export/ folder
-            raise CeaError(f"no bundled recipe for {target} at '{path}'; pass --recipe PATH (copy one from the repository's export/)")
-    recipe = load_recipe(path)
+    recipe = load_recipe(default_recipe_path(target) if path is None else path)
     if recipe.target != target:
         raise CeaError(f"recipe {recipe.source} is for target '{recipe.target}', not '{target}'")
     return recipe
-

@@ -27,6 +27,9 @@ class LoadedCheckpoint:
     metadata: dict[str, Any]  # training metadata (steps, time, losses, validation, ...)
     training_state: dict[str, Any] | None  # optimizer/scheduler state, only in run checkpoints
     path: Path
+    # Quantization-aware checkpoints: {"scheme": ..., "nncf_config": ...}; the model then
+    # carries NNCF's fake quantizers (restored exactly, scales included).
+    quantization: dict[str, Any] | None = None
 
 
 def save_checkpoint(
@@ -34,7 +37,9 @@ def save_checkpoint(
     model: CEANet,
     metadata: dict[str, Any] | None = None,
     training_state: dict[str, Any] | None = None,
+    quantization: dict[str, Any] | None = None,
 ) -> None:
+    """quantization: for an NNCF-quantized model, {"scheme": ..., "nncf_config": nncf.torch.get_config(model)}."""
     payload = {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
@@ -44,6 +49,8 @@ def save_checkpoint(
     }
     if training_state is not None:
         payload["training_state"] = training_state
+    if quantization is not None:
+        payload["quantization"] = quantization
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda stream: torch.save(payload, stream))
 
@@ -66,13 +73,20 @@ def load_checkpoint(path: str | Path, expected_preset: str | None = None) -> Loa
     if expected_preset is not None and config.name != expected_preset:
         raise CeaError(f"'{path}' holds preset '{config.name}', but preset '{expected_preset}' was asked for")
     model = CEANet(config)
+    quantization = payload.get("quantization")
     try:
+        if quantization is not None:
+            # Imported here: NNCF is an optional dependency, needed only for QAT checkpoints.
+            from cea_edge.model.quantized import restore_quantizers
+
+            model = restore_quantizers(model, quantization, path)
         model.load_state_dict(payload["state_dict"])
     except (RuntimeError, KeyError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CeaError(f"'{path}': weights do not match its config '{config.name}': {first_line}") from None
     model.eval()
-    return LoadedCheckpoint(model, config, payload.get("metadata", {}), payload.get("training_state"), path)
+    return LoadedCheckpoint(model, config, payload.get("metadata", {}), payload.get("training_state"), path,
+                            quantization)
 
 
 def file_sha256(path: Path) -> str:

@@ -1,0 +1,76 @@
+"""NNCF-quantized CEA models: importing NNCF safely and restoring quantizers from a checkpoint.
+
+The quantization stage (`cea_edge.quantize`) inserts the quantizers and trains them; this
+module only rebuilds a saved one, so that every stage (export, runtime, evaluation) loads
+a QAT checkpoint with the plain checkpoint loader.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import os
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from cea_edge.errors import CeaError
+from cea_edge.model.network import CEANet
+from cea_edge.toolchain import require
+
+# NNCF compiles a CPU extension on first use (73-134 s on 2 cores), longer than its own 60 s
+# default timeout, which then leaves a stale lock behind: wait for the build instead.
+EXTENSION_TIMEOUT_S = "600"
+
+
+def import_nncf() -> ModuleType:
+    os.environ.setdefault("NNCF_EXTENSION_LOAD_TIMEOUT", EXTENSION_TIMEOUT_S)
+    require("nncf.torch", "quantization")  # registers NNCF's torch backend
+    return require("nncf", "quantization")
+
+
+ENUM_KEY = "__nncf_enum__"
+
+
+def portable_config(config: Any) -> Any:
+    """NNCF's config with its enums as tagged plain values, so that checkpoints load with
+    torch.load(weights_only=True) -- no pickled NNCF classes in the file."""
+    if isinstance(config, enum.Enum):
+        kind = type(config)
+        return {ENUM_KEY: f"{kind.__module__}:{kind.__qualname__}", "value": config.value}
+    if isinstance(config, dict):
+        return {key: portable_config(value) for key, value in config.items()}
+    if isinstance(config, list):
+        return [portable_config(value) for value in config]
+    return config
+
+
+def nncf_config(portable: Any) -> Any:
+    """Inverse of portable_config; only enums of NNCF's own modules are rebuilt."""
+    if isinstance(portable, dict):
+        if set(portable) == {ENUM_KEY, "value"}:
+            module, _, name = portable[ENUM_KEY].partition(":")
+            if not module.startswith("nncf."):
+                raise ValueError(f"refusing to rebuild {portable[ENUM_KEY]!r}: not an NNCF type")
+            return getattr(importlib.import_module(module), name)(portable["value"])
+        return {key: nncf_config(value) for key, value in portable.items()}
+    if isinstance(portable, list):
+        return [nncf_config(value) for value in portable]
+    return portable
+
+
+def restore_quantizers(model: CEANet, quantization: dict[str, Any], path: Path) -> CEANet:
+    """Re-insert the saved quantizers into a fresh model (weights and scales load afterwards)."""
+    nncf = import_nncf()
+    config = quantization.get("nncf_config")
+    if not isinstance(config, dict):
+        raise CeaError(f"'{path}': quantization-aware checkpoint without its NNCF configuration")
+    try:
+        return nncf.torch.load_from_config(model, nncf_config(config))
+    except Exception as error:  # NNCF raises its own types for configs that do not fit the model
+        raise CeaError(f"'{path}': its NNCF quantizers do not fit preset '{model.config.name}' ({error})") from None
+
+
+def is_quantized(model: CEANet) -> bool:
+    """True when NNCF quantizers are attached to ``model``."""
+    return any("__nncf_hooks" in name for name, _ in model.named_modules())

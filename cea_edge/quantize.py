@@ -1,0 +1,254 @@
+"""`python -m cea_edge.quantize`: NNCF quantization-aware training of a trained checkpoint to int8.
+
+NNCF inserts fake quantizers (weights and activations) into the fp32 model and sets their
+ranges on a seeded calibration set drawn from the training distribution; the foundation's
+training loop then fine-tunes weights and ranges together (same losses, progress bar,
+torchrun). ``--ptq`` (= ``--steps 0``) stops after calibration: post-training quantization,
+the baseline. The result is a checkpoint that restores exactly (NNCF config + state).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from cea_edge import __version__
+from cea_edge.atomic import atomic_write
+from cea_edge.data.stream import TrainingStream
+from cea_edge.data.suite import SUITES, build_suite
+from cea_edge.errors import CeaError, run_cli
+from cea_edge.evaluate import evaluate_model
+from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, file_sha256, load_checkpoint, save_checkpoint
+from cea_edge.model.network import CEANet
+from cea_edge.model.quantized import import_nncf, portable_config
+from cea_edge.recipe_io import bundled_recipe, check_type, read_recipe
+from cea_edge.toolchain import quiet_toolchains
+from cea_edge.train import RunProgress, TrainConfig, make_optimizer, run_loop, setup_distributed
+
+SCHEMES = ("int8",)
+NNCF_PRESETS = ("mixed", "performance")
+OVERFLOW_FIXES = ("enable", "disable", "first_layer_only")
+# Fewer patches than this give activation ranges that swing with the seed.
+MIN_CALIBRATION_SIZE = 16
+TRAIN_KEYS = ("steps", "batch", "patch", "lr", "min_lr", "warmup", "seed", "val_every", "save_every")
+
+
+@dataclass(frozen=True)
+class QuantRecipe:
+    """One quantization scheme (a TOML file under quantization/)."""
+
+    scheme: str = "int8"
+    preset: str = "mixed"
+    overflow_fix: str = "enable"
+    ignored_patterns: tuple[str, ...] = ()
+    calibration_size: int = 64
+    calibration_patch: int = 128
+    steps: int = 600
+    batch: int = 8
+    patch: int = 128
+    lr: float = 1e-4
+    min_lr: float = 1e-6
+    warmup: int = 20
+    seed: int = 1
+    val_every: int = 100
+    save_every: int = 100
+    source: str = "defaults"
+
+    def with_overrides(self, **overrides: Any) -> "QuantRecipe":
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def train_config(self, preset: str, adapters: bool, val_suite: str) -> TrainConfig:
+        return TrainConfig(preset=preset, adapters=adapters, val_suite=val_suite,
+                           **{key: getattr(self, key) for key in TRAIN_KEYS})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"ignored_patterns": list(self.ignored_patterns)}
+
+    @property
+    def ptq(self) -> bool:
+        return self.steps == 0
+
+
+def validate(recipe: QuantRecipe, downsample: int | None = None) -> QuantRecipe:
+    source = recipe.source
+    for name in ("calibration_size", "calibration_patch", *TRAIN_KEYS):
+        check_type(source, name, getattr(recipe, name), (int, float) if name in ("lr", "min_lr") else int)
+    for name, choices in (("scheme", SCHEMES), ("preset", NNCF_PRESETS), ("overflow_fix", OVERFLOW_FIXES)):
+        if getattr(recipe, name) not in choices:
+            raise CeaError(f"recipe {source}: unknown {name.replace('_', ' ')} {getattr(recipe, name)!r}; "
+                           f"choose one of: {', '.join(choices)}")
+    if not all(isinstance(p, str) for p in recipe.ignored_patterns):
+        raise CeaError(f"recipe {source}: 'ignored_patterns' must be a list of strings")
+    if recipe.calibration_size < MIN_CALIBRATION_SIZE:
+        raise CeaError(f"calibration set too small: {recipe.calibration_size} patches; NNCF's ranges need at least "
+                       f"{MIN_CALIBRATION_SIZE} (set calibration_size in {source} or pass --calibration-size)")
+    if recipe.steps < 0 or min(recipe.batch, recipe.patch, recipe.val_every, recipe.save_every, recipe.lr) <= 0:
+        raise CeaError(f"recipe {source}: steps must be >= 0; batch, patch, val_every, save_every and lr positive")
+    if downsample is not None:
+        for name in ("patch", "calibration_patch"):
+            if getattr(recipe, name) % downsample:
+                raise CeaError(f"{name} {getattr(recipe, name)} must be a multiple of {downsample} for this preset")
+    return recipe
+
+
+def load_quant_recipe(path: str | Path | None = None) -> QuantRecipe:
+    """The given recipe file, else the bundled quantization/int8.toml."""
+    path = bundled_recipe("quantization", "int8") if path is None else Path(path)
+    values = read_recipe(path, {f.name for f in fields(QuantRecipe)} - {"source"}, tables=("train",))
+    patterns = values.get("ignored_patterns", [])
+    if not isinstance(patterns, list):
+        raise CeaError(f"recipe {path}: 'ignored_patterns' must be a list of strings")
+    values["ignored_patterns"] = tuple(patterns)
+    return validate(QuantRecipe(**values, source=str(path)))
+
+
+def calibration_set(recipe: QuantRecipe) -> list[torch.Tensor]:
+    """Seeded degraded patches from the training stream (its own seed: not the fine-tuning batches)."""
+    stream = TrainingStream(recipe.calibration_patch, seed=10_000 + recipe.seed)
+    degraded, _ = stream.batch(recipe.calibration_size)
+    return [patch[None] for patch in degraded]
+
+
+def insert_quantizers(model: CEANet, recipe: QuantRecipe, calibration: list[torch.Tensor]) -> CEANet:
+    """nncf.quantize: fake quantizers on weights and activations, ranges from the calibration set."""
+    nncf = import_nncf()
+    from nncf.quantization.advanced_parameters import (
+        AdvancedQuantizationParameters,
+        OverflowFix,
+        QuantizationParameters,
+    )
+
+    model.eval()
+    ignored = nncf.IgnoredScope(patterns=list(recipe.ignored_patterns), validate=False)
+    with quiet_toolchains():  # NNCF's own progress bars and notices
+        return nncf.quantize(
+            model, nncf.Dataset(calibration), subset_size=len(calibration),
+            preset=nncf.QuantizationPreset(recipe.preset), ignored_scope=ignored,
+            advanced_parameters=AdvancedQuantizationParameters(
+                overflow_fix=OverflowFix(recipe.overflow_fix),
+                # NNCF would quantize the inputs of depthwise convolutions per channel; onnxruntime's
+                # integer kernels (QLinearConv) and XNNPACK take per-tensor activations only.
+                activations_quantization_params=QuantizationParameters(per_channel=False),
+            ),
+        )
+
+
+def quantization_record(model: CEANet, recipe: QuantRecipe, source: dict[str, Any]) -> dict[str, Any]:
+    """What a QAT checkpoint carries besides the weights: enough to rebuild the quantizers exactly."""
+    nncf = import_nncf()
+    return {"scheme": recipe.scheme, "method": "ptq" if recipe.ptq else "qat", "recipe": recipe.to_dict(),
+            "source_checkpoint": source, "nncf": nncf.__version__, "nncf_config": portable_config(nncf.torch.get_config(model))}
+
+
+def quantize(checkpoint: Path, recipe: QuantRecipe, out: Path, resume: Path | None = None,
+             device_name: str | None = None, progress: bool = True, val_suite: str = "aio-synth-mini") -> Path:
+    """Quantize (and fine-tune) ``checkpoint``; returns the final checkpoint's path."""
+    env = setup_distributed(device_name)
+    torch.manual_seed(recipe.seed)
+    if resume is not None:
+        loaded = load_checkpoint(resume)
+        if loaded.quantization is None or loaded.training_state is None:
+            raise CeaError(f"cannot resume from '{resume}': it is not the last.pt of a quantization run")
+        model = loaded.model.to(env.device)
+        record = loaded.quantization
+        recipe = validate(QuantRecipe(**(record["recipe"] | {"ignored_patterns": tuple(record["recipe"]["ignored_patterns"])})))
+        state = RunProgress(loaded.training_state["step"], loaded.metadata.get("train_seconds", 0.0),
+                            loaded.metadata.get("validation", []))
+    else:
+        source = load_checkpoint(checkpoint)
+        if source.quantization is not None:
+            raise CeaError(f"'{checkpoint}' is already quantized ({source.quantization.get('method')}); "
+                           "pass the fp32 checkpoint it came from")
+        validate(recipe, source.config.downsample_factor)
+        origin = {"path": str(checkpoint), "sha256": file_sha256(source.path), "preset": source.config.name,
+                  "step": source.metadata.get("step")}
+        model = insert_quantizers(source.model, recipe, calibration_set(recipe)).to(env.device)
+        record = quantization_record(model, recipe, origin)
+        state = RunProgress()
+
+    config = recipe.train_config(model.config.name, bool(model.adapters), val_suite)
+    optimizer, scheduler = make_optimizer(model, config)
+    if resume is not None:
+        optimizer.load_state_dict(loaded.training_state["optimizer"])
+        scheduler.load_state_dict(loaded.training_state["scheduler"])
+
+    def save(path: Path, step: int, seconds: float, training_state: dict | None) -> None:
+        metadata = {"quantize_config": asdict(config), "step": step, "train_seconds": seconds, "world_size": env.world,
+                    "validation": state.history, "cea_edge": __version__, "torch": str(torch.__version__)}
+        save_checkpoint(path, model, metadata, training_state, quantization=record)
+
+    if recipe.ptq:
+        final = out / "final.pt"
+        if env.main:
+            save(final, 0, 0.0, None)
+        if env.world > 1:
+            torch.distributed.barrier()
+            torch.distributed.destroy_process_group()
+        return final
+    return run_loop(model, config, env, optimizer, scheduler, state, out, save, progress, f"{model.config.name} {record['method']}")
+
+
+def compare_quality(fp32_checkpoint: Path, quantized_checkpoint: Path, suite: str) -> dict[str, Any]:
+    """fp32 vs quantized (NNCF fake quantization in PyTorch) on an evaluation suite."""
+    samples = build_suite(suite)
+    rows = {}
+    for label, path in (("fp32", fp32_checkpoint), ("int8", quantized_checkpoint)):
+        report = evaluate_model(load_checkpoint(path).model, samples, suite, compute_ssim=False)
+        rows[label] = {"psnr": report.summary["average"].output_psnr, "gain": report.summary["average"].gain,
+                       "input_psnr": report.summary["average"].input_psnr}
+    rows["drop_db"] = rows["fp32"]["psnr"] - rows["int8"]["psnr"]
+    return {"suite": suite, **rows}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cea_edge.quantize", description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
+                        help=f"trained fp32 checkpoint (default: bundled {DEFAULT_CHECKPOINT.name})")
+    parser.add_argument("--recipe", type=Path, help="quantization recipe TOML (default: the bundled quantization/int8.toml)")
+    parser.add_argument("--ptq", action="store_true", help="post-training quantization only (same as --steps 0)")
+    for name in TRAIN_KEYS + ("calibration_size",):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=float if name in ("lr", "min_lr") else int,
+                            help="default: from the recipe")
+    parser.add_argument("--out", type=Path, default=Path("runs/qat"), help="run folder (default: runs/qat)")
+    parser.add_argument("--resume", type=Path, help="continue an interrupted run from its last.pt")
+    parser.add_argument("--eval-suite", default="aio-synth", choices=sorted(SUITES),
+                        help="suite for the closing fp32-vs-int8 comparison (default: aio-synth)")
+    parser.add_argument("--no-eval", action="store_true", help="skip the closing comparison")
+    parser.add_argument("--device", choices=("cpu", "cuda"))
+    parser.add_argument("--threads", type=int, help="torch intra-op threads per process")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+
+    if args.resume and (args.recipe or args.ptq):
+        raise CeaError("--resume continues with the run's own recipe; drop --recipe / --ptq")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise CeaError("--device cuda: no CUDA device is available on this machine")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    overrides = {name: getattr(args, name) for name in TRAIN_KEYS + ("calibration_size",)}
+    if args.ptq:
+        overrides["steps"] = 0
+    recipe = validate(load_quant_recipe(args.recipe).with_overrides(**overrides))
+    final = quantize(args.checkpoint, recipe, args.out, args.resume, args.device, progress=not args.no_progress)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0
+    print(f"wrote {final}")
+    if not args.no_eval:
+        source = Path(load_checkpoint(final).quantization["source_checkpoint"]["path"])
+        quality = compare_quality(source, final, args.eval_suite)
+        report = args.out / "quality.json"
+        atomic_write(report, lambda stream: stream.write((json.dumps(quality, indent=2) + "\n").encode()))
+        print(f"{args.eval_suite}: fp32 {quality['fp32']['psnr']:.2f} dB, int8 (fake-quant, PyTorch) "
+              f"{quality['int8']['psnr']:.2f} dB: drop {quality['drop_db']:+.3f} dB; wrote {report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

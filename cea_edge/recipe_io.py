@@ -1,0 +1,71 @@
+"""Recipes as data: finding the bundled TOML files and reading one with clear errors.
+
+Every stage that reads recipes (export, quantization) types and validates its own fields;
+this module only locates the files and turns a TOML document into a flat dict.
+"""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from cea_edge.errors import CeaError
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def recipe_dirs(kind: str) -> tuple[Path, Path]:
+    """Where bundled recipes of ``kind`` ("export", "quantization") live, in search order.
+
+    The repository's folder (a source checkout or an editable install), then
+    <prefix>/share/cea-edge/<kind>/, where pyproject's data-files put them on a regular install.
+    """
+    return REPOSITORY / kind, Path(sys.prefix) / "share" / "cea-edge" / kind
+
+
+def bundled_recipe(kind: str, name: str, folders: tuple[Path, ...] | None = None) -> Path:
+    """The bundled ``<name>.toml`` of ``kind``; CeaError when no folder has it."""
+    candidates = [folder / f"{name}.toml" for folder in folders or recipe_dirs(kind)]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise CeaError(f"no bundled {kind} recipe '{name}' at '{candidates[0]}'; "
+                   f"pass --recipe PATH (copy one from the repository's {kind}/ folder)")
+
+
+def read_recipe(path: str | Path, known: set[str], tables: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Read a recipe into one flat dict: top-level keys plus the keys of the named tables.
+
+    Unknown keys, a key given twice, a table that is not a table and invalid TOML are
+    errors naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CeaError(f"recipe '{path}' does not exist")
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise CeaError(f"recipe '{path}' is not valid TOML: {error}") from None
+    values = {key: value for key, value in document.items() if key not in tables}
+    for table in tables:
+        section = document.get(table, {})
+        if not isinstance(section, dict):
+            raise CeaError(f"recipe {path}: '{table}' must be a table ([{table}])")
+        twice = set(values) & set(section)
+        if twice:
+            raise CeaError(f"recipe {path}: {sorted(twice)} given twice")
+        values |= section
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise CeaError(f"recipe {path}: unknown key(s) {unknown}; known keys: {', '.join(sorted(known))}")
+    return values
+
+
+def check_type(source: str, name: str, value: Any, kind: type | tuple[type, ...]) -> None:
+    """A recipe value of the wrong type is an error (bool is not an int here: `tile = true`)."""
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        names = " or ".join({int: "an integer", float: "a number", str: "a string", list: "a list"}[k] for k in kinds)
+        raise CeaError(f"recipe {source}: '{name}' must be {names}, got {value!r}")

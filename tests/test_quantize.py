@@ -1,0 +1,167 @@
+"""The quantization stage: NNCF QAT / PTQ on `tiny`, exact checkpoint round trip, resume, errors."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from cea_edge.errors import run_cli
+from cea_edge.model.checkpoint import load_checkpoint, save_checkpoint
+from cea_edge.model.quantized import is_quantized, nncf_config, portable_config
+from cea_edge.quantize import (
+    QuantRecipe,
+    calibration_set,
+    insert_quantizers,
+    load_quant_recipe,
+    main,
+    quantization_record,
+)
+
+pytest.importorskip("nncf")
+
+TINY_RECIPE = """\
+scheme = "int8"
+preset = "mixed"
+overflow_fix = "enable"
+calibration_size = 16
+calibration_patch = 32
+[train]
+steps = 4
+batch = 2
+patch = 32
+lr = 1e-4
+warmup = 1
+val_every = 2
+save_every = 2
+"""
+
+
+@pytest.fixture
+def tiny_recipe(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny-int8.toml"
+    path.write_text(TINY_RECIPE)
+    return path
+
+
+def quantize_argv(checkpoint: Path, recipe: Path, out: Path, *extra: str) -> list[str]:
+    return ["--checkpoint", str(checkpoint), "--recipe", str(recipe), "--out", str(out), "--no-progress",
+            "--no-eval", *extra]
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def test_bundled_recipe_is_int8_with_overflow_fix():
+    recipe = load_quant_recipe()
+    assert recipe.scheme == "int8" and recipe.overflow_fix == "enable" and recipe.calibration_size >= 16
+    assert recipe.steps > 0 and recipe.lr <= 1e-4
+
+
+def test_quantizers_round_trip_exactly(tiny_model, tmp_path):
+    recipe = QuantRecipe(calibration_size=16, calibration_patch=32)
+    quantized = insert_quantizers(tiny_model, recipe, calibration_set(recipe))
+    assert is_quantized(quantized) and quantized is not tiny_model and not is_quantized(tiny_model)
+    # Perturb the learned ranges as QAT would, so that a loader that re-calibrates fails.
+    with torch.no_grad():
+        for name, tensor in quantized.named_parameters():
+            if "__nncf_hooks" in name and tensor.is_floating_point():
+                tensor.mul_(1.1)
+    path = tmp_path / "q.pt"
+    record = quantization_record(quantized, recipe, {"path": "fixture"})
+    save_checkpoint(path, quantized, {"step": 0}, quantization=record)
+
+    torch.load(path, weights_only=True)  # no pickled NNCF classes in the file
+    loaded = load_checkpoint(path)
+    assert loaded.quantization["method"] == "qat" and is_quantized(loaded.model)
+    image = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        expected, restored, fp32 = quantized.eval()(image), loaded.model(image), tiny_model(image)
+    assert torch.equal(expected, restored)
+    assert not torch.allclose(restored, fp32, atol=1e-4)  # the quantizers really act
+
+
+def test_portable_config_refuses_foreign_types():
+    assert nncf_config(portable_config({"a": [1, (2, 3)]})) == {"a": [1, (2, 3)]}
+    with pytest.raises(ValueError, match="not an NNCF type"):
+        nncf_config({"__nncf_enum__": "os:system", "value": "ls"})
+
+
+def test_qat_run_and_resume(tiny_checkpoint, tiny_recipe, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "qat"
+    # Interrupt the run at its third batch: last.pt (step 2) is on disk, final.pt is not.
+    from cea_edge.data import stream as stream_module
+
+    original = stream_module.TrainingStream.batch
+    calls = {"n": 0}
+
+    def interrupted(self, size):
+        calls["n"] += size == 2  # training batches (the calibration set is drawn as one batch of 16)
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(self, size)
+
+    monkeypatch.setattr(stream_module.TrainingStream, "batch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        main(quantize_argv(tiny_checkpoint, tiny_recipe, out))
+    assert sorted(p.name for p in out.iterdir()) == ["last.pt"]
+    last = load_checkpoint(out / "last.pt")
+    assert last.training_state["step"] == 2 and last.quantization["method"] == "qat"
+
+    monkeypatch.setattr(stream_module.TrainingStream, "batch", original)
+    assert run_cli(main, ["--resume", str(out / "last.pt"), "--out", str(out), "--no-progress", "--no-eval"]) == 0
+    final = load_checkpoint(out / "final.pt")
+    assert final.metadata["step"] == 4 and final.training_state is None
+    assert [record["step"] for record in final.metadata["validation"]] == [2, 4]
+    assert final.quantization["source_checkpoint"]["path"] == str(tiny_checkpoint)
+    assert is_quantized(final.model)
+
+
+def test_ptq_is_calibration_only(tiny_checkpoint, tiny_recipe, tmp_path, capsys):
+    out = tmp_path / "ptq"
+    assert run_cli(main, quantize_argv(tiny_checkpoint, tiny_recipe, out, "--ptq")) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["final.pt"]
+    final = load_checkpoint(out / "final.pt")
+    assert final.quantization["method"] == "ptq" and final.metadata["step"] == 0
+    # A PTQ checkpoint keeps the fp32 weights: only quantizers were added.
+    source = load_checkpoint(tiny_checkpoint).model.state_dict()
+    weights = {k: v for k, v in final.model.state_dict().items() if "__nncf_hooks" not in k}
+    assert weights.keys() == source.keys()
+    assert all(torch.equal(weights[k], source[k]) for k in source if not k.endswith("bias"))  # bias correction may move biases
+
+
+@pytest.mark.parametrize("case", ["already_quantized", "calibration_small", "resume_not_qat", "resume_and_ptq",
+                                  "recipe_key", "overflow", "missing_nncf"])
+def test_bad_input_is_one_clear_error(case, tiny_checkpoint, tiny_recipe, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    argv = quantize_argv(tiny_checkpoint, tiny_recipe, out)
+    expected = {
+        "already_quantized": "is already quantized", "calibration_small": "calibration set too small",
+        "resume_not_qat": "not the last.pt of a quantization run", "resume_and_ptq": "drop --recipe / --ptq",
+        "recipe_key": "unknown key(s) ['bits']", "overflow": "unknown overflow fix 'maybe'",
+        "missing_nncf": "pip install 'cea-edge[deploy]'",
+    }[case]
+    if case == "already_quantized":
+        ptq = tmp_path / "ptq"
+        assert run_cli(main, quantize_argv(tiny_checkpoint, tiny_recipe, ptq, "--ptq")) == 0
+        argv = quantize_argv(ptq / "final.pt", tiny_recipe, out)
+    elif case == "calibration_small":
+        argv += ["--calibration-size", "4"]
+    elif case == "resume_not_qat":
+        argv = ["--resume", str(tiny_checkpoint), "--out", str(out), "--no-eval"]
+    elif case == "resume_and_ptq":
+        argv = ["--resume", str(tiny_checkpoint), "--ptq", "--out", str(out)]
+    elif case == "recipe_key":
+        tiny_recipe.write_text(TINY_RECIPE.replace('scheme = "int8"', 'scheme = "int8"\nbits = 4'))
+    elif case == "overflow":
+        tiny_recipe.write_text(TINY_RECIPE.replace('"enable"', '"maybe"'))
+    elif case == "missing_nncf":
+        monkeypatch.setitem(sys.modules, "nncf", None)
+    capsys.readouterr()
+    assert run_cli(main, argv) == 2
+    errors = error_lines(capsys.readouterr().err)
+    assert len(errors) == 1 and expected in errors[0], errors
+    assert not out.exists()
