@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
+from cea_edge.atomic import atomic_write_json
 from cea_edge.errors import run_cli
-from cea_edge.export.manifest import write_json
 from cea_edge.export.pipeline import export
 from cea_edge.export.recipes import PRECISIONS, TARGETS, recipe_for
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT
@@ -81,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = benchmark(args.checkpoint, args.tile, args.overlap, args.keep or Path(scratch))
     print(markdown(rows))
     if args.json:
-        write_json({"checkpoint": str(args.checkpoint), "rows": rows}, args.json)
+        atomic_write_json(args.json, {"checkpoint": str(args.checkpoint), "rows": rows})
         print(f"wrote {args.json}")
     return 0
 

@@ -18,10 +18,10 @@ from typing import Callable, Sequence
 
 import torch
 
+from cea_edge.atomic import atomic_write_json
 from cea_edge.data.suite import build_suite
 from cea_edge.errors import CeaError, run_cli
 from cea_edge.evaluate import evaluate_model
-from cea_edge.export.manifest import write_json
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 
 WEIGHT_PORT = "__1.0"  # NNCF names a weight quantizer as a pre-hook on input port 1 of its op
@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append({"group": label, "count": len(chosen), "drop_db": base - psnr})
         print(f"| {label} | {len(chosen)} | {base - psnr:+.3f} |", flush=True)
     if args.json:
-        write_json({"quantized": str(args.quantized), "fp32": str(args.fp32), "fp32_psnr": base, "rows": rows}, args.json)
+        atomic_write_json(args.json, {"quantized": str(args.quantized), "fp32": str(args.fp32), "fp32_psnr": base, "rows": rows})
     return 0
 
 

@@ -5,10 +5,11 @@ An interrupted or failed write never leaves a half-written file under the final 
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import Any, BinaryIO, Callable
 
 from cea_edge.errors import CeaError
 
@@ -39,3 +40,9 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_write_json(path: str | Path, data: Any) -> Path:
+    """``data`` as indented JSON (non-JSON values as their str), written atomically."""
+    text = json.dumps(data, indent=2, default=str) + "\n"
+    return atomic_write(path, lambda stream: stream.write(text.encode("utf-8")))

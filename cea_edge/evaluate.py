@@ -8,7 +8,6 @@ With several checkpoints the table puts them side by side (e.g. the adapter abla
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import defaultdict
 from dataclasses import asdict, dataclass
@@ -17,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from cea_edge.atomic import atomic_write
+from cea_edge.atomic import atomic_write_json
 from cea_edge.data.suite import SuiteSample, build_suite, get_suite_spec
 from cea_edge.errors import run_cli
 from cea_edge.metrics import psnr, ssim
@@ -128,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_table(reports))
     if args.json:
         payload = {name: report.to_dict() for name, report in reports.items()}
-        atomic_write(args.json, lambda stream: stream.write(json.dumps(payload, indent=2).encode()))
+        atomic_write_json(args.json, payload)
         print(f"wrote {args.json}")
     return 0
 

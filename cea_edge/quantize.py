@@ -10,7 +10,6 @@ the baseline. The result is a checkpoint that restores exactly (NNCF config + st
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from dataclasses import asdict, dataclass, fields, replace
@@ -20,7 +19,7 @@ from typing import Any, Sequence
 import torch
 
 from cea_edge import __version__
-from cea_edge.atomic import atomic_write
+from cea_edge.atomic import atomic_write_json
 from cea_edge.data.stream import TrainingStream
 from cea_edge.data.suite import SUITES, build_suite
 from cea_edge.errors import CeaError, run_cli
@@ -98,15 +97,19 @@ def validate(recipe: QuantRecipe, downsample: int | None = None) -> QuantRecipe:
     return recipe
 
 
+def recipe_from_values(values: dict[str, Any], source: str) -> QuantRecipe:
+    """A validated recipe from plain values: a TOML file's, or those a checkpoint recorded (to_dict)."""
+    patterns = values.get("ignored_patterns", [])
+    if not isinstance(patterns, list):
+        raise CeaError(f"recipe {source}: 'ignored_patterns' must be a list of strings")
+    return validate(QuantRecipe(**(values | {"ignored_patterns": tuple(patterns), "source": source})))
+
+
 def load_quant_recipe(path: str | Path | None = None) -> QuantRecipe:
     """The given recipe file, else the bundled quantization/int8.toml."""
     path = bundled_recipe("quantization", "int8") if path is None else Path(path)
     values = read_recipe(path, {f.name for f in fields(QuantRecipe)} - {"source"}, tables=("train",))
-    patterns = values.get("ignored_patterns", [])
-    if not isinstance(patterns, list):
-        raise CeaError(f"recipe {path}: 'ignored_patterns' must be a list of strings")
-    values["ignored_patterns"] = tuple(patterns)
-    return validate(QuantRecipe(**values, source=str(path)))
+    return recipe_from_values(values, str(path))
 
 
 def calibration_set(recipe: QuantRecipe) -> list[torch.Tensor]:
@@ -158,7 +161,7 @@ def quantize(checkpoint: Path, recipe: QuantRecipe, out: Path, resume: Path | No
             raise CeaError(f"cannot resume from '{resume}': it is not the last.pt of a quantization run")
         model = loaded.model.to(env.device)
         record = loaded.quantization
-        recipe = validate(QuantRecipe(**(record["recipe"] | {"ignored_patterns": tuple(record["recipe"]["ignored_patterns"])})))
+        recipe = recipe_from_values(record["recipe"], record["recipe"]["source"])
         state = RunProgress(loaded.training_state["step"], loaded.metadata.get("train_seconds", 0.0),
                             loaded.metadata.get("validation", []))
     else:
@@ -244,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         source = Path(load_checkpoint(final).quantization["source_checkpoint"]["path"])
         quality = compare_quality(source, final, args.eval_suite)
         report = args.out / "quality.json"
-        atomic_write(report, lambda stream: stream.write((json.dumps(quality, indent=2) + "\n").encode()))
+        atomic_write_json(report, quality)
         print(f"{args.eval_suite}: fp32 {quality['fp32']['psnr']:.2f} dB, int8 (fake-quant, PyTorch) "
               f"{quality['int8']['psnr']:.2f} dB: drop {quality['drop_db']:+.3f} dB; wrote {report}")
     return 0

@@ -9,7 +9,6 @@ verification, so a failed or interrupted export leaves nothing half-written behi
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import tempfile
@@ -21,7 +20,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
-from cea_edge.atomic import atomic_write
 from cea_edge.errors import CeaError
 
 MANIFEST_FORMAT = "cea-edge/export-manifest"
@@ -124,12 +122,6 @@ def staged_outputs(*destinations: Path) -> Iterator[list[Path]]:
         for temporary in staged:
             if temporary.exists():
                 _remove(temporary)
-
-
-def write_json(data: dict[str, Any], path: Path) -> None:
-    """Atomically (a reader never sees half a manifest or report)."""
-    text = json.dumps(data, indent=2, default=str) + "\n"
-    atomic_write(path, lambda stream: stream.write(text.encode("utf-8")))
 
 
 def build_manifest(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from cea_edge.atomic import atomic_write_json
 from cea_edge.errors import CeaError
 from cea_edge.export.common import EmbeddedMetadata
 from cea_edge.export.manifest import (
@@ -21,7 +22,6 @@ from cea_edge.export.manifest import (
     build_manifest,
     prepare_output_dir,
     staged_outputs,
-    write_json,
 )
 from cea_edge.export.recipes import Recipe
 from cea_edge.export.verify import (
@@ -119,6 +119,6 @@ def export(recipe: Recipe, checkpoint: Path, out_dir: Path, verify: bool = True,
             min_tile=loaded.config.min_tile, io_names=built.io_names, export_seconds=export_seconds,
             verification=verification.to_dict(), details=built.details,
         )
-        write_json(manifest, staged_manifest)
+        atomic_write_json(staged_manifest, manifest)
     return ExportResult(destination, manifest_path, digest, recipe, loaded.config.name, export_seconds,
                         verification, built.summary)
