@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
+from torch import nn
 
 from cea_edge import __version__
 from cea_edge.atomic import atomic_write_json
@@ -26,7 +27,7 @@ from cea_edge.errors import CeaError, run_cli
 from cea_edge.evaluate import evaluate_model
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, file_sha256, load_checkpoint, save_checkpoint
 from cea_edge.model.network import CEANet
-from cea_edge.model.quantized import import_nncf, portable_config
+from cea_edge.model.quantized import import_nncf, portable_config, quantizer_inputs
 from cea_edge.recipe_io import bundled_recipe, check_type, read_recipe
 from cea_edge.toolchain import quiet_toolchains
 from cea_edge.train import RunProgress, TrainConfig, make_optimizer, run_loop, setup_distributed
@@ -34,9 +35,15 @@ from cea_edge.train import RunProgress, TrainConfig, make_optimizer, run_loop, s
 SCHEMES = ("int8",)
 NNCF_PRESETS = ("mixed", "performance")
 OVERFLOW_FIXES = ("enable", "disable", "first_layer_only")
+# NNCF range estimators for activations: minmax = the calibration set's extremes;
+# mean_minmax = the mean of per-sample extremes (NNCF's default; clips bright images).
+ACTIVATION_RANGES = ("minmax", "mean_minmax")
+# What QAT fits: "fp32" = the source model's outputs (distillation; the int8 model is judged
+# against it), "clean" = the training stream's clean images, like training.
+QAT_TARGETS = ("fp32", "clean")
 # Fewer patches than this give activation ranges that swing with the seed.
 MIN_CALIBRATION_SIZE = 16
-TRAIN_KEYS = ("steps", "batch", "patch", "lr", "min_lr", "warmup", "seed", "val_every", "save_every")
+TRAIN_KEYS = ("steps", "batch", "patch", "lr", "min_lr", "warmup", "seed", "val_every", "save_every", "target")
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,8 @@ class QuantRecipe:
     scheme: str = "int8"
     preset: str = "mixed"
     overflow_fix: str = "enable"
+    activation_range: str = "minmax"
+    target: str = "fp32"
     ignored_patterns: tuple[str, ...] = ()
     calibration_size: int = 64
     calibration_patch: int = 128
@@ -65,7 +74,7 @@ class QuantRecipe:
 
     def train_config(self, preset: str, adapters: bool, val_suite: str) -> TrainConfig:
         return TrainConfig(preset=preset, adapters=adapters, val_suite=val_suite,
-                           **{key: getattr(self, key) for key in TRAIN_KEYS})
+                           **{key: getattr(self, key) for key in TRAIN_KEYS if key != "target"})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"ignored_patterns": list(self.ignored_patterns)}
@@ -78,8 +87,10 @@ class QuantRecipe:
 def validate(recipe: QuantRecipe, downsample: int | None = None) -> QuantRecipe:
     source = recipe.source
     for name in ("calibration_size", "calibration_patch", *TRAIN_KEYS):
-        check_type(source, name, getattr(recipe, name), (int, float) if name in ("lr", "min_lr") else int)
-    for name, choices in (("scheme", SCHEMES), ("preset", NNCF_PRESETS), ("overflow_fix", OVERFLOW_FIXES)):
+        kind = (int, float) if name in ("lr", "min_lr") else str if name == "target" else int
+        check_type(source, name, getattr(recipe, name), kind)
+    for name, choices in (("scheme", SCHEMES), ("preset", NNCF_PRESETS), ("overflow_fix", OVERFLOW_FIXES),
+                          ("activation_range", ACTIVATION_RANGES), ("target", QAT_TARGETS)):
         if getattr(recipe, name) not in choices:
             raise CeaError(f"recipe {source}: unknown {name.replace('_', ' ')} {getattr(recipe, name)!r}; "
                            f"choose one of: {', '.join(choices)}")
@@ -127,11 +138,12 @@ def insert_quantizers(model: CEANet, recipe: QuantRecipe, calibration: list[torc
         OverflowFix,
         QuantizationParameters,
     )
+    from nncf.quantization.range_estimator import RangeEstimatorParametersSet
 
     model.eval()
     ignored = nncf.IgnoredScope(patterns=list(recipe.ignored_patterns), validate=False)
     with quiet_toolchains():  # NNCF's own progress bars and notices
-        return nncf.quantize(
+        quantized = nncf.quantize(
             model, nncf.Dataset(calibration), subset_size=len(calibration),
             preset=nncf.QuantizationPreset(recipe.preset), ignored_scope=ignored,
             advanced_parameters=AdvancedQuantizationParameters(
@@ -139,8 +151,72 @@ def insert_quantizers(model: CEANet, recipe: QuantRecipe, calibration: list[torc
                 # NNCF would quantize the inputs of depthwise convolutions per channel; onnxruntime's
                 # integer kernels (QLinearConv) and XNNPACK take per-tensor activations only.
                 activations_quantization_params=QuantizationParameters(per_channel=False),
+                activations_range_estimator_params=getattr(RangeEstimatorParametersSet, recipe.activation_range.upper()),
             ),
         )
+    pin_input_range(quantized)
+    if recipe.overflow_fix != "disable":
+        hold_overflow_range(quantized, calibration[0])
+    return quantized
+
+
+def pin_input_range(model: CEANet) -> int:
+    """Quantize the input image on exactly [0, 1] in 255 steps, and keep it there in QAT.
+
+    That grid holds every value of an 8-bit photo, so the first quantizer loses nothing on
+    real inputs; calibrated instead, it followed the calibration patches (0 to 0.85 with
+    NNCF's default estimator: every brighter pixel clipped). Returns the quantizers pinned.
+    """
+    from nncf.torch.function_hook.wrapper import get_hook_storage
+    from nncf.torch.quantization.layers import AsymmetricQuantizer
+
+    pinned = 0
+    for name, hook in get_hook_storage(model).named_hooks():
+        if isinstance(hook, AsymmetricQuantizer) and name.startswith(f"post_hooks.{IMAGE_INPUT}__"):
+            with torch.no_grad():
+                hook.input_low.fill_(0.0)
+                hook.input_range.fill_(1.0 - hook.eps)
+            hook.input_low.requires_grad_(False)
+            hook.input_range.requires_grad_(False)
+            pinned += 1
+    return pinned
+
+
+IMAGE_INPUT = "image"  # CEANet.forward's argument: NNCF names the input's quantizer after it
+
+# NNCF's overflow fix sets the weights it covers (not depthwise convolutions) to at most
+# this many levels either side of zero (8-bit levels, doubled scale).
+HALF_RANGE_LEVEL = 64
+
+
+def hold_overflow_range(model: CEANet, example: torch.Tensor) -> int:
+    """Keep the overflow fix through QAT; returns how many weight quantizers were rebuilt.
+
+    NNCF's torch backend applies the fix only to the *initial* scales: the quantizers
+    stay 8-bit, and QAT then trains the scales down until weights reach level 78 of 127
+    (measured after 400 steps), where onnxruntime's u8 x s8 kernels on CPUs without VNNI
+    saturate. Rebuilt as 7-bit (NNCF's half_range spec, saved in the checkpoint's
+    config), the same weights keep at most 63 levels however the scales train.
+    """
+    from nncf.torch.function_hook.wrapper import get_hook_storage
+    from nncf.torch.quantization.layers import PTQuantizerSpec, SymmetricQuantizer
+
+    storage = get_hook_storage(model)
+    rebuilt = 0
+    for name, seen in quantizer_inputs(model, example).items():
+        old = seen.quantizer
+        if seen.weight_of is None or not isinstance(old, SymmetricQuantizer) or old.is_half_range:
+            continue
+        with torch.no_grad():
+            step = (old.scale.abs() + old.eps) / old.level_high
+            if torch.max(torch.abs(old(seen.tensor)) / step) > HALF_RANGE_LEVEL + 0.5:
+                continue  # a layer the fix does not cover (depthwise): full 8-bit range
+            new = SymmetricQuantizer(PTQuantizerSpec.from_state(old._qspec.get_state() | {"half_range": True}))
+            new.signed = old.signed
+            new.scale = nn.Parameter(step * new.level_high - new.eps)
+        storage.set_submodule(name, new)
+        rebuilt += 1
+    return rebuilt
 
 
 def quantization_record(model: CEANet, recipe: QuantRecipe, source: dict[str, Any]) -> dict[str, Any]:
@@ -160,6 +236,7 @@ def quantize(checkpoint: Path, recipe: QuantRecipe, out: Path, resume: Path | No
         if loaded.quantization is None or loaded.training_state is None:
             raise CeaError(f"cannot resume from '{resume}': it is not the last.pt of a quantization run")
         model = loaded.model.to(env.device)
+        pin_input_range(model)  # requires_grad is not part of a checkpoint
         record = loaded.quantization
         recipe = recipe_from_values(record["recipe"], record["recipe"]["source"])
         state = RunProgress(loaded.training_state["step"], loaded.metadata.get("train_seconds", 0.0),
@@ -176,6 +253,9 @@ def quantize(checkpoint: Path, recipe: QuantRecipe, out: Path, resume: Path | No
         record = quantization_record(model, recipe, origin)
         state = RunProgress()
 
+    teacher = None
+    if recipe.target == "fp32" and not recipe.ptq:
+        teacher = fp32_teacher(record["source_checkpoint"]).to(env.device)
     config = recipe.train_config(model.config.name, bool(model.adapters), val_suite)
     optimizer, scheduler = make_optimizer(model, config)
     if resume is not None:
@@ -195,7 +275,19 @@ def quantize(checkpoint: Path, recipe: QuantRecipe, out: Path, resume: Path | No
             torch.distributed.barrier()
             torch.distributed.destroy_process_group()
         return final
-    return run_loop(model, config, env, optimizer, scheduler, state, out, save, progress, f"{model.config.name} {record['method']}")
+    return run_loop(model, config, env, optimizer, scheduler, state, out, save, progress,
+                    f"{model.config.name} {record['method']}", teacher=teacher)
+
+
+def fp32_teacher(source: dict[str, Any]) -> CEANet:
+    """The fp32 model a QAT run started from (its file must still be there, unchanged)."""
+    path = Path(source["path"])
+    if not path.is_file() or file_sha256(path) != source["sha256"]:
+        raise CeaError(f"QAT distils from the fp32 checkpoint it started from, '{path}', which is missing or "
+                       "changed; restore it, or set target = \"clean\" in the recipe")
+    teacher = load_checkpoint(path).model.eval()
+    teacher.requires_grad_(False)
+    return teacher
 
 
 def compare_quality(fp32_checkpoint: Path, quantized_checkpoint: Path, suite: str) -> dict[str, Any]:
@@ -210,6 +302,13 @@ def compare_quality(fp32_checkpoint: Path, quantized_checkpoint: Path, suite: st
     return {"suite": suite, **rows}
 
 
+def record_quality(checkpoint: Path, quality: dict[str, Any]) -> None:
+    """Keep the fp32-vs-int8 comparison in the checkpoint: int8 exports quote it in their summary."""
+    loaded = load_checkpoint(checkpoint)
+    save_checkpoint(checkpoint, loaded.model, loaded.metadata | {"quality": quality}, loaded.training_state,
+                    quantization=loaded.quantization)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cea_edge.quantize", description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
@@ -217,6 +316,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--recipe", type=Path, help="quantization recipe TOML (default: the bundled quantization/int8.toml)")
     parser.add_argument("--ptq", action="store_true", help="post-training quantization only (same as --steps 0)")
     for name in TRAIN_KEYS + ("calibration_size",):
+        if name == "target":
+            parser.add_argument("--target", choices=QAT_TARGETS,
+                                help="what QAT fits: the fp32 model's outputs (distillation) or the clean images "
+                                     "(default: from the recipe)")
+            continue
         parser.add_argument(f"--{name.replace('_', '-')}", type=float if name in ("lr", "min_lr") else int,
                             help="default: from the recipe")
     parser.add_argument("--out", type=Path, default=Path("runs/qat"), help="run folder (default: runs/qat)")
@@ -248,6 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         quality = compare_quality(source, final, args.eval_suite)
         report = args.out / "quality.json"
         atomic_write_json(report, quality)
+        record_quality(final, quality)
         print(f"{args.eval_suite}: fp32 {quality['fp32']['psnr']:.2f} dB, int8 (fake-quant, PyTorch) "
               f"{quality['int8']['psnr']:.2f} dB: drop {quality['drop_db']:+.3f} dB; wrote {report}")
     return 0

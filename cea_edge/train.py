@@ -110,12 +110,14 @@ SaveFn = Callable[[Path, int, float, "dict | None"], None]
 
 def run_loop(model: torch.nn.Module, config: TrainConfig, env: Distributed, optimizer: torch.optim.Optimizer,
              scheduler: torch.optim.lr_scheduler.LambdaLR, progress: RunProgress, out: Path, save: SaveFn,
-             show_progress: bool = True, desc: str = "train") -> Path:
+             show_progress: bool = True, desc: str = "train", teacher: torch.nn.Module | None = None) -> Path:
     """The training loop every stage shares (training, quantization-aware fine-tuning).
 
     Trains ``model`` from ``progress.step`` to ``config.steps``; rank 0 validates every
     ``val_every`` steps, writes ``last.pt`` (with optimizer state) every ``save_every``
     and ``final.pt`` (weights only) at the end. Returns the path of final.pt.
+    teacher: fit its outputs instead of the clean images (distillation, for QAT: the
+    quantized model learns to reproduce the fp32 one, which is what it is judged on).
     """
     trained = DistributedDataParallel(model) if env.world > 1 else model
     stream = TrainingStream(config.patch, seed=config.seed, rank=env.rank, start_step=progress.step)
@@ -129,6 +131,9 @@ def run_loop(model: torch.nn.Module, config: TrainConfig, env: Distributed, opti
     model.train()
     for step in range(progress.step, config.steps):
         degraded, clean = (t.to(env.device) for t in stream.batch(config.batch))
+        if teacher is not None:
+            with torch.no_grad():
+                clean = teacher(degraded)
         restored = trained(degraded)
         l1 = (restored - clean).abs().mean()
         loss = l1 + config.frequency_loss * frequency_l1(restored, clean) if config.frequency_loss else l1

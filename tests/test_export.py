@@ -26,8 +26,10 @@ TILE = 32
 
 
 def export_argv(target: str, checkpoint: Path, out: Path, *extra: str) -> list[str]:
+    """fp32 unless ``extra`` says otherwise (the recipes default to int8, which needs a QAT
+    checkpoint: tests/test_int8_export.py)."""
     return ["--target", target, "--checkpoint", str(checkpoint), "--tile", str(TILE), "--overlap", "8",
-            "--out", str(out), *extra]
+            "--out", str(out), "--precision", "fp32", *extra]
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -269,6 +271,8 @@ def test_bundled_recipes_load_with_documented_defaults():
     assert recipes["executorch"].delegate == "xnnpack" and recipes["onnx"].opset >= 17
     assert recipes["coreml"].deployment_target == "iOS17" and recipes["coreml"].compute_units == "ALL"
     assert all(r.fp32_max_abs_error == 1e-4 and r.fp16_min_psnr_db == 45.0 for r in recipes.values())
+    # int8 from the bundled QAT checkpoint is what ships to phones: the default everywhere.
+    assert {r.precision for r in recipes.values()} == {"int8"} and all(r.int8_min_psnr_db == 35.0 for r in recipes.values())
 
 
 def test_verification_inputs_are_fixed_suite_tiles():
@@ -343,7 +347,7 @@ def test_bad_input_is_one_clear_error(case, tiny_checkpoint, tmp_path, capsys):
     elif case == "overlap":
         extra = ["--overlap", "32"]
     argv = ["--target", target, "--checkpoint", str(checkpoint), "--tile", str(TILE), "--overlap", "8",
-            "--out", str(out), *extra]
+            "--out", str(out), "--precision", "fp32", *extra]
     assert run_cli(main, argv) == 2
     errors = error_lines(capsys.readouterr().err)
     assert len(errors) == 1 and expected in errors[0]
@@ -400,7 +404,7 @@ def test_export_cli_prints_only_its_summary(tiny_checkpoint, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     lines = done.stdout.splitlines()
-    assert lines[0].startswith(f"exported {out / f'tiny-fp16-{TILE}.mlpackage'}") and lines[-1].startswith("manifest:")
+    assert lines[0].startswith(f"exported {out / f'tiny-fp32-{TILE}.mlpackage'}") and lines[-1].startswith("manifest:")
     verbose = subprocess.run(command + ["--verbose", "--no-verify"], capture_output=True, text=True, timeout=300)
     assert verbose.returncode == 0 and "Converting PyTorch Frontend" in verbose.stderr  # coremltools' own bar
 

@@ -15,7 +15,7 @@ from typing import Sequence
 from cea_edge.errors import run_cli
 from cea_edge.export.pipeline import export
 from cea_edge.export.recipes import COMPUTE_UNITS, DELEGATES, PRECISIONS, TARGETS, recipe_for
-from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT
+from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_QAT_CHECKPOINT
 from cea_edge.toolchain import quiet_toolchains
 
 
@@ -23,9 +23,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cea_edge.export", description=__doc__.splitlines()[0])
     parser.add_argument("--target", required=True, choices=TARGETS)
     parser.add_argument("--recipe", type=Path, help="recipe TOML (default: the bundled export/<target>.toml)")
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
-                        help=f"checkpoint to export (default: bundled {DEFAULT_CHECKPOINT.name})")
-    parser.add_argument("--precision", choices=PRECISIONS, help="weights and activations (default: from the recipe)")
+    parser.add_argument("--checkpoint", type=Path,
+                        help=f"checkpoint to export (default: bundled {DEFAULT_QAT_CHECKPOINT.name} for int8 precisions, "
+                             f"{DEFAULT_CHECKPOINT.name} for fp32/fp16)")
+    parser.add_argument("--precision", choices=PRECISIONS,
+                        help="int8 (weights and activations, from a QAT checkpoint) | int8w (Core ML: int8 weights) "
+                             "| fp16 | fp32 (default: from the recipe)")
     parser.add_argument("--tile", type=int, help="fixed input side in pixels (default: from the recipe)")
     parser.add_argument("--overlap", type=int, help="recommended tile overlap recorded for the runtime (default: from the recipe)")
     parser.add_argument("--out", type=Path, help="output folder (default: artifacts/<target>/)")

@@ -25,6 +25,7 @@ from cea_edge.export.common import (
     export_program,
     module_for,
 )
+from cea_edge.export.quantized_graph import describe_quantization, quantized_graph
 from cea_edge.export.recipes import Recipe
 from cea_edge.model.network import CEANet
 from cea_edge.toolchain import require
@@ -66,7 +67,8 @@ def coreml_options(recipe: Recipe) -> CoreMLOptions:
         raise CeaError(f"unknown Core ML deployment target '{recipe.deployment_target}'; choose one of: {known}")
     if target < ct.target.iOS16:  # fp16 I/O types and the passes used here need ML programs of iOS16+
         raise CeaError(f"deployment target {recipe.deployment_target} is too old; use iOS16 / macOS13 or newer")
-    precision = ct.precision.FLOAT16 if recipe.precision == "fp16" else ct.precision.FLOAT32
+    # int8 programs compute between their quantize/dequantize ops in fp16, as the Neural Engine does.
+    precision = ct.precision.FLOAT32 if recipe.precision == "fp32" else ct.precision.FLOAT16
     passes = [name for name in ct.PassPipeline.DEFAULT.passes if name not in SKIPPED_PASSES]
     return CoreMLOptions(target, getattr(ct.ComputeUnit, recipe.compute_units), precision, passes)
 
@@ -105,12 +107,19 @@ def inspect_program(path: Path, recipe: Recipe, embedded: EmbeddedMetadata) -> t
         else:
             problems.append(f"{kind[:-1]} '{name}' is {io[kind].get(name)}, expected float32 {shape}")
     compute = {dtype: n for dtype, n in output_dtypes.items() if dtype.startswith("FLOAT")}
-    if recipe.precision == "fp16":
+    if recipe.precision == "fp32":
+        ok = "FLOAT16" not in compute
+    else:
         # All compute in fp16; the only float32 values are the cast back to the output.
         ok = compute.get("FLOAT16", 0) > 0 and compute.get("FLOAT32", 0) <= 1 and ops.get("cast", 0) >= 2
-    else:
-        ok = "FLOAT16" not in compute
     (checks if ok else problems).append(f"{recipe.precision} program: op output dtypes {compute}, casts {ops.get('cast', 0)}")
+    if recipe.quantized:
+        int8_weights = ops.get("constexpr_affine_dequantize", 0) + ops.get("constexpr_blockwise_shift_scale", 0)
+        (checks if int8_weights else problems).append(f"int8 weights: {int8_weights} constexpr dequantize ops")
+        if recipe.precision == "int8":
+            activations = min(ops.get("quantize", 0), ops.get("dequantize", 0))
+            (checks if activations else problems).append(f"int8 activations: {ops.get('quantize', 0)} quantize / "
+                                                         f"{ops.get('dequantize', 0)} dequantize ops")
     metadata = dict(spec.description.metadata.userDefined)
     missing = {k: v for k, v in embedded.as_strings().items() if metadata.get(k) != v}
     (problems if missing else checks).append(f"user metadata {'missing ' + str(missing) if missing else 'present'}")
@@ -127,7 +136,17 @@ def inspect_program(path: Path, recipe: Recipe, embedded: EmbeddedMetadata) -> t
 def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path) -> BuiltArtifact:
     ct = require("coremltools", "Core ML export")
     options = coreml_options(recipe)
-    program = export_program(module_for(model, "fp32"), recipe.tile).run_decompositions({})
+    quantization: dict[str, Any] = {}
+    if recipe.quantized:
+        # W8A8 (int8) or W8 (int8w) from the same QAT graph as the other targets: coremltools
+        # turns its dequantize_per_channel weights into constexpr int8 and its activation
+        # quantize/dequantize pairs into MIL quantize/dequantize.
+        graph = quantized_graph(model, recipe.tile, weights_only=recipe.precision == "int8w")
+        module = graph.module
+        quantization = graph.to_dict()
+    else:
+        module = module_for(model, "fp32")
+    program = export_program(module, recipe.tile).run_decompositions({})
     pipeline = ct.PassPipeline(pass_names=options.pass_names, pipeline_name="cea-edge")
     mlmodel = ct.convert(
         program, convert_to="mlprogram", minimum_deployment_target=options.deployment_target,
@@ -143,7 +162,8 @@ def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path)
     # and as large as the fp16 weights of a small model -- not shipped.
     (path / DEBUG_MAPPING).unlink(missing_ok=True)
     details, checks, problems = inspect_program(path, recipe, embedded)
-    details |= {"deployment_target": recipe.deployment_target, "compute_units": recipe.compute_units}
+    details |= {"deployment_target": recipe.deployment_target, "compute_units": recipe.compute_units,
+                "quantization": quantization or None}
 
     runner, unavailable = None, prediction_unavailable(recipe)
     if not unavailable:
@@ -153,6 +173,10 @@ def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path)
             return loaded.predict({INPUT_NAME: tile})[OUTPUT_NAME]
 
     ops = details["op_inventory"]
+    summary = [(f"core ml: {details['opset']} ML program, {sum(ops.values())} ops "
+                f"({', '.join(f'{k} {v}' for k, v in sorted(ops.items(), key=lambda kv: -kv[1])[:6])}, ...)")]
+    if quantization:
+        summary.append(f"{recipe.precision}: {describe_quantization(quantization)}")
     return BuiltArtifact(
         runtime="Core ML (coremltools predict)" if runner else "coremltools spec inspection",
         runner=runner,
@@ -160,6 +184,5 @@ def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path)
         checks=checks,
         problems=problems,
         details=details,
-        summary=[(f"core ml: {details['opset']} ML program, {sum(ops.values())} ops "
-                  f"({', '.join(f'{k} {v}' for k, v in sorted(ops.items(), key=lambda kv: -kv[1])[:6])}, ...)")],
+        summary=summary,
     )

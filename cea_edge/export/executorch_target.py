@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from cea_edge.export.common import BuiltArtifact, EmbeddedMetadata, export_program, module_for
+from cea_edge.export.quantized_graph import describe_quantization, op_precisions, quantized_graph, unshare_dequantize
 from cea_edge.export.recipes import Recipe
 from cea_edge.model.network import CEANet
 from cea_edge.toolchain import require
@@ -152,11 +153,19 @@ def read_constant_methods(path: Path) -> dict[str, Any]:
 def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path) -> BuiltArtifact:
     from executorch.exir import to_edge_transform_and_lower
 
-    module = module_for(model, recipe.precision if recipe.delegate == "xnnpack" else "fp32")
     constants = {"tile_size": embedded.tile, "tile_overlap": embedded.overlap, "value_range": list(embedded.value_range)}
+    quantization: dict[str, Any] = {}
+    if recipe.precision == "int8":
+        graph = quantized_graph(model, recipe.tile, float_layers_as_float=True)
+        program = export_program(graph.module, recipe.tile)
+        quantization = graph.to_dict() | {"op_precisions": op_precisions(program)}
+        unshare_dequantize(program)
+        passes = []  # constant folding would turn the int8 weights back into float constants
+    else:
+        program = export_program(module_for(model, recipe.precision if recipe.delegate == "xnnpack" else "fp32"), recipe.tile)
+        passes = [_fold_constants_pass()]
     lowered = to_edge_transform_and_lower(
-        export_program(module, recipe.tile), transform_passes=[_fold_constants_pass()],
-        partitioner=[_partitioner(recipe)], constant_methods=constants,
+        program, transform_passes=passes, partitioner=[_partitioner(recipe)], constant_methods=constants,
     )
     delegation = delegation_report(lowered.exported_program())
     path.write_bytes(lowered.to_executorch().buffer)
@@ -177,6 +186,10 @@ def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path)
     if recipe.delegate == "coreml":
         checks.append("lowered whole graph into Core ML" if delegation["all_compute_delegated"] else "partly lowered")
     outside = ", ".join(f"{op} x{n}" for op, n in delegation["outside_ops"].items()) or "none"
+    summary = [(f"delegation ({backend}): {delegation['delegated_total']} ops in {delegation['delegates']} "
+                f"delegate(s); outside: {outside}; I/O casts: {delegation['io_casts']}")]
+    if quantization:
+        summary.append(f"int8: {describe_quantization(quantization)}")
     return BuiltArtifact(
         runtime="executorch runtime " + ("(XNNPACK)" if recipe.delegate == "xnnpack" else "(Core ML delegate)"),
         runner=runner,
@@ -184,9 +197,8 @@ def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path)
         checks=checks,
         problems=problems,
         details={"delegate": recipe.delegate, "delegation": delegation, "constant_methods": read_back,
-                 "compute_precision": recipe.precision,
+                 "compute_precision": recipe.precision, "quantization": quantization or None,
                  "io": "float32 in/out; fp16 programs cast at the boundary" if recipe.precision == "fp16" else "float32"},
-        summary=[(f"delegation ({backend}): {delegation['delegated_total']} ops in {delegation['delegates']} "
-                  f"delegate(s); outside: {outside}; I/O casts: {delegation['io_casts']}")],
+        summary=summary,
         io_names=(None, None),
     )

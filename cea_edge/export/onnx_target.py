@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import io
 import logging
+import tempfile
 from collections import Counter
 from contextlib import redirect_stdout
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +29,7 @@ from cea_edge.export.common import (
     example_input,
     module_for,
 )
+from cea_edge.export.quantized_graph import describe_quantization, quantized_graph
 from cea_edge.export.recipes import Recipe
 from cea_edge.model.network import CEANet
 from cea_edge.toolchain import require
@@ -59,6 +62,23 @@ def _embed_metadata(model_proto, embedded: EmbeddedMetadata) -> None:
     model_proto.graph.output[0].doc_string = f"restored RGB image, NCHW float32, not clamped (clamp to [{low:g}, {high:g}])"
 
 
+def integer_kernels(path: Path, ort: Any) -> dict[str, int]:
+    """Op inventory after onnxruntime's graph optimizations, i.e. the kernels it will run.
+
+    Optimized at the EXTENDED level: QDQ fusion is complete there, while the ALL level adds
+    x86-specific layout nodes that do not belong in a portable inventory.
+    """
+    import onnx
+
+    with tempfile.TemporaryDirectory() as folder:
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        options.optimized_model_filepath = str(Path(folder) / "optimized.onnx")
+        ort.InferenceSession(str(path), options, providers=[PROVIDER])
+        optimized = onnx.load(options.optimized_model_filepath)
+    return dict(sorted(Counter(node.op_type for node in optimized.graph.node).items()))
+
+
 def prediction_unavailable(recipe: Recipe) -> str:
     """onnxruntime runs everywhere the toolchain installs (check_toolchain demands it)."""
     return ""
@@ -70,7 +90,15 @@ def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path)
     onnx = require("onnx", "ONNX export")
     ort = require("onnxruntime", "ONNX verification")
 
-    module = module_for(model, recipe.precision)
+    quantization: dict[str, Any] = {}
+    if recipe.precision == "int8":
+        # uint8 activations: onnxruntime's x86 integer kernels take u8 x s8; int32 biases: the
+        # form its QDQ fusion needs (DequantizeLinear -> Conv -> QuantizeLinear => QLinearConv).
+        graph = quantized_graph(model, recipe.tile, int32_bias=True, activation_dtype=torch.uint8)
+        module = graph.module
+        quantization = graph.to_dict()
+    else:
+        module = module_for(model, recipe.precision)
     # The exporter narrates every phase on stdout and warns that torchvision ops are not
     # registered (we use none); the CLI prints its own summary.
     logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
@@ -101,6 +129,19 @@ def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path)
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1  # deterministic and polite on shared machines
     session = ort.InferenceSession(str(path), options, providers=[PROVIDER])
+    summary = [f"onnx: opset {opset}, {sum(ops.values())} nodes, weights {dict(initializer_types)}"]
+    if quantization:
+        quantization["ort_kernels"] = integer_kernels(path, ort)
+        fused = sum(n for op, n in quantization["ort_kernels"].items() if op.startswith(("QLinear", "QGemm")))
+        if "INT8" not in initializer_types:
+            problems.append("int8 export stores no INT8 weights")
+        (checks if fused else problems).append(f"onnxruntime fuses {fused} integer kernels (QLinear*/QGemm)")
+        if quantization["overflow_safe_weights"]:
+            checks.append(f"weights within ±{quantization['max_weight_level']}: no u8 x s8 overflow on CPUs without VNNI")
+        else:
+            problems.append(f"weights reach ±{quantization['max_weight_level']} (8-bit, no overflow fix): onnxruntime's "
+                            "u8 x s8 kernels saturate on x86 CPUs without VNNI; quantize with overflow_fix = \"enable\"")
+        summary.append(f"int8: {describe_quantization(quantization)}; onnxruntime integer kernels: {fused}")
 
     def run(tile: np.ndarray) -> np.ndarray:
         return session.run([OUTPUT_NAME], {INPUT_NAME: tile})[0]
@@ -117,6 +158,7 @@ def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path)
             "op_inventory": dict(sorted(ops.items())),
             "initializer_dtypes": dict(initializer_types),
             "fp16_strategy": "fp16 weights/activations, float32 I/O via Cast" if recipe.precision == "fp16" else None,
+            "quantization": quantization or None,
         },
-        summary=[f"onnx: opset {opset}, {sum(ops.values())} nodes, weights {dict(initializer_types)}"],
+        summary=summary,
     )

@@ -32,7 +32,14 @@ from cea_edge.export.verify import (
     skipped_verification,
     verification_inputs,
 )
-from cea_edge.model.checkpoint import file_sha256, load_checkpoint
+from cea_edge.model.checkpoint import (
+    DEFAULT_CHECKPOINT,
+    DEFAULT_QAT_CHECKPOINT,
+    LoadedCheckpoint,
+    file_sha256,
+    load_checkpoint,
+)
+from cea_edge.model.network import CEANet
 
 # Target modules are imported on use: each pulls in its toolchain only when asked for.
 TARGET_MODULES = {
@@ -75,10 +82,51 @@ def artifact_name(preset: str, recipe: Recipe, suffix: str) -> str:
     return "-".join(parts) + suffix
 
 
-def export(recipe: Recipe, checkpoint: Path, out_dir: Path, verify: bool = True,
+def default_checkpoint(recipe: Recipe) -> Path:
+    """The bundled QAT checkpoint for int8 precisions, else the bundled fp32 one."""
+    return DEFAULT_QAT_CHECKPOINT if recipe.quantized else DEFAULT_CHECKPOINT
+
+
+def check_quantization(loaded: LoadedCheckpoint, recipe: Recipe) -> None:
+    """int8 needs a quantization-aware checkpoint, fp32/fp16 a float one."""
+    if recipe.quantized and loaded.quantization is None:
+        raise CeaError(f"'{loaded.path}' is a float checkpoint; --precision {recipe.precision} exports a "
+                       "quantization-aware one. Make it with: python -m cea_edge.quantize "
+                       f"--checkpoint {loaded.path} (or --ptq for post-training quantization), then pass "
+                       "its runs/qat/final.pt; or choose --precision fp16 / fp32")
+    if not recipe.quantized and loaded.quantization is not None:
+        raise CeaError(f"'{loaded.path}' is quantization-aware ({loaded.quantization.get('method')}); export it "
+                       "with --precision int8 (or int8w for Core ML), or pass the fp32 checkpoint for "
+                       f"--precision {recipe.precision}")
+
+
+def fp32_source(loaded: LoadedCheckpoint) -> CEANet | None:
+    """The fp32 model a QAT checkpoint came from, when that file is still here unchanged."""
+    source = (loaded.quantization or {}).get("source_checkpoint") or {}
+    if not source.get("path") or not source.get("sha256"):
+        return None
+    recorded = Path(source["path"])
+    # As recorded, beside the QAT file, or bundled: recorded paths are relative to where quantize ran.
+    for path in (recorded, loaded.path.parent / recorded.name, DEFAULT_CHECKPOINT):
+        if path.is_file() and file_sha256(path) == source["sha256"]:
+            return load_checkpoint(path).model.eval()
+    return None
+
+
+def quality_lines(loaded: LoadedCheckpoint) -> list[str]:
+    """For a QAT checkpoint: the suite comparison `quantize` recorded (fp32 vs int8)."""
+    quality = loaded.metadata.get("quality")
+    if not loaded.quantization or not quality:
+        return []
+    return [(f"{loaded.quantization.get('method', 'qat')} int8 vs fp32 on {quality['suite']} (PyTorch, at quantization): "
+             f"{quality['fp32']['psnr']:.2f} -> {quality['int8']['psnr']:.2f} dB ({-quality['drop_db']:+.3f} dB)")]
+
+
+def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool = True,
            require_prediction: bool = False) -> ExportResult:
     """Export ``checkpoint`` as ``recipe`` says into ``out_dir``; raises CeaError on any problem.
 
+    checkpoint None: the bundled one for the precision (QAT for int8, fp32 otherwise).
     require_prediction: fail up front unless this machine can run the artifact in its
     runtime (without it, Core ML off macOS is verified by inspecting the program).
     """
@@ -90,8 +138,9 @@ def export(recipe: Recipe, checkpoint: Path, out_dir: Path, verify: bool = True,
     if require_prediction and unavailable:
         raise CeaError(f"prediction was required (--require-prediction) but {unavailable}; "
                        "drop the flag to verify by program inspection here")
-    loaded = load_checkpoint(checkpoint)
-    model = loaded.model.fix_input_size(recipe.tile, recipe.tile)  # CeaError if the tile does not fit
+    loaded = load_checkpoint(default_checkpoint(recipe) if checkpoint is None else checkpoint)
+    check_quantization(loaded, recipe)
+    model = loaded.model.eval().fix_input_size(recipe.tile, recipe.tile)  # CeaError if the tile does not fit
     out_dir = prepare_output_dir(out_dir)
 
     checkpoint_sha256 = file_sha256(loaded.path)
@@ -105,9 +154,12 @@ def export(recipe: Recipe, checkpoint: Path, out_dir: Path, verify: bool = True,
         export_seconds = time.perf_counter() - started
         if verify:
             inputs = verification_inputs(recipe.tile)
+            source = fp32_source(loaded) if recipe.quantized and built.runner is not None else None
             verification = run_verification(
                 built.runner, built.runtime, inputs, reference_outputs(model, inputs), recipe,
                 built.checks, built.problems, built.unavailable,
+                reference_label="PyTorch QAT model" if recipe.quantized else "PyTorch fp32",
+                fp32_reference=None if source is None else reference_outputs(source.fix_input_size(recipe.tile, recipe.tile), inputs),
             )
             raise_if_failed(verification, destination.name)
         else:
@@ -121,4 +173,4 @@ def export(recipe: Recipe, checkpoint: Path, out_dir: Path, verify: bool = True,
         )
         atomic_write_json(staged_manifest, manifest)
     return ExportResult(destination, manifest_path, digest, recipe, loaded.config.name, export_seconds,
-                        verification, built.summary)
+                        verification, built.summary + quality_lines(loaded))

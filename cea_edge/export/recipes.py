@@ -16,8 +16,9 @@ from cea_edge.errors import CeaError
 from cea_edge.recipe_io import bundled_recipe, check_type, read_recipe, recipe_dirs
 
 TARGETS = ("executorch", "coreml", "onnx")
-# int8 joins this tuple with the quantization stage; every exporter branches on it.
-PRECISIONS = ("fp32", "fp16")
+# int8: weights and activations from a QAT checkpoint; int8w: int8 weights only (Core ML).
+PRECISIONS = ("fp32", "fp16", "int8", "int8w")
+QUANTIZED_PRECISIONS = ("int8", "int8w")
 DELEGATES = ("xnnpack", "coreml")  # ExecuTorch backends
 COMPUTE_UNITS = ("ALL", "CPU_ONLY", "CPU_AND_GPU", "CPU_AND_NE")  # coremltools.ComputeUnit names
 MIN_ONNX_OPSET = 17  # LayerNorm-free graphs need nothing newer; 17 is what mobile ORT builds take
@@ -39,6 +40,7 @@ class Recipe:
     opset: int | None = None  # onnx only
     fp32_max_abs_error: float = 1e-4  # bar for fp32 artifacts vs the PyTorch fp32 model
     fp16_min_psnr_db: float = 45.0  # bar for fp16 artifacts vs the PyTorch fp32 model
+    int8_min_psnr_db: float = 40.0  # bar for int8 artifacts vs the PyTorch QAT model (NNCF fake quantization)
     source: str = "defaults"  # where the recipe was read from (for the manifest)
 
     def with_overrides(self, **overrides: Any) -> "Recipe":
@@ -48,6 +50,10 @@ class Recipe:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def quantized(self) -> bool:
+        return self.precision in QUANTIZED_PRECISIONS
 
 
 def _check_type(recipe: Recipe, name: str, kind: type | tuple[type, ...]) -> None:
@@ -64,7 +70,7 @@ def validate(recipe: Recipe) -> Recipe:
     """Return the recipe if every field makes sense for its target, else raise CeaError."""
     for name in ("tile", "overlap", "opset"):
         _check_type(recipe, name, int)
-    for name in ("fp32_max_abs_error", "fp16_min_psnr_db"):
+    for name in ("fp32_max_abs_error", "fp16_min_psnr_db", "int8_min_psnr_db"):
         _check_type(recipe, name, (int, float))
     for name in ("precision", "delegate", "deployment_target", "compute_units"):
         _check_type(recipe, name, str)
@@ -87,6 +93,12 @@ def validate(recipe: Recipe) -> Recipe:
             raise CeaError(f"recipe {recipe.source}: onnx needs opset >= {MIN_ONNX_OPSET}, got {recipe.opset}")
     elif recipe.opset is not None:
         raise CeaError(f"recipe {recipe.source}: 'opset' applies to onnx only")
+    if recipe.precision == "int8w" and recipe.target != "coreml":
+        raise CeaError(f"precision int8w (int8 weights, float activations) is a Core ML format; "
+                       f"for {recipe.target} use int8, fp16 or fp32")
+    if recipe.precision == "int8" and recipe.delegate == "coreml":
+        raise CeaError("int8 ExecuTorch programs are built for XNNPACK (--delegate xnnpack); "
+                       "for Apple devices export --target coreml --precision int8")
     uses_coreml = recipe.target == "coreml" or recipe.delegate == "coreml"
     if uses_coreml and (recipe.deployment_target is None or recipe.compute_units is None):
         raise CeaError(f"recipe {recipe.source}: Core ML needs deployment_target (e.g. \"iOS17\") and compute_units")

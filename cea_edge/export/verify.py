@@ -52,6 +52,10 @@ class Verification:
     problems: list[str] = field(default_factory=list)  # structural checks that failed
     note: str = ""
     inputs: list[str] = field(default_factory=list)
+    reference: str = "PyTorch fp32"  # what the bar compares against (int8: the QAT model)
+    # int8 artifacts: the same tiles against the fp32 checkpoint the QAT started from
+    fp32_max_abs_error: float | None = None
+    fp32_psnr_db: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,8 +64,11 @@ class Verification:
         if not self.ran:
             return f"not run ({self.note}); checked instead: {'; '.join(self.checks) or 'nothing'}" if self.note else "skipped"
         verdict = {True: "pass", False: "FAIL", None: "not judged"}[self.passed]
-        return (f"{self.runtime}, {self.samples} suite tiles: max-abs {self.max_abs_error:.2e}, "
-                f"PSNR {self.psnr_db:.1f} dB vs PyTorch fp32 -> {verdict} ({self.bar})")
+        line = (f"{self.runtime}, {self.samples} suite tiles: max-abs {self.max_abs_error:.2e}, "
+                f"PSNR {self.psnr_db:.1f} dB vs {self.reference} -> {verdict} ({self.bar})")
+        if self.fp32_psnr_db is not None:
+            line += f"; vs the fp32 model: PSNR {self.fp32_psnr_db:.1f} dB, max-abs {self.fp32_max_abs_error:.2e}"
+        return line
 
 
 def fit_to_tile(image: np.ndarray, tile: int) -> np.ndarray:
@@ -93,7 +100,7 @@ def verification_inputs(tile: int) -> VerificationInputs:
 
 @torch.no_grad()
 def reference_outputs(model: CEANet, inputs: VerificationInputs) -> np.ndarray:
-    """The PyTorch fp32 model's outputs, one tile at a time like the artifacts (N, 3, T, T)."""
+    """The PyTorch model's outputs, one tile at a time like the artifacts (N, 3, T, T)."""
     return np.concatenate([model(torch.from_numpy(tile[None])).numpy() for tile in inputs.tiles])
 
 
@@ -107,13 +114,15 @@ def psnr_db(reference: np.ndarray, output: np.ndarray) -> float:
 def bar_for(recipe: Recipe) -> str:
     if recipe.precision == "fp32":
         return f"max-abs <= {recipe.fp32_max_abs_error:g}"
+    if recipe.quantized:
+        return f"PSNR >= {recipe.int8_min_psnr_db:g} dB"
     return f"PSNR >= {recipe.fp16_min_psnr_db:g} dB"
 
 
 def meets_bar(recipe: Recipe, max_abs_error: float, psnr: float) -> bool:
     if recipe.precision == "fp32":
         return max_abs_error <= recipe.fp32_max_abs_error
-    return psnr >= recipe.fp16_min_psnr_db
+    return psnr >= (recipe.int8_min_psnr_db if recipe.quantized else recipe.fp16_min_psnr_db)
 
 
 def run_verification(
@@ -125,11 +134,14 @@ def run_verification(
     checks: list[str] | None = None,
     problems: list[str] | None = None,
     unavailable: str = "",
+    reference_label: str = "PyTorch fp32",
+    fp32_reference: np.ndarray | None = None,
 ) -> Verification:
-    """Run the artifact on the fixed inputs (when a runner exists) and judge it."""
+    """Run the artifact on the fixed inputs (when a runner exists) and judge it against
+    ``reference``; ``fp32_reference`` (int8 exports) is measured beside it, not judged."""
     result = Verification(runtime=runtime, ran=runner is not None, bar=bar_for(recipe),
                           checks=list(checks or []), problems=list(problems or []),
-                          note=unavailable, inputs=list(inputs.sources))
+                          note=unavailable, inputs=list(inputs.sources), reference=reference_label)
     if runner is not None:
         # Copy each output: runtimes may hand back a view of a buffer the next call reuses
         # (ExecuTorch's planned output memory does), which would make every row the last one.
@@ -140,6 +152,9 @@ def run_verification(
             result.samples = len(inputs.tiles)
             result.max_abs_error = float(np.max(np.abs(outputs - reference)))
             result.psnr_db = psnr_db(reference, outputs)
+            if fp32_reference is not None:
+                result.fp32_max_abs_error = float(np.max(np.abs(outputs - fp32_reference)))
+                result.fp32_psnr_db = psnr_db(fp32_reference, outputs)
     if result.problems:
         result.passed = False
     elif result.ran and result.max_abs_error is not None:

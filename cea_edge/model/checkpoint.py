@@ -18,6 +18,8 @@ CHECKPOINT_FORMAT = "cea-edge/checkpoint"
 CHECKPOINT_VERSION = 1
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 DEFAULT_CHECKPOINT = BUNDLED_DIR / "edge.pt"
+# The same model after NNCF quantization-aware training (python -m cea_edge.quantize): int8 exports.
+DEFAULT_QAT_CHECKPOINT = BUNDLED_DIR / "edge-qat-int8.pt"
 
 
 @dataclass

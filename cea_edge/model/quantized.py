@@ -10,9 +10,13 @@ from __future__ import annotations
 import enum
 import importlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import torch
+from torch import nn
 
 from cea_edge.errors import CeaError
 from cea_edge.model.network import CEANet
@@ -74,3 +78,50 @@ def restore_quantizers(model: CEANet, quantization: dict[str, Any], path: Path) 
 def is_quantized(model: CEANet) -> bool:
     """True when NNCF quantizers are attached to ``model``."""
     return any("__nncf_hooks" in name for name, _ in model.named_modules())
+
+
+@dataclass
+class HookInput:
+    """What one NNCF quantizer hook saw on a forward pass."""
+
+    quantizer: nn.Module
+    tensor: torch.Tensor
+    weight_of: tuple[nn.Module, str] | None  # (owner module, attribute) when the tensor is a weight or buffer
+
+
+class _Capture(nn.Module):
+    def __init__(self, quantizer: nn.Module, seen: dict[int, torch.Tensor]) -> None:
+        super().__init__()
+        self.quantizer, self.seen = quantizer, seen
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen[id(self)] = x
+        return self.quantizer(x)
+
+
+def quantizer_inputs(model: nn.Module, example: torch.Tensor) -> dict[str, HookInput]:
+    """Every NNCF quantizer of ``model`` by hook name, with the tensor it quantizes on ``example``.
+
+    NNCF hooks ops, not modules: this is how a quantizer is told to be a weight's (its
+    input is a parameter or buffer) or an activation's. Quantizers ``example`` never
+    reaches are left out.
+    """
+    from nncf.torch.function_hook.wrapper import get_hook_storage
+    from nncf.torch.quantization.layers import BaseQuantizer
+
+    storage = get_hook_storage(model)
+    quantizers = [(name, hook) for name, hook in storage.named_hooks() if isinstance(hook, BaseQuantizer)]
+    seen: dict[int, torch.Tensor] = {}
+    captures = {name: _Capture(hook, seen) for name, hook in quantizers}
+    for name, capture in captures.items():
+        storage.set_submodule(name, capture)
+    try:
+        with torch.no_grad():
+            model(example)
+    finally:
+        for name, hook in quantizers:
+            storage.set_submodule(name, hook)
+    owners = {id(tensor): (owner, attr) for owner in model.modules()
+              for attr, tensor in [*owner.named_parameters(recurse=False), *owner.named_buffers(recurse=False)]}
+    return {name: HookInput(hook, seen[id(captures[name])], owners.get(id(seen[id(captures[name])])))
+            for name, hook in quantizers if id(captures[name]) in seen}

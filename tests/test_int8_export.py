@@ -1,0 +1,230 @@
+"""int8 from a QAT checkpoint: the shared quantize/dequantize graph, each target end to end
+on `tiny` (short QAT run), the overflow guard, and the user errors of --precision int8."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cea_edge.errors import run_cli
+from cea_edge.export.__main__ import main as export_main
+from cea_edge.model import get_preset
+from cea_edge.model.checkpoint import load_checkpoint
+from cea_edge.quantize import QuantRecipe, quantize
+from cea_edge.train import TrainConfig, train
+
+pytest.importorskip("nncf")
+
+TILE = 32
+QUICK_QAT = QuantRecipe(calibration_size=16, calibration_patch=32, steps=2, batch=2, patch=32, lr=1e-4, warmup=1,
+                        val_every=2, save_every=2, source="test")
+
+
+@pytest.fixture(scope="module")
+def fp32_checkpoint(tmp_path_factory) -> Path:
+    """A briefly trained `tiny` (~20 s): a random one amplifies every rounding difference
+    chaotically, which says nothing about a quantized graph of a trained model."""
+    torch.manual_seed(0)
+    config = TrainConfig(preset="tiny", steps=80, batch=4, patch=32, lr=2e-3, warmup=5, val_every=80, save_every=80)
+    return train(config, tmp_path_factory.mktemp("fp32"), progress=False)
+
+
+def run_qat(fp32: Path, out: Path, **overrides) -> Path:
+    return quantize(fp32, QUICK_QAT.with_overrides(**overrides), out, progress=False, val_suite="aio-synth-mini")
+
+
+@pytest.fixture(scope="module")
+def qat_checkpoint(fp32_checkpoint, tmp_path_factory) -> Path:
+    return run_qat(fp32_checkpoint, tmp_path_factory.mktemp("qat"))
+
+
+def export_argv(target: str, checkpoint: Path, out: Path, *extra: str) -> list[str]:
+    return ["--target", target, "--checkpoint", str(checkpoint), "--tile", str(TILE), "--overlap", "8",
+            "--out", str(out), *extra]
+
+
+def exported(target: str, checkpoint: Path, out: Path, precision: str, name: str) -> tuple[Path, dict]:
+    assert run_cli(export_main, export_argv(target, checkpoint, out, "--precision", precision)) == 0
+    artifact = out / name
+    assert sorted(p.name for p in out.iterdir()) == [artifact.name, artifact.name + ".json"]
+    manifest = json.loads((out / (name + ".json")).read_text())
+    assert manifest["precision"] == precision
+    return artifact, manifest
+
+
+def initializer_bytes(path: Path) -> dict[str, int]:
+    import onnx
+
+    sizes: dict[str, int] = {}
+    for tensor in onnx.load(str(path)).graph.initializer:
+        kind = onnx.TensorProto.DataType.Name(tensor.data_type)
+        sizes[kind] = sizes.get(kind, 0) + onnx.numpy_helper.to_array(tensor).nbytes
+    return sizes
+
+
+def check_verified_against_qat_and_fp32(manifest: dict) -> None:
+    verification = manifest["verification"]
+    assert verification["passed"] and verification["reference"] == "PyTorch QAT model"
+    assert verification["psnr_db"] >= 35.0
+    # The fp32 checkpoint the QAT started from is found (by sha256) and measured beside it.
+    assert verification["fp32_psnr_db"] is not None and verification["fp32_psnr_db"] < verification["psnr_db"]
+
+
+# --- the graph every int8 target is built from ---------------------------------------------
+
+def test_qdq_graph_reproduces_the_qat_model(qat_checkpoint):
+    from cea_edge.export.quantized_graph import WeightDQ, quantized_graph
+
+    model = load_checkpoint(qat_checkpoint).model.eval().fix_input_size(TILE, TILE)
+    graph = quantized_graph(model, TILE)
+    x = torch.rand(2, 3, TILE, TILE, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected, got = model(x), graph.module(x)
+    # Same scales and zero points; only float rounding at exact ties may differ by one step.
+    mse = torch.mean((expected.clamp(0, 1) - got.clamp(0, 1)) ** 2)
+    assert 10 * torch.log10(1 / mse) > 45.0
+    weights = [m for m in graph.module.modules() if isinstance(m, WeightDQ)]
+    assert weights and all(w.qweight.dtype == torch.int8 for w in weights if not w.as_float)
+    assert sum(graph.int8_layers.values()) + sum(graph.float_layers.values()) == len(weights)
+    assert graph.activation_quantizers > 0 and graph.overflow_safe and graph.max_weight_level <= 63
+    # The float weights the hooks now supply are gone: artifacts store each weight once
+    # (what stays float: norm affines, adapter queries and scales).
+    float_left = sum(p.numel() for name, p in graph.module.named_parameters() if "__nncf_hooks" not in name)
+    assert float_left < 0.2 * sum(p.numel() for p in model.parameters())
+
+
+def test_input_quantizer_is_lossless_for_8_bit_images(qat_checkpoint):
+    from nncf.torch.function_hook.wrapper import get_hook_storage
+
+    model = load_checkpoint(qat_checkpoint).model
+    (image_quantizer,) = [h for n, h in get_hook_storage(model).named_hooks() if n.startswith("post_hooks.image__")]
+    pixels = torch.arange(256, dtype=torch.float32).reshape(1, 1, 16, 16).expand(1, 3, 16, 16) / 255
+    with torch.no_grad():
+        assert torch.allclose(image_quantizer(pixels), pixels, atol=1e-6)
+
+
+def test_qat_keeps_weights_in_the_overflow_safe_range(fp32_checkpoint, tmp_path):
+    """A high learning rate drives NNCF's 8-bit scales past the 7-bit range; the rebuilt
+    half-range quantizers hold it."""
+    from cea_edge.export.quantized_graph import quantized_graph
+
+    final = run_qat(fp32_checkpoint, tmp_path / "qat", steps=6, lr=5e-2)
+    model = load_checkpoint(final).model.eval().fix_input_size(TILE, TILE)
+    assert quantized_graph(model, TILE).max_weight_level <= 63
+
+
+# --- the three targets ---------------------------------------------------------------------
+
+def test_onnx_int8_end_to_end(qat_checkpoint, fp32_checkpoint, tmp_path):
+    artifact, manifest = exported("onnx", qat_checkpoint, tmp_path / "int8", "int8", f"tiny-int8-{TILE}.onnx")
+    check_verified_against_qat_and_fp32(manifest)
+    weights = initializer_bytes(artifact)
+    assert weights.get("INT8", 0) > 0
+    quantization = manifest["target_details"]["quantization"]
+    fused = {op: n for op, n in quantization["ort_kernels"].items() if op.startswith(("QLinear", "QGemm"))}
+    assert fused.get("QLinearConv", 0) > 0, quantization["ort_kernels"]
+    # Weights are stored as int8: the float data shrinks to what stays float (scales, norm
+    # affines). (tiny's file as a whole does not shrink: its weights are smaller than the
+    # graph's quantize/dequantize nodes; edge's halves, see README.)
+    fp32, _ = exported("onnx", fp32_checkpoint, tmp_path / "fp32", "fp32", f"tiny-fp32-{TILE}.onnx")
+    assert weights["FLOAT"] < 0.5 * initializer_bytes(fp32)["FLOAT"]
+
+
+def test_executorch_int8_end_to_end(qat_checkpoint, tmp_path):
+    artifact, manifest = exported("executorch", qat_checkpoint, tmp_path / "out", "int8", f"tiny-xnnpack-int8-{TILE}.pte")
+    check_verified_against_qat_and_fp32(manifest)
+    details = manifest["target_details"]
+    assert details["delegation"]["outside_ops"] == {} and details["delegation"]["delegates"] == 1
+    table = details["quantization"]["op_precisions"]
+    assert table["conv2d"].get("int8", 0) > 0  # convolutions run on integers inside XNNPACK
+    assert "quantized_decomposed_dequantize_per_channel_default" in details["delegation"]["delegated_ops"]
+
+
+@pytest.mark.parametrize("precision", ["int8", "int8w"])
+def test_coreml_int8_programs(qat_checkpoint, tmp_path, precision):
+    artifact, manifest = exported("coreml", qat_checkpoint, tmp_path / "out", precision, f"tiny-{precision}-{TILE}.mlpackage")
+    ops = manifest["target_details"]["op_inventory"]
+    assert ops.get("constexpr_affine_dequantize", 0) > 0  # int8 weights
+    assert (ops.get("quantize", 0) > 0) == (precision == "int8")  # activations only in W8A8
+    assert manifest["target_details"]["quantization"]["weights_only"] == (precision == "int8w")
+
+
+# --- what must fail --------------------------------------------------------------------------
+
+def test_weights_without_overflow_fix_fail_the_onnx_export(fp32_checkpoint, tmp_path, capsys):
+    unsafe = run_qat(fp32_checkpoint, tmp_path / "qat", overflow_fix="disable")
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert run_cli(export_main, export_argv("onnx", unsafe, out, "--precision", "int8")) == 2
+    error = capsys.readouterr().err
+    assert "saturate" in error and "overflow_fix" in error
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_misread_quantizer_fails_verification(qat_checkpoint, tmp_path, capsys, monkeypatch):
+    """Activation scales read 25 % off: the artifact no longer reproduces the QAT model,
+    and the bar catches it."""
+    from cea_edge.export.quantized_graph import ActivationQDQ
+
+    read = ActivationQDQ.__init__
+
+    def misread(self, quantizer, dtype):
+        read(self, quantizer, dtype)
+        self.scale *= 1.25
+
+    monkeypatch.setattr(ActivationQDQ, "__init__", misread)
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert run_cli(export_main, export_argv("onnx", qat_checkpoint, out, "--precision", "int8")) == 2
+    assert "verification of tiny-int8-32.onnx failed" in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize("case", ["float_for_int8", "qat_for_fp32", "int8w_onnx", "int8_coreml_delegate", "other_preset"])
+def test_bad_int8_requests_are_one_clear_error(case, qat_checkpoint, fp32_checkpoint, tmp_path, capsys):
+    target, checkpoint, extra = "onnx", qat_checkpoint, ["--precision", "int8"]
+    expected = {
+        "float_for_int8": "python -m cea_edge.quantize", "qat_for_fp32": "export it with --precision int8",
+        "int8w_onnx": "int8w (int8 weights, float activations) is a Core ML format",
+        "int8_coreml_delegate": "int8 ExecuTorch programs are built for XNNPACK",
+        "other_preset": "do not match its config 'edge'",
+    }[case]
+    if case == "float_for_int8":
+        checkpoint = fp32_checkpoint
+    elif case == "qat_for_fp32":
+        extra = ["--precision", "fp32"]
+    elif case == "int8w_onnx":
+        extra = ["--precision", "int8w"]
+    elif case == "int8_coreml_delegate":
+        target, extra = "executorch", ["--precision", "int8", "--delegate", "coreml"]
+    elif case == "other_preset":
+        payload = torch.load(qat_checkpoint, weights_only=True)
+        payload["config"] = json.loads(json.dumps(get_preset("edge").to_dict()))
+        checkpoint = tmp_path / "relabelled.pt"
+        torch.save(payload, checkpoint)
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert run_cli(export_main, export_argv(target, checkpoint, out, *extra)) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and expected in errors[0], errors
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_int8_outputs_match_between_onnxruntime_and_executorch(qat_checkpoint, tmp_path):
+    """The two runtimes that run here execute the same QAT graph: their outputs agree as
+    closely as each agrees with PyTorch."""
+    import onnxruntime as ort
+    from executorch.runtime import Runtime
+
+    onnx_file, _ = exported("onnx", qat_checkpoint, tmp_path / "onnx", "int8", f"tiny-int8-{TILE}.onnx")
+    pte, _ = exported("executorch", qat_checkpoint, tmp_path / "et", "int8", f"tiny-xnnpack-int8-{TILE}.pte")
+    x = np.random.default_rng(3).random((1, 3, TILE, TILE), dtype=np.float32)
+    a = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]
+    program = Runtime.get().load_program(str(pte))
+    b = program.load_method("forward").execute([torch.from_numpy(x)])[0].numpy()
+    mse = float(np.mean((np.clip(a, 0, 1) - np.clip(b, 0, 1)) ** 2))
+    assert 10 * np.log10(1 / max(mse, 1e-12)) > 35.0
