@@ -1,0 +1,1 @@
+"""The inference runtime: tiling, blending and (to come) backends. Imports no training code."""
