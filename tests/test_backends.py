@@ -1,0 +1,103 @@
+"""Runtime backends: tile/overlap/precision read from each artifact, outputs match PyTorch,
+and one clear error for every model file the runtime cannot use."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cea_edge.errors import CeaError, run_cli
+from cea_edge.export.__main__ import main as export_main
+from cea_edge.model import CEANet, get_preset
+from cea_edge.model.checkpoint import load_checkpoint, save_checkpoint
+from cea_edge.runtime.backends import open_backend
+from tests.helpers import make_active
+
+TILE, OVERLAP = 32, 8
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    save_checkpoint(path, make_active(CEANet(get_preset("tiny"))), {})
+    return path
+
+
+def export(target: str, checkpoint: Path, out: Path) -> Path:
+    argv = ["--target", target, "--checkpoint", str(checkpoint), "--precision", "fp32", "--tile", str(TILE),
+            "--overlap", str(OVERLAP), "--out", str(out)]
+    assert run_cli(export_main, argv) == 0
+    return next(p for p in out.iterdir() if not p.name.endswith(".json"))
+
+
+@pytest.mark.parametrize("target", ["onnx", "executorch"])
+def test_artifact_backends_read_their_tile_and_match_pytorch(target, checkpoint, tmp_path):
+    backend = open_backend(export(target, checkpoint, tmp_path), threads=1)
+    assert (backend.tile, backend.overlap, backend.precision, backend.value_range) == (TILE, OVERLAP, "fp32", (0.0, 1.0))
+    tiles = np.random.default_rng(0).random((3, 3, TILE, TILE), dtype=np.float32)  # more tiles than one call takes
+    with torch.no_grad():
+        expected = load_checkpoint(checkpoint).model.eval().fix_input_size(TILE, TILE)(torch.from_numpy(tiles)).numpy()
+    np.testing.assert_allclose(backend.run(tiles), expected, atol=1e-4)
+
+
+def test_checkpoint_backend_batches(checkpoint):
+    backend = open_backend(checkpoint, tile=TILE, overlap=OVERLAP)
+    assert backend.max_batch > 1 and backend.precision == "fp32"
+    assert backend.run(np.zeros((2, 3, TILE, TILE), np.float32)).shape == (2, 3, TILE, TILE)
+
+
+@pytest.mark.parametrize("case", ["missing", "suffix", "corrupt_onnx", "corrupt_pte", "foreign_onnx", "coreml_off_mac",
+                                  "bad_tile", "wrong_shape"])
+def test_unusable_models_are_one_clear_error(case, checkpoint, tmp_path):
+    path = tmp_path / "model.onnx"
+    expected = {"missing": "does not exist", "suffix": "not a model cea-edge runs", "corrupt_onnx": "not a loadable ONNX model",
+                "corrupt_pte": "not a loadable ExecuTorch program", "foreign_onnx": "not one cea-edge exported",
+                "coreml_off_mac": "Core ML runs on macOS only", "bad_tile": "not a multiple of",
+                "wrong_shape": "takes (N, 3, 32, 32) tiles"}[case]
+    kwargs = {}
+    if case == "suffix":
+        path = tmp_path / "model.txt"
+        path.write_text("hello")
+    elif case == "corrupt_onnx":
+        path.write_bytes(b"\x08\x07garbage")
+    elif case == "corrupt_pte":
+        path = tmp_path / "model.pte"
+        path.write_bytes(b"not a program")
+    elif case == "foreign_onnx":
+        import onnx
+        from onnx import TensorProto, helper
+
+        graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+        onnx.save(helper.make_model(graph), str(path))
+    elif case == "coreml_off_mac":
+        if sys.platform == "darwin":
+            pytest.skip("Core ML runs here")
+        path = tmp_path / "model.mlpackage"
+        path.mkdir()
+    elif case == "bad_tile":
+        path, kwargs = checkpoint, {"tile": 20}
+    elif case == "wrong_shape":
+        with pytest.raises(CeaError, match=r"takes \(N, 3, 32, 32\) tiles"):
+            open_backend(checkpoint, tile=TILE).run(np.zeros((1, 3, 16, 16), np.float32))
+        return
+    with pytest.raises(CeaError) as error:
+        open_backend(path, **kwargs)
+    assert expected in str(error.value) and "\n" not in str(error.value)
+
+
+def test_runtime_imports_no_training_data_or_export_code():
+    import subprocess
+
+    probe = ("import sys, cea_edge.runtime.backends, cea_edge.runtime.tiling; "
+             "print(sorted(m for m in sys.modules if m.startswith(('cea_edge.train', 'cea_edge.data', "
+             "'cea_edge.quantize', 'cea_edge.export', 'cea_edge.evaluate'))))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
