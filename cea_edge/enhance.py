@@ -1,7 +1,9 @@
-"""`python -m cea_edge.enhance`: restore photos with a CEA checkpoint (whole-image inference).
+"""`python -m cea_edge.enhance`: restore photos with a CEA checkpoint or an exported model.
 
-Files are processed one by one; a bad file is reported and skipped, and the run ends
-with a summary and exit code 2 when any file failed.
+An exported model (.onnx, .pte, .mlpackage) runs tile by tile at its own tile size, with
+feathered blending (cea_edge/runtime); a checkpoint runs on the whole image unless
+--tile is given. Files are processed one by one; a bad file is reported and skipped, and
+the run ends with a summary and exit code 2 when any file failed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from cea_edge.errors import CeaError, run_cli
 from cea_edge.imageio import READABLE_SUFFIXES, read_rgb, write_rgb
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from cea_edge.model.inference import restore_array
+from cea_edge.runtime.backends import open_backend
+from cea_edge.runtime.tiling import tiled_apply
 
 
 def expand_inputs(inputs: Sequence[Path]) -> list[Path]:
@@ -47,7 +51,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cea_edge.enhance", description=__doc__.splitlines()[0])
     parser.add_argument("inputs", nargs="+", type=Path, help="image files or folders (8-bit RGB)")
     parser.add_argument("-o", "--out", type=Path, help="output file (one input) or folder (default: <name>_enhanced.png beside the input)")
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="default: the bundled edge checkpoint")
+    parser.add_argument("--model", "--checkpoint", dest="model", type=Path, default=DEFAULT_CHECKPOINT,
+                        help="a checkpoint (.pt) or an exported model (.onnx, .pte, .mlpackage); "
+                             "default: the bundled edge checkpoint")
+    parser.add_argument("--tile", type=int, help="tile side for a checkpoint (default: whole image); exported models "
+                                                 "use their own")
+    parser.add_argument("--overlap", type=int, help="tile overlap in pixels (default: the exported model's "
+                                                    "recommendation; for a checkpoint min(32, tile/4))")
     parser.add_argument("--compare", action="store_true", help="write input and output side by side")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     parser.add_argument("--threads", type=int, help="torch intra-op threads")
@@ -55,7 +65,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    model = load_checkpoint(args.checkpoint).model
+    tiled = args.model.suffix.lower() != ".pt" or args.tile is not None
+    if tiled:
+        tile = args.tile or 256
+        backend = open_backend(args.model, threads=args.threads, tile=tile,
+                               overlap=min(32, tile // 4) if args.overlap is None else args.overlap)
+        overlap = backend.overlap if args.overlap is None else args.overlap
+        if not 0 <= overlap < backend.tile:
+            raise CeaError(f"--overlap must be in [0, {backend.tile}) for this model's {backend.tile}-pixel tiles")
+
+        def restore(image: np.ndarray) -> np.ndarray:
+            return np.clip(tiled_apply(image, backend.run, backend.tile, overlap, batch=backend.max_batch), 0.0, 1.0)
+    else:
+        model = load_checkpoint(args.model).model
+
+        def restore(image: np.ndarray) -> np.ndarray:
+            return restore_array(model, image)
     files = expand_inputs(args.inputs)
     many = len(files) > 1
     if many and args.out is not None and not args.out.is_dir():
@@ -68,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise CeaError(f"'{target}' exists; pass --overwrite to replace it")
             image = read_rgb(source)
             started = time.perf_counter()
-            restored = restore_array(model, image)
+            restored = restore(image)
             seconds = time.perf_counter() - started
             write_rgb(np.concatenate([image, restored], axis=1) if args.compare else restored, target, args.overwrite)
             print(f"{source} -> {target} ({image.shape[1]}x{image.shape[0]}, {seconds:.2f} s)")
