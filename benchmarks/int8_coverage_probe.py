@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from int8_tradeoff import executorch_runner, latency_ms, suite_quality  # noqa: E402
+from int8_tradeoff import latency_ms, runner, suite_quality  # noqa: E402
 
 from cea_edge.atomic import atomic_write_json  # noqa: E402
 from cea_edge.data.suite import build_suite  # noqa: E402
@@ -114,9 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         for label, path in variants.items():
             row = {"model": label, "bytes": path.stat().st_size,
-                   "psnr_db": suite_quality(executorch_runner(path, 2), samples) if tile == 256 else None}
+                   "psnr_db": suite_quality(runner(path, 2), samples) if tile == 256 else None}
             for threads in (1, 2):
-                row[f"median_ms_{threads}t"] = latency_ms(executorch_runner(path, threads), tile, 3, args.runs)["median"]
+                row[f"median_ms_{threads}t"] = latency_ms(runner(path, threads), tile, 3, args.runs)["median"]
             rows.append(row)
             print(f"{label}: {row}", file=sys.stderr)
     base = rows[0]

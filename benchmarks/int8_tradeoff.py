@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
-import torch
 
 from cea_edge.atomic import atomic_write_json
 from cea_edge.data.suite import build_suite
@@ -35,47 +34,18 @@ from cea_edge.errors import run_cli
 from cea_edge.export.pipeline import export
 from cea_edge.export.recipes import recipe_for
 from cea_edge.metrics import psnr
-from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_QAT_CHECKPOINT, load_checkpoint
+from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_QAT_CHECKPOINT
+from cea_edge.runtime.backends import open_backend
 from cea_edge.toolchain import quiet_toolchains
 
 Runner = Callable[[np.ndarray], np.ndarray]  # (1, 3, T, T) float32 -> same
 
-
-def onnx_runner(path: Path, threads: int) -> Runner:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return lambda tile: session.run(None, {"image": tile})[0]
+RUNTIMES = {"onnx": "onnxruntime", "executorch": "executorch (xnnpack)"}
 
 
-def executorch_runner(path: Path, threads: int) -> Runner:
-    from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
-    from executorch.runtime import Runtime
-
-    _unsafe_reset_threadpool(threads)  # XNNPACK's thread pool is process-wide
-    program = Runtime.get().load_program(str(path))
-    forward = program.load_method("forward")
-
-    def run(tile: np.ndarray, _keep_alive: Any = program) -> np.ndarray:
-        return forward.execute([torch.from_numpy(tile)])[0].numpy().copy()
-
-    return run
-
-
-def torch_runner(checkpoint: Path, threads: int) -> Runner:
-    model = load_checkpoint(checkpoint).model.eval()
-
-    def run(tile: np.ndarray) -> np.ndarray:
-        torch.set_num_threads(threads)
-        with torch.no_grad():
-            return model(torch.from_numpy(tile)).numpy()
-
-    return run
-
-
-RUNTIMES = {"onnx": ("onnxruntime", onnx_runner), "executorch": ("executorch (xnnpack)", executorch_runner)}
+def runner(path: Path, threads: int) -> Runner:
+    """The runtime's backend for an artifact or a checkpoint (cea_edge/runtime/backends.py)."""
+    return open_backend(path, threads=threads).run
 
 
 def suite_quality(run: Runner, samples: list) -> float:
@@ -151,22 +121,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         artifacts = build_artifacts(checkpoints, args.tile, args.keep or Path(scratch))
         if not args.skip_quality:
             samples = build_suite(args.suite)
-            reference = suite_quality(torch_runner(args.fp32, args.quality_threads), samples)
+            reference = suite_quality(runner(args.fp32, args.quality_threads), samples)
             quality.append({"runtime": "pytorch", "model": "fp32", "psnr_db": reference, "drop_db": 0.0})
             for label in checkpoints:
                 if label != "fp32":
-                    value = suite_quality(torch_runner(checkpoints[label], args.quality_threads), samples)
+                    value = suite_quality(runner(checkpoints[label], args.quality_threads), samples)
                     quality.append({"runtime": "pytorch (NNCF fake quantization)", "model": label, "psnr_db": value,
                                     "drop_db": reference - value})
             for artifact in artifacts:
-                name, make = RUNTIMES[artifact["target"]]
-                value = suite_quality(make(artifact["path"], args.quality_threads), samples)
+                name = RUNTIMES[artifact["target"]]
+                value = suite_quality(runner(artifact["path"], args.quality_threads), samples)
                 quality.append({"runtime": name, "model": artifact["model"], "psnr_db": value, "drop_db": reference - value})
                 print(f"quality {name} {artifact['model']}: {value:.3f} dB", file=sys.stderr)
         for artifact in artifacts:
-            name, make = RUNTIMES[artifact["target"]]
+            name = RUNTIMES[artifact["target"]]
             for threads in args.threads:
-                figures = latency_ms(make(artifact["path"], threads), artifact["tile"], args.warmup, args.runs)
+                figures = latency_ms(runner(artifact["path"], threads), artifact["tile"], args.warmup, args.runs)
                 latency.append({"runtime": name, "model": artifact["model"], "threads": threads, "tile": artifact["tile"],
                                 "bytes": artifact["bytes"], **figures})
     for row in latency:

@@ -25,7 +25,13 @@ from cea_edge.data.stream import TrainingStream
 from cea_edge.data.suite import SUITES, build_suite
 from cea_edge.errors import CeaError, run_cli
 from cea_edge.evaluate import evaluate_model
-from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, file_sha256, load_checkpoint, save_checkpoint
+from cea_edge.model.checkpoint import (
+    DEFAULT_CHECKPOINT,
+    file_sha256,
+    find_source_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from cea_edge.model.network import CEANet
 from cea_edge.model.quantized import import_nncf, portable_config, quantizer_inputs
 from cea_edge.recipe_io import bundled_recipe, check_type, read_recipe
@@ -43,7 +49,7 @@ ACTIVATION_RANGES = ("minmax", "mean_minmax")
 QAT_TARGETS = ("fp32", "clean")
 # Fewer patches than this give activation ranges that swing with the seed.
 MIN_CALIBRATION_SIZE = 16
-TRAIN_KEYS = ("steps", "batch", "patch", "lr", "min_lr", "warmup", "seed", "val_every", "save_every", "target")
+TRAIN_KEYS = ("steps", "batch", "patch", "lr", "min_lr", "warmup", "seed", "val_every", "save_every")
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,7 @@ class QuantRecipe:
 
     def train_config(self, preset: str, adapters: bool, val_suite: str) -> TrainConfig:
         return TrainConfig(preset=preset, adapters=adapters, val_suite=val_suite,
-                           **{key: getattr(self, key) for key in TRAIN_KEYS if key != "target"})
+                           **{key: getattr(self, key) for key in TRAIN_KEYS})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"ignored_patterns": list(self.ignored_patterns)}
@@ -87,8 +93,7 @@ class QuantRecipe:
 def validate(recipe: QuantRecipe, downsample: int | None = None) -> QuantRecipe:
     source = recipe.source
     for name in ("calibration_size", "calibration_patch", *TRAIN_KEYS):
-        kind = (int, float) if name in ("lr", "min_lr") else str if name == "target" else int
-        check_type(source, name, getattr(recipe, name), kind)
+        check_type(source, name, getattr(recipe, name), (int, float) if name in ("lr", "min_lr") else int)
     for name, choices in (("scheme", SCHEMES), ("preset", NNCF_PRESETS), ("overflow_fix", OVERFLOW_FIXES),
                           ("activation_range", ACTIVATION_RANGES), ("target", QAT_TARGETS)):
         if getattr(recipe, name) not in choices:
@@ -281,9 +286,9 @@ def quantize(checkpoint: Path, recipe: QuantRecipe, out: Path, resume: Path | No
 
 def fp32_teacher(source: dict[str, Any]) -> CEANet:
     """The fp32 model a QAT run started from (its file must still be there, unchanged)."""
-    path = Path(source["path"])
-    if not path.is_file() or file_sha256(path) != source["sha256"]:
-        raise CeaError(f"QAT distils from the fp32 checkpoint it started from, '{path}', which is missing or "
+    path = find_source_checkpoint(source)
+    if path is None:
+        raise CeaError(f"QAT distils from the fp32 checkpoint it started from, '{source['path']}', which is missing or "
                        "changed; restore it, or set target = \"clean\" in the recipe")
     teacher = load_checkpoint(path).model.eval()
     teacher.requires_grad_(False)
@@ -315,12 +320,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"trained fp32 checkpoint (default: bundled {DEFAULT_CHECKPOINT.name})")
     parser.add_argument("--recipe", type=Path, help="quantization recipe TOML (default: the bundled quantization/int8.toml)")
     parser.add_argument("--ptq", action="store_true", help="post-training quantization only (same as --steps 0)")
+    parser.add_argument("--target", choices=QAT_TARGETS,
+                        help="what QAT fits: the fp32 model's outputs (distillation) or the clean images "
+                             "(default: from the recipe)")
     for name in TRAIN_KEYS + ("calibration_size",):
-        if name == "target":
-            parser.add_argument("--target", choices=QAT_TARGETS,
-                                help="what QAT fits: the fp32 model's outputs (distillation) or the clean images "
-                                     "(default: from the recipe)")
-            continue
         parser.add_argument(f"--{name.replace('_', '-')}", type=float if name in ("lr", "min_lr") else int,
                             help="default: from the recipe")
     parser.add_argument("--out", type=Path, default=Path("runs/qat"), help="run folder (default: runs/qat)")
@@ -339,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise CeaError("--device cuda: no CUDA device is available on this machine")
     if args.threads:
         torch.set_num_threads(args.threads)
-    overrides = {name: getattr(args, name) for name in TRAIN_KEYS + ("calibration_size",)}
+    overrides = {name: getattr(args, name) for name in TRAIN_KEYS + ("calibration_size", "target")}
     if args.ptq:
         overrides["steps"] = 0
     recipe = validate(load_quant_recipe(args.recipe).with_overrides(**overrides))

@@ -37,6 +37,7 @@ from cea_edge.model.checkpoint import (
     DEFAULT_QAT_CHECKPOINT,
     LoadedCheckpoint,
     file_sha256,
+    find_source_checkpoint,
     load_checkpoint,
 )
 from cea_edge.model.network import CEANet
@@ -102,15 +103,8 @@ def check_quantization(loaded: LoadedCheckpoint, recipe: Recipe) -> None:
 
 def fp32_source(loaded: LoadedCheckpoint) -> CEANet | None:
     """The fp32 model a QAT checkpoint came from, when that file is still here unchanged."""
-    source = (loaded.quantization or {}).get("source_checkpoint") or {}
-    if not source.get("path") or not source.get("sha256"):
-        return None
-    recorded = Path(source["path"])
-    # As recorded, beside the QAT file, or bundled: recorded paths are relative to where quantize ran.
-    for path in (recorded, loaded.path.parent / recorded.name, DEFAULT_CHECKPOINT):
-        if path.is_file() and file_sha256(path) == source["sha256"]:
-            return load_checkpoint(path).model.eval()
-    return None
+    path = find_source_checkpoint((loaded.quantization or {}).get("source_checkpoint") or {}, loaded.path.parent)
+    return None if path is None else load_checkpoint(path).model.eval()
 
 
 def quality_lines(loaded: LoadedCheckpoint) -> list[str]:

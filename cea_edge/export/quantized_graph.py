@@ -163,13 +163,6 @@ class QuantizedGraph:
                 "float_layers": dict(self.float_layers), "activation_quantizers": self.activation_quantizers,
                 "max_weight_level": self.max_weight_level, "overflow_safe_weights": self.overflow_safe}
 
-    def describe(self) -> str:
-        if self.weights_only:
-            return f"int8 weights (per channel) in {sum(self.int8_layers.values())} layers, float activations"
-        return (f"{sum(self.int8_layers.values())} layers int8 (weights, input, output), "
-                f"{sum(self.float_layers.values())} float with QAT weights; {self.activation_quantizers} activation quantizers; "
-                f"weights within ±{self.max_weight_level}")
-
 
 def _retarget_pooling_hooks(storage: nn.Module) -> None:
     """A tile-fixed model pools with avg_pool2d where training used adaptive_avg_pool2d (same

@@ -97,3 +97,13 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def find_source_checkpoint(source: dict[str, Any], beside: Path | None = None) -> Path | None:
+    """The file a derived checkpoint (QAT) records as its source, found by its sha256: at the
+    recorded path (relative to where that run started), beside the derived file, or bundled."""
+    if not source.get("path") or not source.get("sha256"):
+        return None
+    recorded = Path(source["path"])
+    candidates = [recorded] + ([beside / recorded.name] if beside is not None else []) + [DEFAULT_CHECKPOINT]
+    return next((path for path in candidates if path.is_file() and file_sha256(path) == source["sha256"]), None)

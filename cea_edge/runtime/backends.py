@@ -8,7 +8,6 @@ it -- never from flags the user must remember.
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from dataclasses import dataclass
@@ -18,8 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from cea_edge.errors import CeaError
-
-INSTALL_HINT = "pip install 'cea-edge[deploy]'"
+from cea_edge.toolchain import require
 
 
 @dataclass
@@ -51,13 +49,6 @@ def _manifest(path: Path) -> dict[str, Any]:
         return {}
 
 
-def _require(module: str, purpose: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise CeaError(f"{purpose} needs the '{module.split('.')[0]}' package: {INSTALL_HINT}") from None
-
-
 def _value_range(text: str | None) -> tuple[float, float]:
     if not text:
         return (0.0, 1.0)
@@ -66,10 +57,10 @@ def _value_range(text: str | None) -> tuple[float, float]:
 
 
 def open_onnx(path: Path, threads: int | None) -> Backend:
-    ort = _require("onnxruntime", "running an ONNX model")
+    ort = require("onnxruntime", "running an ONNX model")
     options = ort.SessionOptions()
     if threads:
-        options.intra_op_num_threads = threads
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # noqa: BLE001 -- onnxruntime raises its own types for bad files
@@ -85,10 +76,12 @@ def open_onnx(path: Path, threads: int | None) -> Backend:
 
 
 def open_executorch(path: Path, threads: int | None) -> Backend:
-    runtime = _require("executorch.runtime", "running an ExecuTorch program")
-    torch = _require("torch", "running an ExecuTorch program")
+    runtime = require("executorch.runtime", "running an ExecuTorch program")
+    torch = require("torch", "running an ExecuTorch program")
     if threads:
-        from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
+        from executorch.extension.pybindings.portable_lib import (
+            _unsafe_reset_threadpool,
+        )
 
         _unsafe_reset_threadpool(threads)  # XNNPACK's pool is process-wide
     try:
@@ -116,7 +109,7 @@ def open_coreml(path: Path, threads: int | None) -> Backend:
     if sys.platform != "darwin":
         raise CeaError(f"'{path}' is a Core ML model: Core ML runs on macOS only, not on {sys.platform}; "
                        "use the .onnx or .pte export here")
-    ct = _require("coremltools", "running a Core ML model")
+    ct = require("coremltools", "running a Core ML model")
     model = ct.models.MLModel(str(path))
     meta = dict(model.get_spec().description.metadata.userDefined)
     return Backend(f"core ml ({meta.get('cea_edge.precision', '?')})", int(meta["cea_edge.tile"]),
@@ -127,7 +120,7 @@ def open_coreml(path: Path, threads: int | None) -> Backend:
 
 def open_checkpoint(path: Path, threads: int | None, tile: int, overlap: int) -> Backend:
     """A PyTorch checkpoint (fp32 or QAT) in eager mode; any tile that fits the preset."""
-    torch = _require("torch", "running a checkpoint")
+    torch = require("torch", "running a checkpoint")
     from cea_edge.model.checkpoint import load_checkpoint
 
     loaded = load_checkpoint(path)
