@@ -1,9 +1,11 @@
-"""`python -m cea_edge.enhance`: restore photos with a CEA checkpoint or an exported model.
+"""`python -m cea_edge.enhance`: restore photos of any size with a checkpoint or an exported model.
 
-An exported model (.onnx, .pte, .mlpackage) runs tile by tile at its own tile size, with
-feathered blending (cea_edge/runtime); a checkpoint runs on the whole image unless
---tile is given. Files are processed one by one; a bad file is reported and skipped, and
-the run ends with a summary and exit code 2 when any file failed.
+Every model runs tile by tile at its tile size with feathered blending, streaming one row
+of tiles at a time (cea_edge/runtime). In global-context mode (the default) the photo is
+first shrunk to the model's context side, the context graph turns it into each adapter's
+factors, and every tile is restored with those same factors -- the adapters see the whole
+photo, as on whole-image inference. Files are processed one by one; a bad file is reported
+and skipped, and the run ends with a summary and exit code 2 when any file failed.
 """
 
 from __future__ import annotations
@@ -11,18 +13,35 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
-import torch
 
 from cea_edge.errors import CeaError, run_cli
-from cea_edge.imageio import READABLE_SUFFIXES, read_rgb, write_rgb
-from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
-from cea_edge.model.inference import restore_array
-from cea_edge.runtime.backends import open_backend
-from cea_edge.runtime.tiling import tiled_apply
+from cea_edge.imageio import DEFAULT_MAX_PIXELS, READABLE_SUFFIXES, Photo, read_photo, write_photo
+from cea_edge.runtime.backends import DEFAULT_CONTEXT, Backend, open_backend
+from cea_edge.runtime.routing import routing_grid
+from cea_edge.runtime.tiling import context_image, plan_tiles, tiled_apply
+
+# Artifacts `python -m cea_edge.export` writes by default, in the order enhance prefers them
+# when no --model is given (Core ML only where it runs).
+DEFAULT_ARTIFACTS = (Path("artifacts/onnx/edge-int8-256.onnx"), Path("artifacts/executorch/edge-xnnpack-int8-256.pte"))
+DEFAULT_TILE = 256  # checkpoints: the tile of the export recipes
+
+
+def default_model() -> Path:
+    """The default exported artifact when one is present here, else the bundled checkpoint."""
+    candidates = list(DEFAULT_ARTIFACTS)
+    if sys.platform == "darwin":
+        candidates.insert(0, Path("artifacts/coreml/edge-int8-256.mlpackage"))
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT  # imports torch: only when needed
+
+    return DEFAULT_CHECKPOINT
 
 
 def expand_inputs(inputs: Sequence[Path]) -> list[Path]:
@@ -30,7 +49,7 @@ def expand_inputs(inputs: Sequence[Path]) -> list[Path]:
     files: list[Path] = []
     for item in inputs:
         if item.is_dir():
-            found = sorted(p for p in item.iterdir() if p.suffix.lower() in READABLE_SUFFIXES)
+            found = sorted(p for p in item.iterdir() if p.suffix.lower() in READABLE_SUFFIXES and p.is_file())
             if not found:
                 raise CeaError(f"folder '{item}' holds no image files")
             files.extend(found)
@@ -39,69 +58,171 @@ def expand_inputs(inputs: Sequence[Path]) -> list[Path]:
     return files
 
 
-def output_path(source: Path, out: Path | None, many: bool) -> Path:
+@dataclass(frozen=True)
+class Outputs:
+    restored: Path
+    compare: Path | None
+    routing: Path | None
+
+    def all(self) -> list[Path]:
+        return [p for p in (self.restored, self.compare, self.routing) if p is not None]
+
+
+def output_paths(source: Path, out: Path | None, many: bool, compare: bool, routing: bool) -> Outputs:
     if out is None:
-        return source.with_name(f"{source.stem}_enhanced.png")
-    if many or out.is_dir():
-        return out / f"{source.stem}_enhanced.png"
-    return out
+        restored = source.with_name(f"{source.stem}_enhanced.png")
+    elif many or out.is_dir():
+        restored = out / f"{source.stem}_enhanced.png"
+    else:
+        restored = out
+    base = restored.with_suffix("")
+    return Outputs(restored, base.with_name(base.name + "_compare.png") if compare else None,
+                   base.with_name(base.name + "_routing.png") if routing else None)
+
+
+class ProgressLine:
+    """One updating line on stderr while a photo's tiles run (only on a terminal)."""
+
+    def __init__(self, label: str, enabled: bool) -> None:
+        self.label, self.enabled, self.shown = label, enabled, False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        width = 30
+        filled = width * done // total
+        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} tiles")
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def restore_photo(photo: Photo, backend: Backend, mode: str, overlap: int,
+                  progress: Callable[[int, int], None] | None = None, want_context: bool = False
+                  ) -> tuple[np.ndarray, object | None]:
+    """The restored pixels (same shape and dtype as photo.pixels) and, in global mode or when
+    asked, the photo's GlobalContext (its factors and routing maps)."""
+    context = None
+    if mode == "global" or want_context:
+        context = backend.context(context_image(photo.pixels, backend.context_size))
+    factors = context.factors if mode == "global" else None
+
+    def run(tiles: np.ndarray) -> np.ndarray:
+        return backend.run(tiles, factors)
+
+    restored = np.empty_like(photo.pixels)
+    tiled_apply(photo.pixels, run, backend.tile, overlap, batch=backend.max_batch, progress=progress, out=restored)
+    return restored, context
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m cea_edge.enhance", description=__doc__.splitlines()[0])
+    parser.add_argument("inputs", nargs="+", type=Path, help="image files or folders (PNG, JPEG, TIFF, WebP, BMP; "
+                                                             "8 or 16 bit; gray, alpha and palette images too)")
+    parser.add_argument("-o", "--out", type=Path, help="output file (one input) or folder "
+                                                       "(default: <name>_enhanced.png beside the input)")
+    parser.add_argument("--model", "--checkpoint", dest="model", type=Path,
+                        help="a checkpoint (.pt) or an exported model (.onnx, .pte, .mlpackage); default: "
+                             f"{DEFAULT_ARTIFACTS[0]} or {DEFAULT_ARTIFACTS[1]} when present, else the bundled "
+                             "edge checkpoint")
+    parser.add_argument("--tile", type=int, help=f"tile side for a checkpoint (default {DEFAULT_TILE}); exported "
+                                                 "models use their own")
+    parser.add_argument("--overlap", type=int, help="tile overlap in pixels (default: the exported model's "
+                                                    "recommendation; for a checkpoint min(32, tile/4))")
+    parser.add_argument("--context", choices=("global", "tile"), default="global",
+                        help="global: every tile uses adapter factors computed once from the whole photo (default); "
+                             "tile: every tile computes its own")
+    parser.add_argument("--context-size", type=int, help=f"context side for a checkpoint (default {DEFAULT_CONTEXT}); "
+                                                         "exported models use their own")
+    parser.add_argument("--threads", type=int, help="runtime threads (default: the runtime's choice)")
+    parser.add_argument("--compare", action="store_true", help="also write <name>_compare.png: before | after")
+    parser.add_argument("--routing-maps", action="store_true",
+                        help="also write <name>_routing.png: each adapter's routing maps (rows) on the whole photo")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                        help=f"refuse images above this many pixels (decompression-bomb guard; default {DEFAULT_MAX_PIXELS:,})")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def open_model(args: argparse.Namespace) -> Backend:
+    model = args.model or default_model()
+    is_checkpoint = model.suffix.lower() == ".pt"
+    if not is_checkpoint and (args.tile is not None or args.context_size is not None):
+        raise CeaError(f"--tile and --context-size apply to checkpoints; '{model.name}' has its own "
+                       "(export it again to change them)")
+    tile = args.tile or DEFAULT_TILE
+    backend = open_backend(model, threads=args.threads, tile=tile,
+                           overlap=min(32, tile // 4) if args.overlap is None else args.overlap,
+                           context=args.context_size or DEFAULT_CONTEXT)
+    if args.context == "global" and not backend.global_mode:
+        raise CeaError(f"'{model}' carries no global-context graphs (exported with context 0 or by an older "
+                       "cea-edge); pass --context tile, or export it again")
+    if args.routing_maps and not backend.global_mode:
+        raise CeaError(f"--routing-maps needs the global-context graph, which '{model}' does not carry")
+    return backend
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cea_edge.enhance", description=__doc__.splitlines()[0])
-    parser.add_argument("inputs", nargs="+", type=Path, help="image files or folders (8-bit RGB)")
-    parser.add_argument("-o", "--out", type=Path, help="output file (one input) or folder (default: <name>_enhanced.png beside the input)")
-    parser.add_argument("--model", "--checkpoint", dest="model", type=Path, default=DEFAULT_CHECKPOINT,
-                        help="a checkpoint (.pt) or an exported model (.onnx, .pte, .mlpackage); "
-                             "default: the bundled edge checkpoint")
-    parser.add_argument("--tile", type=int, help="tile side for a checkpoint (default: whole image); exported models "
-                                                 "use their own")
-    parser.add_argument("--overlap", type=int, help="tile overlap in pixels (default: the exported model's "
-                                                    "recommendation; for a checkpoint min(32, tile/4))")
-    parser.add_argument("--compare", action="store_true", help="write input and output side by side")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    parser.add_argument("--threads", type=int, help="torch intra-op threads")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
-    tiled = args.model.suffix.lower() != ".pt" or args.tile is not None
-    if tiled:
-        tile = args.tile or 256
-        backend = open_backend(args.model, threads=args.threads, tile=tile,
-                               overlap=min(32, tile // 4) if args.overlap is None else args.overlap)
-        overlap = backend.overlap if args.overlap is None else args.overlap
-        if not 0 <= overlap < backend.tile:
-            raise CeaError(f"--overlap must be in [0, {backend.tile}) for this model's {backend.tile}-pixel tiles")
-
-        def restore(image: np.ndarray) -> np.ndarray:
-            return np.clip(tiled_apply(image, backend.run, backend.tile, overlap, batch=backend.max_batch), 0.0, 1.0)
-    else:
-        model = load_checkpoint(args.model).model
-
-        def restore(image: np.ndarray) -> np.ndarray:
-            return restore_array(model, image)
+    args = build_parser().parse_args(argv)
+    for name in ("tile", "overlap", "threads", "context_size", "max_pixels"):
+        value = getattr(args, name)
+        if value is not None and value < (0 if name == "overlap" else 1):
+            raise CeaError(f"--{name.replace('_', '-')} must be {'>= 0' if name == 'overlap' else 'positive'}, got {value}")
     files = expand_inputs(args.inputs)
     many = len(files) > 1
-    if many and args.out is not None and not args.out.is_dir():
-        raise CeaError(f"several inputs need -o to be an existing folder; '{args.out}' is not one")
+    if many and args.out is not None:
+        if args.out.exists() and not args.out.is_dir():
+            raise CeaError(f"several inputs need -o to be a folder; '{args.out}' is a file")
+        args.out.mkdir(parents=True, exist_ok=True)
+    backend = open_model(args)
+    overlap = backend.overlap if args.overlap is None else args.overlap
+    plan_tiles(1, 1, backend.tile, overlap)  # a clear error for an overlap the tile cannot take
+    mode = args.context
+    print(f"model: {backend.name}, tile {backend.tile}, overlap {overlap}, context: {mode}"
+          + (f" ({backend.context_size}x{backend.context_size})" if mode == "global" else ""))
+
     failures: list[str] = []
     for source in files:
         try:
-            target = output_path(source, args.out, many)
-            if target.exists() and not args.overwrite:
-                raise CeaError(f"'{target}' exists; pass --overwrite to replace it")
-            image = read_rgb(source)
+            targets = output_paths(source, args.out, many, args.compare, args.routing_maps)
+            existing = [str(p) for p in targets.all() if p.exists()]
+            if existing and not args.overwrite:
+                raise CeaError(f"'{existing[0]}' exists; pass --overwrite to replace it")
+            photo = read_photo(source, max_pixels=args.max_pixels)
+            progress = ProgressLine(source.name, enabled=not args.quiet and sys.stderr.isatty())
             started = time.perf_counter()
-            restored = restore(image)
+            try:
+                restored, context = restore_photo(photo, backend, mode, overlap, progress, args.routing_maps)
+            finally:
+                progress.close()
             seconds = time.perf_counter() - started
-            write_rgb(np.concatenate([image, restored], axis=1) if args.compare else restored, target, args.overwrite)
-            print(f"{source} -> {target} ({image.shape[1]}x{image.shape[0]}, {seconds:.2f} s)")
+            keep = {"icc_profile": photo.icc_profile, "exif": photo.exif, "overwrite": args.overwrite}
+            write_photo(targets.restored, restored, alpha=photo.alpha, **keep)
+            if targets.compare is not None:
+                alpha = None if photo.alpha is None else np.concatenate([photo.alpha, photo.alpha], axis=1)
+                write_photo(targets.compare, np.concatenate([photo.pixels, restored], axis=1), alpha=alpha, **keep)
+            if targets.routing is not None:
+                write_photo(targets.routing, routing_grid(context.routing_maps, (photo.height, photo.width), backend.context_size),
+                            overwrite=args.overwrite)
+            megapixels = photo.width * photo.height / 1e6
+            notes = f"; {', '.join(photo.notes)}" if photo.notes else ""
+            print(f"{source} -> {', '.join(str(p) for p in targets.all())} ({photo.width}x{photo.height}, "
+                  f"{photo.bit_depth}-bit, {seconds:.2f} s, {megapixels / seconds:.2f} MP/s{notes})")
         except CeaError as error:
-            failures.append(str(error))
+            failures.append(f"{source}: {error}")
             print(f"error: {error}", file=sys.stderr)
+        except MemoryError:
+            failures.append(f"{source}: out of memory")
+            print(f"error: '{source}': out of memory; lower --max-pixels or free memory", file=sys.stderr)
     if failures:
-        print(f"{len(failures)} of {len(files)} file(s) failed", file=sys.stderr)
+        print(f"{len(failures)} of {len(files)} file(s) failed" + (":" if many else ""), file=sys.stderr)
+        for failure in failures if many else ():
+            print(f"  {failure}", file=sys.stderr)
         return 2
     return 0
 

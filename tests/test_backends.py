@@ -17,7 +17,7 @@ from cea_edge.model.checkpoint import load_checkpoint, save_checkpoint
 from cea_edge.runtime.backends import open_backend
 from tests.helpers import make_active
 
-TILE, OVERLAP = 32, 8
+TILE, OVERLAP, CONTEXT = 32, 8, 64
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +30,9 @@ def checkpoint(tmp_path_factory) -> Path:
 
 def export(target: str, checkpoint: Path, out: Path) -> Path:
     argv = ["--target", target, "--checkpoint", str(checkpoint), "--precision", "fp32", "--tile", str(TILE),
-            "--overlap", str(OVERLAP), "--out", str(out)]
+            "--overlap", str(OVERLAP), "--context-size", str(CONTEXT), "--out", str(out)]
     assert run_cli(export_main, argv) == 0
-    return next(p for p in out.iterdir() if not p.name.endswith(".json"))
+    return next(p for p in out.iterdir() if not p.name.endswith((".json", ".context.onnx", ".global.onnx")))
 
 
 @pytest.mark.parametrize("target", ["onnx", "executorch"])
@@ -43,6 +43,24 @@ def test_artifact_backends_read_their_tile_and_match_pytorch(target, checkpoint,
     with torch.no_grad():
         expected = load_checkpoint(checkpoint).model.eval().fix_input_size(TILE, TILE)(torch.from_numpy(tiles)).numpy()
     np.testing.assert_allclose(backend.run(tiles), expected, atol=1e-4)
+
+    # global-context mode: the artifact's context graph and forward_global vs the model
+    assert backend.global_mode and backend.context_size == CONTEXT
+    context = np.random.default_rng(1).random((CONTEXT, CONTEXT, 3), dtype=np.float32)
+    model = load_checkpoint(checkpoint).model.eval()
+    with torch.no_grad():
+        reference = model(torch.from_numpy(context.transpose(2, 0, 1)[None].copy()), full_output=True)
+        expected_global = model(torch.from_numpy(tiles), [
+            type(f)(*(t.expand(len(tiles), -1, -1) for t in f)) for f in reference.factors]).numpy()
+    made = backend.context(context)
+    assert len(made.factors) == 2 * len(reference.factors) and len(made.routing_maps) == len(reference.routing_maps)
+    for ours, theirs in zip(made.factors, [t for f in reference.factors for t in f]):
+        np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-4)
+    for ours, theirs in zip(made.routing_maps, reference.routing_maps):
+        np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-4)
+    global_out = backend.run(tiles, made.factors)
+    np.testing.assert_allclose(global_out, expected_global, atol=1e-4)
+    assert np.abs(global_out - expected).max() > 1e-3  # the factors matter: not the tile-mode output
 
 
 def test_checkpoint_backend_batches(checkpoint):
@@ -104,15 +122,15 @@ def test_runtime_imports_no_training_data_or_export_code():
 
 
 def test_enhance_runs_exported_models_tile_by_tile(checkpoint, tmp_path, rgb_file):
-    """40x56 photo, 32-pixel tiles: the ONNX model through the tiler, and the checkpoint
-    tiled the same way, give the same picture."""
+    """40x56 photo, 32-pixel tiles, global context 64: the ONNX model through the tiler, and
+    the checkpoint tiled the same way, give the same picture."""
     from PIL import Image
 
     from cea_edge import enhance
 
     artifact = export("onnx", checkpoint, tmp_path / "onnx")
     outputs = {}
-    for label, extra in (("onnx", ["--model", str(artifact)]), ("pt", ["--model", str(checkpoint), "--tile", str(TILE)])):
+    for label, extra in (("onnx", ["--model", str(artifact)]), ("pt", ["--model", str(checkpoint), "--tile", str(TILE), "--context-size", str(CONTEXT)])):
         outputs[label] = tmp_path / f"{label}.png"
         assert run_cli(enhance.main, [str(rgb_file), *extra, "-o", str(outputs[label])]) == 0
     a, b = (np.asarray(Image.open(outputs[k]), dtype=np.int16) for k in ("onnx", "pt"))

@@ -93,7 +93,8 @@ def test_enhance_restores_the_bundled_example(tmp_path):
     result = subprocess.run([sys.executable, "-m", "cea_edge.enhance", str(EXAMPLE), "-o", str(out), "--compare"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    pair = read_rgb(out)
+    pair = read_rgb(tmp_path / "enhanced_compare.png")
+    assert np.array_equal(read_rgb(out), pair[:, pair.shape[1] // 2:])
     degraded = read_rgb(EXAMPLE)
     width = degraded.shape[1]
     assert pair.shape == (degraded.shape[0], 2 * width, 3)

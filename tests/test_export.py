@@ -20,6 +20,7 @@ from cea_edge.export.recipes import TARGETS, recipe_for
 from cea_edge.export.verify import fit_to_tile, verification_inputs
 from cea_edge.model import CEANet, get_preset
 from cea_edge.model.checkpoint import file_sha256, load_checkpoint, save_checkpoint
+from cea_edge.runtime.graphs import CONTEXT_GRAPH, GLOBAL_GRAPH, sibling_path
 from tests.helpers import make_active
 
 TILE = 32
@@ -29,7 +30,14 @@ def export_argv(target: str, checkpoint: Path, out: Path, *extra: str) -> list[s
     """fp32 unless ``extra`` says otherwise (the recipes default to int8, which needs a QAT
     checkpoint: tests/test_int8_export.py)."""
     return ["--target", target, "--checkpoint", str(checkpoint), "--tile", str(TILE), "--overlap", "8",
-            "--out", str(out), "--precision", "fp32", *extra]
+            "--context-size", str(2 * TILE), "--out", str(out), "--precision", "fp32", *extra]
+
+
+def artifact_files(artifact: Path) -> list[str]:
+    """What an export leaves: the artifact, its manifest and (ONNX, Core ML) the two
+    global-context graphs beside it; ExecuTorch keeps those as methods of the program."""
+    siblings = [] if artifact.suffix == ".pte" else [sibling_path(artifact, g).name for g in (CONTEXT_GRAPH, GLOBAL_GRAPH)]
+    return sorted([artifact.name, artifact.name + ".json", *siblings])
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -68,17 +76,20 @@ def check_manifest(manifest: dict, artifact: Path, checkpoint: Path, target: str
 def check_figures(manifest: dict, precision: str) -> None:
     verification = manifest["verification"]
     assert verification["ran"] and verification["passed"] and verification["samples"] == 4
+    global_context = verification["global_context"]  # the context + forward_global graphs, end to end
+    assert global_context["ran"] and global_context["passed"]
     if precision == "fp32":
-        assert verification["max_abs_error"] <= 1e-4
+        assert verification["max_abs_error"] <= 1e-4 and global_context["max_abs_error"] <= 1e-4
     else:
         assert 45.0 <= verification["psnr_db"] < 200.0  # fp16 really computes in fp16
+        assert 45.0 <= global_context["psnr_db"] < 200.0
 
 
 def export_and_check(target: str, checkpoint: Path, out: Path, precision: str, filename: str) -> tuple[Path, dict]:
     """Export through the CLI, check the folder holds artifact + manifest, check the manifest."""
     assert run_cli(main, export_argv(target, checkpoint, out, "--precision", precision)) == 0
     artifact = out / filename
-    assert files_in(out) == [artifact.name, artifact.name + ".json"]
+    assert files_in(out) == artifact_files(artifact)
     manifest = load_manifest(artifact)
     check_manifest(manifest, artifact, checkpoint, target, precision)
     check_figures(manifest, precision)
@@ -164,7 +175,7 @@ def export_edge(tmp_path: Path, precision: str) -> dict:
     save_checkpoint(checkpoint, make_active(CEANet(get_preset("edge"))))
     out = tmp_path / "out"
     argv = ["--target", "executorch", "--checkpoint", str(checkpoint), "--tile", "128", "--overlap", "16",
-            "--out", str(out), "--precision", precision]
+            "--context-size", "128", "--out", str(out), "--precision", precision]
     assert run_cli(main, argv) == 0
     manifest = load_manifest(out / f"edge-xnnpack-{precision}-128.pte")
     assert manifest["verification"]["passed"]
@@ -195,7 +206,8 @@ def test_coreml_end_to_end(tiny_checkpoint, tmp_path, precision):
     argv = export_argv("coreml", tiny_checkpoint, out, "--precision", precision, "--deployment-target", "iOS17")
     assert run_cli(main, argv) == 0
     artifact = out / f"tiny-{precision}-{TILE}.mlpackage"
-    assert artifact.is_dir() and files_in(out) == [artifact.name, artifact.name + ".json"]
+    assert artifact.is_dir() and files_in(out) == artifact_files(artifact)
+    assert all(sibling_path(artifact, g).is_dir() for g in (CONTEXT_GRAPH, GLOBAL_GRAPH))
     manifest = load_manifest(artifact)
     check_manifest(manifest, artifact, tiny_checkpoint, "coreml", precision)
     verification = manifest["verification"]

@@ -15,6 +15,7 @@ from cea_edge.export.__main__ import main as export_main
 from cea_edge.model import get_preset
 from cea_edge.model.checkpoint import load_checkpoint
 from cea_edge.quantize import QuantRecipe, quantize
+from cea_edge.runtime.graphs import CONTEXT_GRAPH, GLOBAL_GRAPH, sibling_path
 from cea_edge.train import TrainConfig, train
 
 pytest.importorskip("nncf")
@@ -44,15 +45,20 @@ def qat_checkpoint(fp32_checkpoint, tmp_path_factory) -> Path:
 
 def export_argv(target: str, checkpoint: Path, out: Path, *extra: str) -> list[str]:
     return ["--target", target, "--checkpoint", str(checkpoint), "--tile", str(TILE), "--overlap", "8",
-            "--out", str(out), *extra]
+            "--context-size", str(2 * TILE), "--out", str(out), *extra]
 
 
 def exported(target: str, checkpoint: Path, out: Path, precision: str, name: str) -> tuple[Path, dict]:
     assert run_cli(export_main, export_argv(target, checkpoint, out, "--precision", precision)) == 0
     artifact = out / name
-    assert sorted(p.name for p in out.iterdir()) == [artifact.name, artifact.name + ".json"]
+    # ONNX and Core ML keep the global-context graphs as siblings, ExecuTorch as methods
+    siblings = [sibling_path(artifact, graph).name for graph in (CONTEXT_GRAPH, GLOBAL_GRAPH)] if target != "executorch" else []
+    assert sorted(p.name for p in out.iterdir()) == sorted([artifact.name, artifact.name + ".json", *siblings])
     manifest = json.loads((out / (name + ".json")).read_text())
     assert manifest["precision"] == precision
+    global_context = manifest["verification"]["global_context"]
+    if global_context["ran"]:  # the int8 context and forward_global graphs, end to end in the runtime
+        assert global_context["passed"] and global_context["psnr_db"] >= 35.0
     return artifact, manifest
 
 

@@ -5,14 +5,23 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
 from cea_edge.export.manifest import VALUE_RANGE
 from cea_edge.export.verify import ArtifactRunner
+from cea_edge.model.adapter import AdapterFactors
 from cea_edge.model.network import CEANet
+from cea_edge.runtime.graphs import (  # noqa: F401 -- sibling_path re-exported for the targets
+    CONTEXT_GRAPH,
+    GLOBAL_GRAPH,
+    factor_names,
+    routing_map_names,
+    sibling_path,
+)
 
 INPUT_NAME, OUTPUT_NAME = "image", "restored"
 
@@ -26,6 +35,7 @@ class EmbeddedMetadata:
     overlap: int
     precision: str
     checkpoint_sha256: str
+    context: int = 0  # side of the context graph's input; 0: tile mode only
     value_range: tuple[float, float] = VALUE_RANGE
 
     def as_strings(self) -> dict[str, str]:
@@ -34,6 +44,7 @@ class EmbeddedMetadata:
             "cea_edge.preset": self.preset,
             "cea_edge.tile": str(self.tile),
             "cea_edge.overlap": str(self.overlap),
+            "cea_edge.context": str(self.context),
             "cea_edge.precision": self.precision,
             "cea_edge.value_range": f"{self.value_range[0]:g},{self.value_range[1]:g}",
             "cea_edge.layout": "NCHW RGB float32",
@@ -48,6 +59,7 @@ class BuiltArtifact:
     runtime: str  # what runs it for verification, e.g. "onnxruntime CPUExecutionProvider"
     runner: ArtifactRunner | None  # None: no runtime for this artifact on this machine
     unavailable: str = ""  # why runner is None
+    siblings: dict[str, Path] = field(default_factory=dict)  # graph -> its own file (ONNX, Core ML)
     checks: list[str] = field(default_factory=list)  # structural checks that passed
     problems: list[str] = field(default_factory=list)  # structural checks that failed
     details: dict[str, Any] = field(default_factory=dict)  # target-specific manifest section
@@ -81,7 +93,98 @@ def example_input(tile: int) -> torch.Tensor:
     return torch.zeros(1, 3, tile, tile)
 
 
-def export_program(module: nn.Module, tile: int) -> torch.export.ExportedProgram:
+def export_program(module: nn.Module, tile: int, example: tuple[torch.Tensor, ...] | None = None
+                   ) -> torch.export.ExportedProgram:
     """One fixed tile shape per artifact (static shapes keep XNNPACK, Core ML and NPUs happy)."""
     with torch.no_grad():
-        return torch.export.export(module, (example_input(tile),))
+        return torch.export.export(module, example or (example_input(tile),))
+
+
+# --- the global-context graphs (named and laid out as cea_edge/runtime/graphs.py says) ---
+class ContextGraph(nn.Module):
+    """(1, 3, S, S) context image -> (*factors, *routing maps), flat (see factor_names).
+
+    ``half``: compute in fp16 behind float32 inputs and outputs, like Float16Compute.
+    """
+
+    def __init__(self, model: nn.Module, half: bool = False) -> None:
+        super().__init__()
+        self.model, self.half = model, half
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        output = self.model(image.half() if self.half else image, full_output=True)
+        flat = [tensor for factors in output.factors for tensor in factors] + list(output.routing_maps)
+        return tuple(tensor.float() for tensor in flat) if self.half else tuple(flat)
+
+
+class GlobalGraph(nn.Module):
+    """(1, 3, T, T) tile + flat factors -> the restored tile, with the given factors."""
+
+    def __init__(self, model: nn.Module, half: bool = False) -> None:
+        super().__init__()
+        self.model, self.half = model, half
+
+    def forward(self, image: torch.Tensor, *factors: torch.Tensor) -> torch.Tensor:
+        if self.half:
+            image, factors = image.half(), tuple(tensor.half() for tensor in factors)
+        pairs = [AdapterFactors(factors[i], factors[i + 1]) for i in range(0, len(factors), 2)]
+        restored = self.model(image, pairs)
+        return restored.float() if self.half else restored
+
+
+@dataclass
+class GraphSpec:
+    """One graph to export: the module, example inputs (fixing every shape) and I/O names."""
+
+    name: str
+    module: nn.Module
+    example: tuple[torch.Tensor, ...]
+    input_names: list[str]
+    output_names: list[str]
+
+
+def graph_specs(model: CEANet, recipe: Any, tile_module: nn.Module, context_module: nn.Module | None) -> list[GraphSpec]:
+    """forward, and (when recipe.context) context + forward_global, from the modules a target built.
+
+    tile_module: what ``forward`` runs (the model, its int8 QDQ graph or a Float16Compute);
+    context_module: the same kind of module pinned to the context side (for fp16: the
+    model copy in half precision). The global graph shares tile_module's weights.
+    """
+    tile = example_input(recipe.tile)
+    specs = [GraphSpec("forward", tile_module, (tile,), [INPUT_NAME], [OUTPUT_NAME])]
+    if not recipe.context or context_module is None:
+        return specs
+    with torch.no_grad():
+        factors = [t.contiguous() for f in model(tile, full_output=True).factors for t in f]
+    names = factor_names(len(factors) // 2)
+    half = isinstance(tile_module, Float16Compute)
+    base = tile_module.model if half else tile_module
+    specs.append(GraphSpec(CONTEXT_GRAPH, ContextGraph(context_module, half).eval(), (example_input(recipe.context),),
+                           [INPUT_NAME], names + routing_map_names(len(names) // 2)))
+    specs.append(GraphSpec(GLOBAL_GRAPH, GlobalGraph(base, half).eval(), (tile, *factors),
+                           [INPUT_NAME, *names], [OUTPUT_NAME]))
+    return specs
+
+
+def context_model(model: CEANet, size: int) -> CEANet:
+    """A copy of ``model`` pinned to the context side (the tile model stays as it is)."""
+    return copy.deepcopy(model).fix_input_size(size, size)
+
+
+def target_graphs(model: CEANet, recipe: Any, module_precision: str,
+                  quantize: Callable[[CEANet, int], Any] | None = None) -> tuple[list[GraphSpec], Any]:
+    """The graphs a target exports, and the forward graph's QuantizedGraph (None unless int8).
+
+    module_precision: "fp32" or "fp16", what the target traces for float recipes (Core ML
+    traces fp32 and converts to fp16 itself). quantize(model, side): the target's own
+    int8 QDQ graph builder (each runtime wants its own int8 form).
+    """
+    context = context_model(model, recipe.context) if recipe.context else None
+    if recipe.quantized:
+        graph = quantize(model, recipe.tile)
+        context_module = quantize(context, recipe.context).module if context is not None else None
+        return graph_specs(model, recipe, graph.module, context_module), graph
+    tile_module = module_for(model, module_precision)
+    if context is not None and module_precision == "fp16":
+        context = context.half()
+    return graph_specs(model, recipe, tile_module, context), None

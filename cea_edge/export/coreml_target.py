@@ -18,12 +18,15 @@ import numpy as np
 
 from cea_edge.errors import CeaError
 from cea_edge.export.common import (
+    CONTEXT_GRAPH,
     INPUT_NAME,
     OUTPUT_NAME,
     BuiltArtifact,
     EmbeddedMetadata,
+    GraphSpec,
     export_program,
-    module_for,
+    sibling_path,
+    target_graphs,
 )
 from cea_edge.export.quantized_graph import describe_quantization, quantized_graph
 from cea_edge.export.recipes import Recipe
@@ -73,12 +76,16 @@ def coreml_options(recipe: Recipe) -> CoreMLOptions:
     return CoreMLOptions(target, getattr(ct.ComputeUnit, recipe.compute_units), precision, passes)
 
 
-def _describe(mlmodel: Any, embedded: EmbeddedMetadata) -> None:
+def _describe(mlmodel: Any, embedded: EmbeddedMetadata, graph: str = "forward") -> None:
     low, high = embedded.value_range
+    mlmodel.user_defined_metadata.update(embedded.as_strings() | {"cea_edge.graph": graph})
+    if graph == CONTEXT_GRAPH:
+        mlmodel.short_description = (f"cea-edge {embedded.preset}: adapter factors and routing maps of a "
+                                     f"{embedded.context}x{embedded.context} context image (global-context mode)")
+        return
     mlmodel.short_description = f"cea-edge {embedded.preset}: all-in-one image restoration of one {embedded.tile}x{embedded.tile} tile"
     mlmodel.input_description[INPUT_NAME] = f"degraded RGB tile, NCHW (1, 3, {embedded.tile}, {embedded.tile}) float32 in [{low:g}, {high:g}]"
     mlmodel.output_description[OUTPUT_NAME] = f"restored RGB tile, same layout, not clamped (clamp to [{low:g}, {high:g}])"
-    mlmodel.user_defined_metadata.update(embedded.as_strings())
 
 
 def inspect_program(path: Path, recipe: Recipe, embedded: EmbeddedMetadata) -> tuple[dict[str, Any], list[str], list[str]]:
@@ -133,37 +140,51 @@ def inspect_program(path: Path, recipe: Recipe, embedded: EmbeddedMetadata) -> t
     return details, checks, problems
 
 
-def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path) -> BuiltArtifact:
+def _convert(spec: GraphSpec, recipe: Recipe, options: CoreMLOptions, embedded: EmbeddedMetadata, path: Path) -> None:
     ct = require("coremltools", "Core ML export")
-    options = coreml_options(recipe)
-    quantization: dict[str, Any] = {}
-    if recipe.quantized:
-        # W8A8 (int8) or W8 (int8w) from the same QAT graph as the other targets: coremltools
-        # turns its dequantize_per_channel weights into constexpr int8 and its activation
-        # quantize/dequantize pairs into MIL quantize/dequantize.
-        graph = quantized_graph(model, recipe.tile, weights_only=recipe.precision == "int8w")
-        module = graph.module
-        quantization = graph.to_dict()
-    else:
-        module = module_for(model, "fp32")
-    program = export_program(module, recipe.tile).run_decompositions({})
+    program = export_program(spec.module, recipe.tile, spec.example).run_decompositions({})
     pipeline = ct.PassPipeline(pass_names=options.pass_names, pipeline_name="cea-edge")
     mlmodel = ct.convert(
         program, convert_to="mlprogram", minimum_deployment_target=options.deployment_target,
         compute_precision=options.compute_precision, compute_units=options.compute_units,
-        inputs=[ct.TensorType(name=INPUT_NAME, shape=(1, 3, recipe.tile, recipe.tile), dtype=np.float32)],
-        outputs=[ct.TensorType(name=OUTPUT_NAME, dtype=np.float32)],
+        inputs=[ct.TensorType(name=name, shape=tuple(example.shape), dtype=np.float32)
+                for name, example in zip(spec.input_names, spec.example)],
+        outputs=[ct.TensorType(name=name, dtype=np.float32) for name in spec.output_names],
         pass_pipeline=pipeline,
     )
-    _describe(mlmodel, embedded)
+    _describe(mlmodel, embedded, spec.name)
     mlmodel.save(str(path))
     # coremltools writes an ExecuTorch debug-handle map (MIL op -> fx node) for torch.export
     # sources: not a package item (Manifest.json does not list it), only for ET devtools,
     # and as large as the fp16 weights of a small model -- not shipped.
     (path / DEBUG_MAPPING).unlink(missing_ok=True)
+
+
+def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path) -> BuiltArtifact:
+    ct = require("coremltools", "Core ML export")
+    options = coreml_options(recipe)
+
+    def quantize(model: CEANet, side: int) -> Any:
+        # W8A8 (int8) or W8 (int8w) from the same QAT graph as the other targets: coremltools
+        # turns its dequantize_per_channel weights into constexpr int8 and its activation
+        # quantize/dequantize pairs into MIL quantize/dequantize.
+        return quantized_graph(model, side, weights_only=recipe.precision == "int8w")
+
+    specs, graph = target_graphs(model, recipe, "fp32", quantize)
+    quantization: dict[str, Any] = graph.to_dict() if graph is not None else {}
+    siblings = {spec.name: sibling_path(path, spec.name) for spec in specs if spec.name != "forward"}
+    for spec in specs:
+        _convert(spec, recipe, options, embedded, siblings.get(spec.name, path))
     details, checks, problems = inspect_program(path, recipe, embedded)
     details |= {"deployment_target": recipe.deployment_target, "compute_units": recipe.compute_units,
-                "quantization": quantization or None}
+                "quantization": quantization or None,
+                "graphs": {"forward": path.name, **{name: p.name for name, p in siblings.items()}}}
+    for spec in specs[1:]:
+        sibling = ct.models.MLModel(str(siblings[spec.name]), skip_model_load=True).get_spec().description
+        names = ([f.name for f in sibling.input], [f.name for f in sibling.output])
+        ok = names == (spec.input_names, spec.output_names) and sibling.metadata.userDefined.get("cea_edge.graph") == spec.name
+        (checks if ok else problems).append(
+            f"{spec.name} package: {len(names[0])} inputs, {len(names[1])} outputs" + ("" if ok else f" ({names})"))
 
     runner, unavailable = None, prediction_unavailable(recipe)
     if not unavailable:
@@ -181,6 +202,7 @@ def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path)
         runtime="Core ML (coremltools predict)" if runner else "coremltools spec inspection",
         runner=runner,
         unavailable=unavailable,
+        siblings=siblings,
         checks=checks,
         problems=problems,
         details=details,

@@ -16,7 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from cea_edge.export.common import BuiltArtifact, EmbeddedMetadata, export_program, module_for
+from cea_edge.export.common import (
+    CONTEXT_GRAPH,
+    GLOBAL_GRAPH,
+    BuiltArtifact,
+    EmbeddedMetadata,
+    export_program,
+    target_graphs,
+)
 from cea_edge.export.quantized_graph import describe_quantization, op_precisions, quantized_graph, unshare_dequantize
 from cea_edge.export.recipes import Recipe
 from cea_edge.model.network import CEANet
@@ -147,25 +154,34 @@ def read_constant_methods(path: Path) -> dict[str, Any]:
     from executorch.runtime import Runtime
 
     program = Runtime.get().load_program(str(path))
-    return {name: list(program.load_method(name).execute([])) for name in sorted(program.method_names) if name != "forward"}
+    return {name: list(program.load_method(name).execute([])) for name in sorted(program.method_names)
+            if name not in ("forward", CONTEXT_GRAPH, GLOBAL_GRAPH)}
 
 
 def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path) -> BuiltArtifact:
     from executorch.exir import to_edge_transform_and_lower
 
-    constants = {"tile_size": embedded.tile, "tile_overlap": embedded.overlap, "value_range": list(embedded.value_range)}
+    constants = {"tile_size": embedded.tile, "tile_overlap": embedded.overlap, "value_range": list(embedded.value_range),
+                 "context_size": embedded.context}
+
+    def quantize(model: CEANet, side: int) -> Any:
+        return quantized_graph(model, side, float_layers_as_float=True)
+
+    specs, graph = target_graphs(model, recipe, recipe.precision if recipe.delegate == "xnnpack" else "fp32",
+                                 quantize if recipe.quantized else None)
+    programs = {spec.name: export_program(spec.module, recipe.tile, spec.example) for spec in specs}
     quantization: dict[str, Any] = {}
-    if recipe.precision == "int8":
-        graph = quantized_graph(model, recipe.tile, float_layers_as_float=True)
-        program = export_program(graph.module, recipe.tile)
-        quantization = graph.to_dict() | {"op_precisions": op_precisions(program)}
-        unshare_dequantize(program)
+    if graph is not None:
+        quantization = graph.to_dict() | {"op_precisions": op_precisions(programs["forward"])}
+        for program in programs.values():
+            unshare_dequantize(program)
         passes = []  # constant folding would turn the int8 weights back into float constants
     else:
-        program = export_program(module_for(model, recipe.precision if recipe.delegate == "xnnpack" else "fp32"), recipe.tile)
         passes = [_fold_constants_pass()]
+    # One program, one method per graph: an app loads `context` and `forward_global` from
+    # the same .pte it runs `forward` from.
     lowered = to_edge_transform_and_lower(
-        program, transform_passes=passes, partitioner=[_partitioner(recipe)], constant_methods=constants,
+        programs, transform_passes=passes, partitioner=[_partitioner(recipe)], constant_methods=constants,
     )
     delegation = delegation_report(lowered.exported_program())
     path.write_bytes(lowered.to_executorch().buffer)

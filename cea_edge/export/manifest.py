@@ -85,7 +85,7 @@ def prepare_output_dir(folder: Path) -> Path:
     return folder
 
 
-def _remove(path: Path) -> None:
+def remove_staged(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:
@@ -104,7 +104,7 @@ def publish(staged: Path, destination: Path) -> None:
         retired = staging_path(destination)
         os.replace(destination, retired)
         os.replace(staged, destination)
-        _remove(retired)
+        remove_staged(retired)
     else:
         os.replace(staged, destination)
 
@@ -121,7 +121,7 @@ def staged_outputs(*destinations: Path) -> Iterator[list[Path]]:
     finally:
         for temporary in staged:
             if temporary.exists():
-                _remove(temporary)
+                remove_staged(temporary)
 
 
 def build_manifest(

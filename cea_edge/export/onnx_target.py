@@ -22,12 +22,14 @@ import numpy as np
 
 from cea_edge.errors import CeaError
 from cea_edge.export.common import (
+    CONTEXT_GRAPH,
     INPUT_NAME,
     OUTPUT_NAME,
     BuiltArtifact,
     EmbeddedMetadata,
-    example_input,
-    module_for,
+    GraphSpec,
+    sibling_path,
+    target_graphs,
 )
 from cea_edge.export.quantized_graph import describe_quantization, quantized_graph
 from cea_edge.export.recipes import Recipe
@@ -43,7 +45,7 @@ def check_toolchain(recipe: Recipe) -> None:
         require(module, "ONNX export")
 
 
-def _embed_metadata(model_proto, embedded: EmbeddedMetadata) -> None:
+def _embed_metadata(model_proto, embedded: EmbeddedMetadata, graph: str = "forward") -> None:
     """metadata_props (readable by any ONNX runtime) and human-readable I/O descriptions.
 
     The exporter's per-node debug metadata (stack traces with local paths, fx names) is
@@ -53,13 +55,14 @@ def _embed_metadata(model_proto, embedded: EmbeddedMetadata) -> None:
         del node.metadata_props[:]
         node.doc_string = ""
     del model_proto.metadata_props[:]
-    for key, value in embedded.as_strings().items():
+    for key, value in (embedded.as_strings() | {"cea_edge.graph": graph}).items():
         entry = model_proto.metadata_props.add()
         entry.key, entry.value = key, value
     model_proto.doc_string = f"cea-edge {embedded.preset} image restoration ({embedded.precision})"
     low, high = embedded.value_range
     model_proto.graph.input[0].doc_string = f"degraded RGB image, NCHW float32 in [{low:g}, {high:g}]"
-    model_proto.graph.output[0].doc_string = f"restored RGB image, NCHW float32, not clamped (clamp to [{low:g}, {high:g}])"
+    if graph != CONTEXT_GRAPH:
+        model_proto.graph.output[0].doc_string = f"restored RGB image, NCHW float32, not clamped (clamp to [{low:g}, {high:g}])"
 
 
 def integer_kernels(path: Path, ort: Any) -> dict[str, int]:
@@ -84,36 +87,43 @@ def prediction_unavailable(recipe: Recipe) -> str:
     return ""
 
 
-def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path) -> BuiltArtifact:
+def _export_graph(spec: GraphSpec, recipe: Recipe, embedded: EmbeddedMetadata, path: Path) -> None:
     import torch
 
     onnx = require("onnx", "ONNX export")
-    ort = require("onnxruntime", "ONNX verification")
-
-    quantization: dict[str, Any] = {}
-    if recipe.precision == "int8":
-        # uint8 activations: onnxruntime's x86 integer kernels take u8 x s8; int32 biases: the
-        # form its QDQ fusion needs (DequantizeLinear -> Conv -> QuantizeLinear => QLinearConv).
-        graph = quantized_graph(model, recipe.tile, int32_bias=True, activation_dtype=torch.uint8)
-        module = graph.module
-        quantization = graph.to_dict()
-    else:
-        module = module_for(model, recipe.precision)
     # The exporter narrates every phase on stdout and warns that torchvision ops are not
     # registered (we use none); the CLI prints its own summary.
     logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     with redirect_stdout(io.StringIO()), torch.no_grad():
         try:
             program = torch.onnx.export(
-                module, (example_input(recipe.tile),), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                spec.module, spec.example, input_names=spec.input_names, output_names=spec.output_names,
                 opset_version=recipe.opset, dynamo=True, external_data=False, verbose=False,
             )
         except Exception as error:  # noqa: BLE001 -- the exporter raises many types; the first line says which op
-            raise CeaError(f"ONNX export failed: {str(error).strip().splitlines()[0]}") from None
+            raise CeaError(f"ONNX export of the {spec.name} graph failed: {str(error).strip().splitlines()[0]}") from None
     model_proto = program.model_proto
-    _embed_metadata(model_proto, embedded)
+    _embed_metadata(model_proto, embedded, spec.name)
     onnx.save_model(model_proto, str(path))
     onnx.checker.check_model(str(path), full_check=True)  # from the file: what ships is what is checked
+
+
+def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path) -> BuiltArtifact:
+    import torch
+
+    onnx = require("onnx", "ONNX export")
+    ort = require("onnxruntime", "ONNX verification")
+
+    def quantize(model: CEANet, side: int) -> Any:
+        # uint8 activations: onnxruntime's x86 integer kernels take u8 x s8; int32 biases: the
+        # form its QDQ fusion needs (DequantizeLinear -> Conv -> QuantizeLinear => QLinearConv).
+        return quantized_graph(model, side, int32_bias=True, activation_dtype=torch.uint8)
+
+    specs, graph = target_graphs(model, recipe, recipe.precision, quantize)
+    quantization: dict[str, Any] = graph.to_dict() if graph is not None else {}
+    siblings = {spec.name: sibling_path(path, spec.name) for spec in specs if spec.name != "forward"}
+    for spec in specs:
+        _export_graph(spec, recipe, embedded, siblings.get(spec.name, path))
 
     saved = onnx.load(str(path))
     opset = next(entry.version for entry in saved.opset_import if entry.domain in ("", "ai.onnx"))
@@ -130,6 +140,8 @@ def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path)
     options.intra_op_num_threads = 1  # deterministic and polite on shared machines
     session = ort.InferenceSession(str(path), options, providers=[PROVIDER])
     summary = [f"onnx: opset {opset}, {sum(ops.values())} nodes, weights {dict(initializer_types)}"]
+    if siblings:
+        summary.append(f"global context ({recipe.context}x{recipe.context}): {', '.join(p.name for p in siblings.values())}")
     if quantization:
         quantization["ort_kernels"] = integer_kernels(path, ort)
         fused = sum(n for op, n in quantization["ort_kernels"].items() if op.startswith(("QLinear", "QGemm")))
@@ -149,12 +161,14 @@ def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path)
     return BuiltArtifact(
         runtime=f"onnxruntime {ort.__version__} {PROVIDER}",
         runner=run,
+        siblings=siblings,
         checks=checks,
         problems=problems,
         details={
             "opset": opset,
             "exporter": "torch.onnx.export(dynamo=True)",
             "metadata_props": embedded.as_strings(),
+            "graphs": {"forward": path.name, **{name: p.name for name, p in siblings.items()}},
             "op_inventory": dict(sorted(ops.items())),
             "initializer_dtypes": dict(initializer_types),
             "fp16_strategy": "fp16 weights/activations, float32 I/O via Cast" if recipe.precision == "fp16" else None,

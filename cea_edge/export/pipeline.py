@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import importlib
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import ModuleType
 
 from cea_edge.atomic import atomic_write_json
 from cea_edge.errors import CeaError
-from cea_edge.export.common import EmbeddedMetadata
+from cea_edge.export.common import CONTEXT_GRAPH, GLOBAL_GRAPH, EmbeddedMetadata, sibling_path
 from cea_edge.export.manifest import (
     ArtifactDigest,
     artifact_digest,
     build_manifest,
     prepare_output_dir,
+    publish,
+    remove_staged,
     staged_outputs,
 )
 from cea_edge.export.recipes import Recipe
@@ -31,6 +33,7 @@ from cea_edge.export.verify import (
     run_verification,
     skipped_verification,
     verification_inputs,
+    verify_global_context,
 )
 from cea_edge.model.checkpoint import (
     DEFAULT_CHECKPOINT,
@@ -138,33 +141,56 @@ def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool 
     out_dir = prepare_output_dir(out_dir)
 
     checkpoint_sha256 = file_sha256(loaded.path)
-    embedded = EmbeddedMetadata(loaded.config.name, recipe.tile, recipe.overlap, recipe.precision, checkpoint_sha256)
+    if recipe.context % loaded.config.min_tile:
+        raise CeaError(f"context {recipe.context} does not fit preset '{loaded.config.name}': use a multiple of "
+                       f"{loaded.config.min_tile} (or 0 for no global-context graphs)")
+    embedded = EmbeddedMetadata(loaded.config.name, recipe.tile, recipe.overlap, recipe.precision, checkpoint_sha256,
+                                recipe.context)
     destination = out_dir / artifact_name(loaded.config.name, recipe, target.SUFFIX)
     manifest_path = destination.with_name(destination.name + ".json")
 
     with staged_outputs(destination, manifest_path) as (staged_artifact, staged_manifest):
-        started = time.perf_counter()
-        built = target.build(model, recipe, embedded, staged_artifact)
-        export_seconds = time.perf_counter() - started
-        if verify:
-            inputs = verification_inputs(recipe.tile)
-            source = fp32_source(loaded) if recipe.quantized and built.runner is not None else None
-            verification = run_verification(
-                built.runner, built.runtime, inputs, reference_outputs(model, inputs), recipe,
-                built.checks, built.problems, built.unavailable,
-                reference_label="PyTorch QAT model" if recipe.quantized else "PyTorch fp32",
-                fp32_reference=None if source is None else reference_outputs(source.fix_input_size(recipe.tile, recipe.tile), inputs),
+        siblings: dict[str, Path] = {}
+        try:
+            started = time.perf_counter()
+            built = target.build(model, recipe, embedded, staged_artifact)
+            siblings = built.siblings
+            export_seconds = time.perf_counter() - started
+            if verify:
+                inputs = verification_inputs(recipe.tile)
+                source = fp32_source(loaded) if recipe.quantized and built.runner is not None else None
+                reference_label = "PyTorch QAT model" if recipe.quantized else "PyTorch fp32"
+                verification = run_verification(
+                    built.runner, built.runtime, inputs, reference_outputs(model, inputs), recipe,
+                    built.checks, built.problems, built.unavailable, reference_label=reference_label,
+                    fp32_reference=None if source is None else reference_outputs(source.fix_input_size(recipe.tile, recipe.tile), inputs),
+                )
+                raise_if_failed(verification, destination.name)
+                if recipe.context:
+                    verification.global_context = verify_global_context(
+                        staged_artifact, built, loaded.model, recipe, inputs, reference_label).to_dict()
+                    if verification.global_context["passed"] is False:
+                        raise_if_failed(Verification(**verification.global_context), f"{destination.name} (global context)")
+            else:
+                verification = skipped_verification()
+            digest = artifact_digest(staged_artifact)
+            manifest = build_manifest(
+                artifact=destination, digest=digest, recipe=recipe.to_dict(), preset=loaded.config.name,
+                config=loaded.config.to_dict(), checkpoint=loaded.path.resolve(), checkpoint_sha256=checkpoint_sha256,
+                min_tile=loaded.config.min_tile, io_names=built.io_names, export_seconds=export_seconds,
+                verification=verification.to_dict(), details=built.details,
             )
-            raise_if_failed(verification, destination.name)
-        else:
-            verification = skipped_verification()
-        digest = artifact_digest(staged_artifact)
-        manifest = build_manifest(
-            artifact=destination, digest=digest, recipe=recipe.to_dict(), preset=loaded.config.name,
-            config=loaded.config.to_dict(), checkpoint=loaded.path.resolve(), checkpoint_sha256=checkpoint_sha256,
-            min_tile=loaded.config.min_tile, io_names=built.io_names, export_seconds=export_seconds,
-            verification=verification.to_dict(), details=built.details,
-        )
-        atomic_write_json(staged_manifest, manifest)
+            if siblings:
+                manifest["siblings"] = {name: {"file": sibling_path(destination, name).name,
+                                               **asdict(artifact_digest(path))} for name, path in siblings.items()}
+            atomic_write_json(staged_manifest, manifest)
+            for name, path in siblings.items():  # before the main file: it names them by convention
+                publish(path, sibling_path(destination, name))
+        except BaseException:
+            # also siblings a failed build had already written (their names follow the staged artifact's)
+            for path in {*siblings.values(), *(sibling_path(staged_artifact, g) for g in (CONTEXT_GRAPH, GLOBAL_GRAPH))}:
+                if path.exists():
+                    remove_staged(path)
+            raise
     return ExportResult(destination, manifest_path, digest, recipe, loaded.config.name, export_seconds,
                         verification, built.summary + quality_lines(loaded))

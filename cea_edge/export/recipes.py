@@ -33,6 +33,7 @@ class Recipe:
     target: str
     tile: int = 256
     overlap: int = 32  # recommended tile overlap for the tiled runtime (recorded, not used here)
+    context: int = 512  # side of the global-context image (the context graph's input); 0: no global graphs
     precision: str = "fp32"
     delegate: str | None = None  # executorch only
     deployment_target: str | None = None  # coreml (and the executorch coreml delegate): e.g. "iOS17"
@@ -68,7 +69,7 @@ def _check_choice(recipe: Recipe, name: str, choices: tuple[str, ...]) -> None:
 
 def validate(recipe: Recipe) -> Recipe:
     """Return the recipe if every field makes sense for its target, else raise CeaError."""
-    for name in ("tile", "overlap", "opset"):
+    for name in ("tile", "overlap", "context", "opset"):
         _check_type(recipe, name, int)
     for name in ("fp32_max_abs_error", "fp16_min_psnr_db", "int8_min_psnr_db"):
         _check_type(recipe, name, (int, float))
@@ -82,6 +83,8 @@ def validate(recipe: Recipe) -> Recipe:
         raise CeaError(f"recipe {recipe.source}: tile must be positive, got {recipe.tile}")
     if not 0 <= recipe.overlap < recipe.tile:
         raise CeaError(f"recipe {recipe.source}: overlap must be in [0, tile), got {recipe.overlap} for tile {recipe.tile} (pass --overlap)")
+    if recipe.context < 0:
+        raise CeaError(f"recipe {recipe.source}: context must be >= 0 (0: no global-context graphs), got {recipe.context}")
     if recipe.fp32_max_abs_error < 0:
         raise CeaError(f"recipe {recipe.source}: fp32_max_abs_error must be >= 0")
     if recipe.target == "executorch" and recipe.delegate is None:

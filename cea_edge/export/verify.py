@@ -7,6 +7,7 @@ fp32 model, and judges the figures against the recipe's bar for the precision.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
@@ -56,6 +57,7 @@ class Verification:
     # int8 artifacts: the same tiles against the fp32 checkpoint the QAT started from
     fp32_max_abs_error: float | None = None
     fp32_psnr_db: float | None = None
+    global_context: dict[str, Any] | None = None  # the same check of the global-context graphs
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,6 +70,9 @@ class Verification:
                 f"PSNR {self.psnr_db:.1f} dB vs {self.reference} -> {verdict} ({self.bar})")
         if self.fp32_psnr_db is not None:
             line += f"; vs the fp32 model: PSNR {self.fp32_psnr_db:.1f} dB, max-abs {self.fp32_max_abs_error:.2e}"
+        if self.global_context and self.global_context["ran"]:
+            line += (f"; global context: max-abs {self.global_context['max_abs_error']:.2e}, "
+                     f"PSNR {self.global_context['psnr_db']:.1f} dB")
         return line
 
 
@@ -177,3 +182,37 @@ def raise_if_failed(verification: Verification, artifact_name: str) -> None:
                   f"does not meet {verification.bar}")
     raise VerificationFailed(f"verification of {artifact_name} failed ({verification.runtime}): {detail}; "
                              "nothing was written (pass --no-verify to write it unverified)")
+
+
+def verify_global_context(artifact: Any, built: Any, model: CEANet, recipe: Recipe, inputs: VerificationInputs,
+                          reference_label: str) -> Verification:
+    """The context and forward_global graphs, end to end through the runtime's backend.
+
+    Each verification tile is its own photo: its context image (mirror-padded to the
+    context side, as the runtime makes it) goes through the artifact's context graph, and
+    the tile through forward_global with those factors. The reference is the PyTorch model
+    doing the same; the bar is the forward graph's.
+    """
+    # Imported here: the runtime is what apps use; export reaches into it only to verify.
+    from cea_edge.runtime.backends import open_backend
+    from cea_edge.runtime.tiling import context_image
+
+    if built.runner is None:
+        return Verification(runtime=built.runtime, ran=False, bar=bar_for(recipe), note=built.unavailable,
+                            checks=[f"{len(built.siblings) or 2} global-context graphs written"])
+    backend = open_backend(artifact)  # no thread setting: ExecuTorch's pool is process-wide
+    if not backend.global_mode:
+        return Verification(runtime=built.runtime, ran=False, bar=bar_for(recipe), passed=False,
+                            problems=["the artifact does not expose its global-context graphs to the runtime"])
+    context_model = copy.deepcopy(model).fix_input_size(recipe.context, recipe.context)  # ``model`` is pinned to the tile
+    outputs, references = [], []
+    for tile in inputs.tiles:
+        context = context_image(tile.transpose(1, 2, 0), recipe.context)
+        factors = backend.context(context).factors
+        outputs.append(backend.run(tile[None], factors))
+        with torch.no_grad():
+            reference_factors = context_model.generate_factors(torch.from_numpy(context.transpose(2, 0, 1)[None].copy()))
+            references.append(model(torch.from_numpy(tile[None]), reference_factors).numpy())
+    by_tile = iter(outputs)
+    return run_verification(lambda tile: next(by_tile), f"{built.runtime}, global context {recipe.context}", inputs,
+                            np.concatenate(references), recipe, reference_label=reference_label)

@@ -114,8 +114,15 @@ class HyperAdapter(nn.Module):
     def forward(
         self, features: torch.Tensor, factors: AdapterFactors | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, AdapterFactors]:
-        """Returns (updated features, routing maps, the factors used)."""
+        """Returns (updated features, routing maps, the factors used).
+
+        The factors are generated even when ``factors`` is given, and then discarded: NNCF
+        names its quantizer hooks by op call order, so skipping ``generate`` would shift
+        every later hook of a quantized model onto the wrong op. An exported graph drops the
+        unused ops; in eager mode they cost one pass over the pooled g x g grid.
+        """
+        generated = self.generate(features)
         if factors is None:
-            factors = self.generate(features)
+            factors = generated
         updated, routing = self.assemble(features, factors)
         return updated, routing, factors

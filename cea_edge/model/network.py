@@ -104,8 +104,15 @@ class CEANet(nn.Module):
         """All hyper-adapters in execution order (the order of factors and routing maps)."""
         return [module for module in self.modules() if isinstance(module, HyperAdapter)]
 
-    def forward(self, image: torch.Tensor, factors: Sequence[AdapterFactors] | None = None) -> torch.Tensor:
-        return self.restore(image, factors).image
+    def forward(self, image: torch.Tensor, factors: Sequence[AdapterFactors] | None = None,
+                full_output: bool = False) -> torch.Tensor | RestorationOutput:
+        """The restored image; with ``full_output`` the RestorationOutput (routing maps, factors).
+
+        Call the model (this method), not ``restore``, on a quantized model: NNCF wraps
+        ``forward`` to run its quantizer hooks.
+        """
+        output = self.restore(image, factors)
+        return output if full_output else output.image
 
     def restore(self, image: torch.Tensor, factors: Sequence[AdapterFactors] | None = None) -> RestorationOutput:
         """Run the network, optionally with externally supplied (U, D) for every adapter.
@@ -143,7 +150,7 @@ class CEANet(nn.Module):
     @torch.no_grad()
     def generate_factors(self, image: torch.Tensor) -> list[AdapterFactors]:
         """(U, D) of every adapter for ``image`` -- e.g. a downscaled copy of a whole photo."""
-        return self.restore(image).factors
+        return self(image, full_output=True).factors
 
     def fix_input_size(self, height: int, width: int) -> "CEANet":
         """Pin the adapters' pooling to one input size (an export tile); returns self.

@@ -10,14 +10,33 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from cea_edge.errors import CeaError
+from cea_edge.runtime.graphs import CONTEXT_GRAPH, FORWARD_GRAPH, GLOBAL_GRAPH, sibling_path
 from cea_edge.toolchain import require
+
+# The context side for checkpoints (exported models carry their own): what the export
+# recipes use, measured in benchmarks/tiling_fidelity.py.
+DEFAULT_CONTEXT = 512
+
+
+Factors = list[np.ndarray]  # flat, adapter by adapter (see runtime/graphs.py)
+
+
+@dataclass
+class GlobalContext:
+    """What the context graph makes of one photo: the factors every tile then shares, and the
+    routing maps of the context image (r maps per adapter, for --routing-maps)."""
+
+    factors: Factors
+    routing_maps: list[np.ndarray]  # (1, r, h, w) per adapter
 
 
 @dataclass
@@ -29,14 +48,59 @@ class Backend:
     value_range: tuple[float, float]
     max_batch: int  # tiles per call (1 for fixed-shape artifacts)
     _run: Callable[[np.ndarray], np.ndarray]
+    context_size: int = 0  # side of the context graph's input; 0: no global-context mode
+    _context: Callable[[np.ndarray], list[np.ndarray]] | None = None  # (1, 3, S, S) -> factors + routing maps
+    _run_global: Callable[[np.ndarray, Factors], np.ndarray] | None = None
+    # False: calls are serialised (an ExecuTorch method reuses its planned memory per call)
+    reentrant: bool = True
+    model_seconds: float = 0.0  # wall time spent inside the runtime's calls (the overhead benchmark)
+    _run_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _stats_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def run(self, tiles: np.ndarray) -> np.ndarray:
-        """(N, 3, T, T) float32 -> (N, 3, T, T) float32, in batches the artifact accepts."""
+    @property
+    def global_mode(self) -> bool:
+        return self.context_size > 0 and self._context is not None and self._run_global is not None
+
+    def _call(self, function: Callable[..., Any], *args: Any) -> Any:
+        started = time.perf_counter()
+        if self.reentrant:
+            result = function(*args)
+        else:
+            with self._run_lock:
+                result = function(*args)
+        elapsed = time.perf_counter() - started
+        with self._stats_lock:
+            self.model_seconds += elapsed
+        return result
+
+    def run(self, tiles: np.ndarray, factors: Factors | None = None) -> np.ndarray:
+        """(N, 3, T, T) float32 -> (N, 3, T, T) float32, in batches the artifact accepts.
+
+        factors: a photo's GlobalContext.factors (global-context mode); None: tile mode.
+        """
         if tiles.ndim != 4 or tiles.shape[1:] != (3, self.tile, self.tile):
             raise CeaError(f"{self.name} takes (N, 3, {self.tile}, {self.tile}) tiles, got {tiles.shape}")
-        parts = [self._run(np.ascontiguousarray(tiles[i:i + self.max_batch], dtype=np.float32))
-                 for i in range(0, len(tiles), self.max_batch)]
+        if factors is not None and not self.global_mode:
+            raise CeaError(f"{self.name} has no global-context graph; export it again with a context size, or use "
+                           "--context tile")
+        parts = []
+        for i in range(0, len(tiles), self.max_batch):
+            batch = np.ascontiguousarray(tiles[i:i + self.max_batch], dtype=np.float32)
+            parts.append(self._call(self._run, batch) if factors is None else self._call(self._run_global, batch, factors))
         return np.concatenate(parts)
+
+    def context(self, image: np.ndarray) -> GlobalContext:
+        """(S, S, 3) float32 context image (runtime.tiling.context_image) -> its GlobalContext."""
+        if not self.global_mode:
+            raise CeaError(f"{self.name} has no global-context graph; export it again with a context size, or use "
+                           "--context tile")
+        if image.shape != (self.context_size, self.context_size, 3):
+            raise CeaError(f"{self.name} takes a ({self.context_size}, {self.context_size}, 3) context image, "
+                           f"got {image.shape}")
+        outputs = self._call(self._context, np.ascontiguousarray(image.transpose(2, 0, 1)[None], dtype=np.float32))
+        adapters = len(outputs) // 3
+        return GlobalContext([np.asarray(o, dtype=np.float32) for o in outputs[:2 * adapters]],
+                             [np.asarray(o, dtype=np.float32) for o in outputs[2 * adapters:]])
 
 
 def _manifest(path: Path) -> dict[str, Any]:
@@ -61,18 +125,35 @@ def open_onnx(path: Path, threads: int | None) -> Backend:
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    try:
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as error:  # noqa: BLE001 -- onnxruntime raises its own types for bad files
-        raise CeaError(f"'{path}' is not a loadable ONNX model ({str(error).splitlines()[0][:160]})") from None
+
+    def session_for(file: Path) -> Any:
+        try:
+            return ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # noqa: BLE001 -- onnxruntime raises its own types for bad files
+            raise CeaError(f"'{file}' is not a loadable ONNX model ({str(error).splitlines()[0][:160]})") from None
+
+    session = session_for(path)
     meta = session.get_modelmeta().custom_metadata_map
     if "cea_edge.tile" not in meta:
         raise CeaError(f"'{path}' is an ONNX model, but not one cea-edge exported (no cea_edge.tile metadata)")
+    if meta.get("cea_edge.graph", FORWARD_GRAPH) != FORWARD_GRAPH:
+        raise CeaError(f"'{path}' is the {meta['cea_edge.graph']} graph of an export; open the main .onnx file beside it")
     input_name, output_name = session.get_inputs()[0].name, session.get_outputs()[0].name
-    return Backend(f"onnxruntime ({meta.get('cea_edge.precision', '?')})", int(meta["cea_edge.tile"]),
-                   int(meta.get("cea_edge.overlap", 0)), meta.get("cea_edge.precision", "?"),
-                   _value_range(meta.get("cea_edge.value_range")), 1,
-                   lambda tiles: session.run([output_name], {input_name: tiles})[0])
+    backend = Backend(f"onnxruntime ({meta.get('cea_edge.precision', '?')})", int(meta["cea_edge.tile"]),
+                      int(meta.get("cea_edge.overlap", 0)), meta.get("cea_edge.precision", "?"),
+                      _value_range(meta.get("cea_edge.value_range")), 1,
+                      lambda tiles: session.run([output_name], {input_name: tiles})[0])
+    context_size = int(meta.get("cea_edge.context", 0))
+    context_file, global_file = sibling_path(path, CONTEXT_GRAPH), sibling_path(path, GLOBAL_GRAPH)
+    if context_size and context_file.is_file() and global_file.is_file():
+        context_session, global_session = session_for(context_file), session_for(global_file)
+        factor_inputs = [i.name for i in global_session.get_inputs()][1:]
+        context_outputs = [o.name for o in context_session.get_outputs()]
+        backend.context_size = context_size
+        backend._context = lambda image: context_session.run(context_outputs, {input_name: image})
+        backend._run_global = lambda tiles, factors: global_session.run(
+            [output_name], {input_name: tiles, **dict(zip(factor_inputs, factors))})[0]
+    return backend
 
 
 def open_executorch(path: Path, threads: int | None) -> Backend:
@@ -84,25 +165,34 @@ def open_executorch(path: Path, threads: int | None) -> Backend:
         )
 
         _unsafe_reset_threadpool(threads)  # XNNPACK's pool is process-wide
+    constant_names = ("tile_size", "tile_overlap", "value_range", "context_size")
     try:
         program = runtime.Runtime.get().load_program(str(path))
         names = set(program.method_names)
-        constants = {name: list(program.load_method(name).execute([])) for name in ("tile_size", "tile_overlap", "value_range")
-                     if name in names}
-        forward = program.load_method("forward")
+        constants = {name: list(program.load_method(name).execute([])) for name in constant_names if name in names}
+        methods = {name: program.load_method(name) for name in (FORWARD_GRAPH, CONTEXT_GRAPH, GLOBAL_GRAPH)
+                   if name in names}
     except (RuntimeError, ValueError) as error:
         raise CeaError(f"'{path}' is not a loadable ExecuTorch program here ({str(error).splitlines()[0][:160]})") from None
-    if "tile_size" not in constants:
+    if "tile_size" not in constants or FORWARD_GRAPH not in methods:
         raise CeaError(f"'{path}' is an ExecuTorch program, but not one cea-edge exported (no tile_size method)")
     precision = _manifest(path).get("precision", "?")
 
-    def run(tiles: np.ndarray, _keep_alive: Any = program) -> np.ndarray:
-        # copy: the output aliases the method's planned memory, which the next call reuses
-        return forward.execute([torch.from_numpy(tiles)])[0].float().numpy().copy()
+    def execute(method: str, inputs: list[np.ndarray], _keep_alive: Any = program) -> list[np.ndarray]:
+        # copy: outputs alias the method's planned memory, which the next call reuses
+        outputs = methods[method].execute([torch.from_numpy(np.ascontiguousarray(x)) for x in inputs])
+        return [output.float().numpy().copy() for output in outputs]
 
     low, high = constants.get("value_range", [0.0, 1.0])
-    return Backend(f"executorch ({precision})", int(constants["tile_size"][0]), int(constants.get("tile_overlap", [0])[0]),
-                   precision, (float(low), float(high)), 1, run)
+    backend = Backend(f"executorch ({precision})", int(constants["tile_size"][0]),
+                      int(constants.get("tile_overlap", [0])[0]), precision, (float(low), float(high)), 1,
+                      lambda tiles: execute(FORWARD_GRAPH, [tiles])[0], reentrant=False)
+    context_size = int(constants.get("context_size", [0])[0])
+    if context_size and CONTEXT_GRAPH in methods and GLOBAL_GRAPH in methods:
+        backend.context_size = context_size
+        backend._context = lambda image: execute(CONTEXT_GRAPH, [image])
+        backend._run_global = lambda tiles, factors: execute(GLOBAL_GRAPH, [tiles, *factors])[0]
+    return backend
 
 
 def open_coreml(path: Path, threads: int | None) -> Backend:
@@ -110,47 +200,85 @@ def open_coreml(path: Path, threads: int | None) -> Backend:
         raise CeaError(f"'{path}' is a Core ML model: Core ML runs on macOS only, not on {sys.platform}; "
                        "use the .onnx or .pte export here")
     ct = require("coremltools", "running a Core ML model")
-    model = ct.models.MLModel(str(path))
+
+    def load(package: Path) -> Any:
+        try:
+            return ct.models.MLModel(str(package))
+        except Exception as error:  # noqa: BLE001 -- coremltools raises its own types for bad packages
+            raise CeaError(f"'{package}' is not a loadable Core ML package ({str(error).splitlines()[0][:160]})") from None
+
+    model = load(path)
     meta = dict(model.get_spec().description.metadata.userDefined)
-    return Backend(f"core ml ({meta.get('cea_edge.precision', '?')})", int(meta["cea_edge.tile"]),
-                   int(meta.get("cea_edge.overlap", 0)), meta.get("cea_edge.precision", "?"),
-                   _value_range(meta.get("cea_edge.value_range")), 1,
-                   lambda tiles: model.predict({"image": tiles})["restored"])
+    if "cea_edge.tile" not in meta:
+        raise CeaError(f"'{path}' is a Core ML model, but not one cea-edge exported (no cea_edge.tile metadata)")
+    backend = Backend(f"core ml ({meta.get('cea_edge.precision', '?')})", int(meta["cea_edge.tile"]),
+                      int(meta.get("cea_edge.overlap", 0)), meta.get("cea_edge.precision", "?"),
+                      _value_range(meta.get("cea_edge.value_range")), 1,
+                      lambda tiles: model.predict({"image": tiles})["restored"])
+    context_size = int(meta.get("cea_edge.context", 0))
+    context_file, global_file = sibling_path(path, CONTEXT_GRAPH), sibling_path(path, GLOBAL_GRAPH)
+    if context_size and context_file.is_dir() and global_file.is_dir():
+        context_model, global_model = load(context_file), load(global_file)
+        context_outputs = [o.name for o in context_model.get_spec().description.output]
+        factor_inputs = [i.name for i in global_model.get_spec().description.input][1:]
+        backend.context_size = context_size
+
+        def context(image: np.ndarray) -> list[np.ndarray]:
+            outputs = context_model.predict({"image": image})
+            return [outputs[name] for name in context_outputs]
+
+        backend._context = context
+        backend._run_global = lambda tiles, factors: global_model.predict(
+            {"image": tiles, **dict(zip(factor_inputs, factors))})["restored"]
+    return backend
 
 
-def open_checkpoint(path: Path, threads: int | None, tile: int, overlap: int) -> Backend:
-    """A PyTorch checkpoint (fp32 or QAT) in eager mode; any tile that fits the preset."""
+def open_checkpoint(path: Path, threads: int | None, tile: int, overlap: int, context: int = DEFAULT_CONTEXT) -> Backend:
+    """A PyTorch checkpoint (fp32 or QAT) in eager mode; any tile (and context side) that fits the preset."""
     torch = require("torch", "running a checkpoint")
+    from cea_edge.model.adapter import AdapterFactors
     from cea_edge.model.checkpoint import load_checkpoint
 
     loaded = load_checkpoint(path)
-    if tile % loaded.config.min_tile:
-        raise CeaError(f"tile {tile} is not a multiple of {loaded.config.min_tile}, the smallest tile of preset "
-                       f"'{loaded.config.name}'")
+    for name, side in (("tile", tile), ("context", context)):
+        if side % loaded.config.min_tile:
+            raise CeaError(f"{name} {side} is not a multiple of {loaded.config.min_tile}, the smallest tile of preset "
+                           f"'{loaded.config.name}'")
     model = loaded.model.eval()
     precision = "int8 (fake-quantized)" if loaded.quantization else "fp32"
 
-    def run(tiles: np.ndarray) -> np.ndarray:
+    def infer(image: np.ndarray, factors: Factors | None = None, full_output: bool = False) -> Any:
         if threads:
             torch.set_num_threads(threads)
+        pairs = None
+        if factors is not None:
+            tensors = [torch.from_numpy(f).expand(len(image), -1, -1) for f in factors]
+            pairs = [AdapterFactors(tensors[i], tensors[i + 1]) for i in range(0, len(tensors), 2)]
         with torch.no_grad():
-            return model(torch.from_numpy(tiles)).numpy()
+            return model(torch.from_numpy(image), pairs, full_output=full_output)
 
-    return Backend(f"pytorch ({precision})", tile, overlap, precision, (0.0, 1.0), 8, run)
+    def context_outputs(image: np.ndarray) -> list[np.ndarray]:
+        output = infer(image, full_output=True)
+        return [t.numpy() for f in output.factors for t in f] + [m.numpy() for m in output.routing_maps]
+
+    return Backend(f"pytorch ({precision})", tile, overlap, precision, (0.0, 1.0), 8,
+                   lambda tiles: infer(tiles).numpy(), context_size=context, _context=context_outputs,
+                   _run_global=lambda tiles, factors: infer(tiles, factors).numpy())
 
 
 OPENERS = {".onnx": open_onnx, ".pte": open_executorch, ".mlpackage": open_coreml}
 
 
-def open_backend(path: str | Path, threads: int | None = None, tile: int = 256, overlap: int = 32) -> Backend:
-    """The backend for an exported artifact (tile and overlap from the artifact) or a
-    checkpoint (.pt: ``tile``/``overlap`` apply)."""
+def open_backend(path: str | Path, threads: int | None = None, tile: int = 256, overlap: int = 32,
+                 context: int = DEFAULT_CONTEXT) -> Backend:
+    """The backend for an exported artifact (tile, overlap and context side from the
+    artifact) or a checkpoint (.pt: ``tile``, ``overlap`` and ``context`` apply)."""
     path = Path(path)
     if not path.exists():
         raise CeaError(f"model '{path}' does not exist")
     suffix = path.suffix.lower()
     if suffix == ".pt":
-        return open_checkpoint(path, threads, tile, overlap)
+        return open_checkpoint(path, threads, tile, overlap, context)
     if suffix not in OPENERS:
         raise CeaError(f"'{path}': not a model cea-edge runs (expected .onnx, .pte, .mlpackage or a .pt checkpoint)")
     return OPENERS[suffix](path, threads)

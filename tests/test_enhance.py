@@ -1,0 +1,281 @@
+"""The tiled runtime end to end: fidelity to whole-image inference in both context modes,
+seams, thread safety, photo I/O through `enhance`, and its error paths."""
+
+from __future__ import annotations
+
+import io
+import math
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageCms
+
+from cea_edge import enhance
+from cea_edge.errors import run_cli
+from cea_edge.imageio import Photo, read_photo, write_photo
+from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+from cea_edge.runtime.backends import open_backend
+from cea_edge.runtime.tiling import context_image, plan_tiles, tiled_apply
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    error = np.clip(a, 0, 1).astype(np.float64) - np.clip(b, 0, 1)
+    return 10 * math.log10(1 / np.mean(error * error))
+
+
+def boundary_mask(height: int, width: int, tile: int, overlap: int, band: int = 4) -> np.ndarray:
+    """Pixels within ``band`` of an edge of a tile inside the image (not the image border)."""
+    plan = plan_tiles(height, width, tile, overlap)
+    mask = np.zeros((height, width), bool)
+    for starts, size, axis in ((plan.ys, height, 0), (plan.xs, width, 1)):
+        for start in starts:
+            for edge in (start, start + tile):
+                if 0 < edge < size:
+                    index = [slice(None), slice(None)]
+                    index[axis] = slice(max(0, edge - band), min(size, edge + band))
+                    mask[tuple(index)] = True
+    return mask
+
+
+@pytest.fixture(scope="module")
+def edge_photo() -> tuple[np.ndarray, np.ndarray]:
+    """A 512 x 512 degraded crop (the bundled edge model's context side) and its whole-image restoration."""
+    from cea_edge.data.degradations import CASES
+    from cea_edge.data.sources import load_photo
+
+    image = CASES["rain"](load_photo("astronaut"), np.random.default_rng(0))
+    model = load_checkpoint(DEFAULT_CHECKPOINT).model.eval()
+    with torch.no_grad():
+        whole = model(torch.from_numpy(image.transpose(2, 0, 1)[None].copy()))[0].numpy().transpose(1, 2, 0)
+    return image, whole
+
+
+def test_global_context_tiles_reproduce_the_whole_image_without_seams(edge_photo):
+    """Defaults (tile 256, overlap 32, context 512) on a photo of the context's size: the
+    context graph sees exactly the whole photo, so only the tiles' borders can differ --
+    and the feathering keeps the error along tile edges below the error elsewhere.
+    Measured: 75 dB, boundary/interior 0.6-0.9 (overlap 16: 2.5-4.6, hence 32)."""
+    image, whole = edge_photo
+    backend = open_backend(DEFAULT_CHECKPOINT, threads=2, tile=256, overlap=32, context=512)
+    assert np.array_equal(context_image(image, 512), image)
+    factors = backend.context(context_image(image, 512)).factors
+    tiled = tiled_apply(image, lambda tiles: backend.run(tiles, factors), 256, 32)
+    assert psnr(tiled, whole) >= 40.0
+    error = ((tiled - whole) ** 2).mean(axis=-1)
+    mask = boundary_mask(512, 512, 256, 32)
+    assert error[mask].mean() <= error[~mask].mean()
+
+    # tile mode: every tile generates its own factors -- further from the whole image (measured 40 dB)
+    per_tile = tiled_apply(image, backend.run, 256, 32)
+    assert 30.0 <= psnr(per_tile, whole) < psnr(tiled, whole)
+
+
+def test_context_image_shrinks_by_area_and_pads_by_mirroring():
+    rng = np.random.default_rng(0)
+    large = rng.integers(0, 256, (100, 60, 3), dtype=np.uint8)
+    shrunk = context_image(large, 20)  # 5 x 3 boxes
+    np.testing.assert_allclose(shrunk, large.reshape(20, 5, 20, 3, 3).mean(axis=(1, 3)) / 255, atol=1e-6)
+    small = rng.random((5, 3, 3), dtype=np.float32)
+    padded = context_image(small, 8)
+    np.testing.assert_array_equal(padded, np.pad(small, ((0, 3), (0, 5), (0, 0)), mode="symmetric"))
+    deep = np.full((3, 3, 3), 65535, np.uint16)
+    assert context_image(deep, 3).min() == 1.0
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_streamed_integer_output_is_the_rounded_float_output(dtype):
+    rng = np.random.default_rng(1)
+    top = np.iinfo(dtype).max
+    pixels = rng.integers(0, top + 1, (37, 45, 3)).astype(dtype)
+
+    def model(tiles):
+        return np.tanh(tiles * 1.7 - 0.3)  # leaves [0, 1]: clipping is part of the contract
+
+    as_float = tiled_apply(pixels.astype(np.float32) / top, model, 16, 5)
+    as_int = tiled_apply(pixels, model, 16, 5, out=np.empty_like(pixels))
+    assert as_int.dtype == dtype
+    expected = (np.clip(as_float, 0, 1) * top + 0.5).astype(np.int64)
+    assert np.abs(as_int.astype(np.int64) - expected).max() <= 1
+
+
+# --- exported models ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def onnx_model(tmp_path_factory) -> Path:
+    from cea_edge.export.__main__ import main as export_main
+    from cea_edge.model import CEANet, get_preset
+    from cea_edge.model.checkpoint import save_checkpoint
+    from tests.helpers import make_active
+
+    folder = tmp_path_factory.mktemp("runtime")
+    torch.manual_seed(0)
+    checkpoint = folder / "tiny.pt"
+    save_checkpoint(checkpoint, make_active(CEANet(get_preset("tiny"))), {})
+    argv = ["--target", "onnx", "--checkpoint", str(checkpoint), "--precision", "fp32", "--tile", "32",
+            "--overlap", "8", "--context-size", "64", "--out", str(folder / "onnx")]
+    assert run_cli(export_main, argv) == 0
+    return folder / "onnx" / "tiny-fp32-32.onnx"
+
+
+def test_backends_are_safe_to_share_between_threads(onnx_model):
+    """Four threads restore four photos with one backend at once: each gets what it gets alone."""
+    backend = open_backend(onnx_model, threads=1)
+    rng = np.random.default_rng(2)
+    photos = [Photo(rng.integers(0, 256, (50 + 7 * i, 70 - 5 * i, 3), dtype=np.uint8), None, 8, None, None, ())
+              for i in range(4)]
+    alone = [enhance.restore_photo(photo, backend, "global", 8)[0] for photo in photos]
+    together: list[np.ndarray | None] = [None] * 4
+
+    def work(index: int) -> None:
+        for _ in range(3):
+            together[index] = enhance.restore_photo(photos[index], backend, "global", 8)[0]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for ours, reference in zip(together, alone):
+        np.testing.assert_array_equal(ours, reference)
+
+
+def test_enhance_with_an_exported_model_in_both_modes(onnx_model, tmp_path, rgb_file):
+    outputs = {}
+    for mode in ("global", "tile"):
+        outputs[mode] = tmp_path / f"{mode}.png"
+        assert run_cli(enhance.main, [str(rgb_file), "--model", str(onnx_model), "--context", mode,
+                                      "-o", str(outputs[mode]), "--routing-maps"]) == 0
+    a, b = (read_photo(outputs[m]).pixels for m in ("global", "tile"))
+    assert a.shape == b.shape == (40, 56, 3) and not np.array_equal(a, b)
+    grid = read_photo(tmp_path / "global_routing.png").pixels
+    cell_h, cell_w = round(40 * 128 / 56), 128  # the photo's aspect, long side 128
+    assert grid.shape == (3 * (cell_h + 4) - 4, 2 * (cell_w + 4) - 4, 3)  # tiny: 3 adapters (rows) of rank 2 (maps)
+
+
+def test_models_without_global_graphs_need_tile_mode(tmp_path, rgb_file, tiny_checkpoint, capsys):
+    from cea_edge.export.__main__ import main as export_main
+
+    argv = ["--target", "onnx", "--checkpoint", str(tiny_checkpoint), "--precision", "fp32", "--tile", "32",
+            "--overlap", "8", "--context-size", "0", "--out", str(tmp_path / "onnx")]
+    assert run_cli(export_main, argv) == 0
+    model = tmp_path / "onnx" / "tiny-fp32-32.onnx"
+    assert not (tmp_path / "onnx" / "tiny-fp32-32.context.onnx").exists()
+    assert run_cli(enhance.main, [str(rgb_file), "--model", str(model), "-o", str(tmp_path / "a.png")]) == 2
+    assert "--context tile" in capsys.readouterr().err
+    assert run_cli(enhance.main, [str(rgb_file), "--model", str(model), "--context", "tile",
+                                  "-o", str(tmp_path / "a.png")]) == 0
+
+
+# --- photo I/O through enhance ---------------------------------------------------------
+
+
+def run_enhance(source: Path, checkpoint: Path, out: Path, *extra: str) -> Photo:
+    assert run_cli(enhance.main, [str(source), "--checkpoint", str(checkpoint), "--tile", "32", "--context-size", "64",
+                                  "-o", str(out), "--quiet", *extra]) == 0
+    return read_photo(out)
+
+
+def test_sixteen_bit_photos_stay_sixteen_bit(tmp_path, tiny_checkpoint):
+    pixels = np.random.default_rng(3).integers(0, 65536, (30, 41, 3)).astype(np.uint16)
+    write_photo(tmp_path / "deep.png", pixels)
+    result = run_enhance(tmp_path / "deep.png", tiny_checkpoint, tmp_path / "out.png")
+    backend = open_backend(tiny_checkpoint, tile=32, overlap=8, context=64)
+    expected = enhance.restore_photo(read_photo(tmp_path / "deep.png"), backend, "global", 8)[0]
+    assert result.bit_depth == 16 and result.pixels.dtype == np.uint16
+    assert np.abs(result.pixels.astype(np.int64) - expected).max() <= 1
+    assert len(np.unique(result.pixels % 256)) > 200  # the low byte carries information
+
+
+def test_alpha_icc_and_exif_survive_and_orientation_is_applied(tmp_path, tiny_checkpoint):
+    rng = np.random.default_rng(4)
+    image = Image.fromarray(rng.integers(0, 256, (20, 36, 4), dtype=np.uint8), "RGBA")
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to view
+    exif[0x010F] = "cea-edge test camera"
+    image.save(tmp_path / "in.png", icc_profile=icc, exif=exif.tobytes())
+    result = run_enhance(tmp_path / "in.png", tiny_checkpoint, tmp_path / "out.png")
+    assert result.pixels.shape == (36, 20, 3)  # upright
+    np.testing.assert_array_equal(result.alpha, np.rot90(np.asarray(image)[..., 3], k=-1))
+    assert result.icc_profile == icc
+    written = Image.Exif()
+    written.load(result.exif)
+    assert written[0x0112] == 1 and written[0x010F] == "cea-edge test camera"
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "1"])
+def test_gray_and_palette_photos_come_out_rgb(mode, tmp_path, tiny_checkpoint, rgb_file):
+    Image.open(rgb_file).convert(mode).save(tmp_path / "in.png")
+    result = run_enhance(tmp_path / "in.png", tiny_checkpoint, tmp_path / "out.png")
+    assert result.pixels.shape == (40, 56, 3) and result.alpha is None
+
+
+def test_a_one_pixel_photo(tmp_path, tiny_checkpoint):
+    Image.fromarray(np.full((1, 1, 3), 77, np.uint8)).save(tmp_path / "dot.png")
+    result = run_enhance(tmp_path / "dot.png", tiny_checkpoint, tmp_path / "out.png", "--compare")
+    assert result.pixels.shape == (1, 1, 3)
+    assert read_photo(tmp_path / "out_compare.png").pixels.shape == (1, 2, 3)
+
+
+def test_batch_reports_every_failure_and_still_processes_the_rest(tmp_path, tiny_checkpoint, rgb_file, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a_empty.png").write_bytes(b"")
+    (folder / "b_text.jpg").write_text("no")
+    (folder / "c_truncated.png").write_bytes(rgb_file.read_bytes()[:100])
+    Image.open(rgb_file).convert("CMYK").save(folder / "d_cmyk.jpg")
+    Image.open(rgb_file).save(folder / "e_good.png")
+    Image.fromarray(np.zeros((200, 200, 3), np.uint8)).save(folder / "f_big.png")
+    out = tmp_path / "out"  # created for a batch
+    code = run_cli(enhance.main, [str(folder), "--checkpoint", str(tiny_checkpoint), "--tile", "32",
+                                  "--context-size", "64", "--max-pixels", "10000", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "5 of 6 file(s) failed" in err and "Traceback" not in err
+    for fragment in ("is empty", "not an image", "damaged or truncated", "CMYK", "limit"):
+        assert fragment in err
+    assert sorted(p.name for p in out.iterdir()) == ["e_good_enhanced.png"]
+
+
+@pytest.mark.parametrize("case", ["corrupt", "wrong_kind", "coreml", "overlap", "tile_for_artifact"])
+def test_model_problems_are_one_line(case, tmp_path, rgb_file, onnx_model, capsys):
+    args = [str(rgb_file), "-o", str(tmp_path / "x.png")]
+    expected = {"corrupt": "not a loadable ONNX model", "wrong_kind": "not a model cea-edge runs",
+                "coreml": "macOS only", "overlap": "overlap", "tile_for_artifact": "apply to checkpoints"}[case]
+    if case == "corrupt":
+        (tmp_path / "m.onnx").write_bytes(b"\x08\x01junk")
+        args += ["--model", str(tmp_path / "m.onnx")]
+    elif case == "wrong_kind":
+        args += ["--model", str(rgb_file)]
+    elif case == "coreml":
+        if sys.platform == "darwin":
+            pytest.skip("Core ML runs here")
+        (tmp_path / "m.mlpackage").mkdir()
+        args += ["--model", str(tmp_path / "m.mlpackage")]
+    elif case == "overlap":
+        args += ["--model", str(onnx_model), "--overlap", "32"]
+    else:
+        args += ["--model", str(onnx_model), "--tile", "64"]
+    assert run_cli(enhance.main, args) == 2
+    err = capsys.readouterr().err
+    assert expected in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "x.png").exists()
+
+
+def test_routing_grid_is_signed_and_one_row_per_adapter():
+    from cea_edge.runtime.routing import CELL, routing_grid
+
+    maps = [np.stack([np.linspace(-2, 2, 16).reshape(4, 4), np.zeros((4, 4))])[None], np.ones((1, 2, 8, 8))]
+    grid = routing_grid(maps)
+    assert grid.shape == (2 * CELL + 4, 2 * CELL + 4, 3)
+    first = grid[:CELL, :CELL].reshape(-1, 3).astype(int)
+    assert (first[:, 2] > first[:, 0]).any() and (first[:, 0] > first[:, 2]).any()  # blue and red parts
+    assert tuple(grid[CELL + 4, 0]) == tuple(grid[CELL + 4, CELL + 4])  # a constant map is one colour
+    # a 20 x 40 photo in a 64-pixel context: its maps are cropped to the photo and shown 64 x 128
+    cropped = routing_grid([np.arange(16.0).reshape(1, 1, 4, 4) - 2], photo_size=(20, 40), context_size=64)
+    assert cropped.shape == (64, 128, 3)
+    buffer = io.BytesIO()
+    Image.fromarray(grid).save(buffer, format="PNG")  # a valid RGB picture
