@@ -141,7 +141,7 @@ def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path)
     session = ort.InferenceSession(str(path), options, providers=[PROVIDER])
     summary = [f"onnx: opset {opset}, {sum(ops.values())} nodes, weights {dict(initializer_types)}"]
     if siblings:
-        summary.append(f"global context ({recipe.context}x{recipe.context}): {', '.join(p.name for p in siblings.values())}")
+        summary.append(f"global context ({recipe.context}x{recipe.context}): context + forward_global graphs written beside it (<name>.context.onnx, <name>.global.onnx)")
     if quantization:
         quantization["ort_kernels"] = integer_kernels(path, ort)
         fused = sum(n for op, n in quantization["ort_kernels"].items() if op.startswith(("QLinear", "QGemm")))

@@ -173,6 +173,9 @@ def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool 
                         raise_if_failed(Verification(**verification.global_context), f"{destination.name} (global context)")
             else:
                 verification = skipped_verification()
+            if "graphs" in built.details:  # the target saw staged names; record the published ones
+                built.details["graphs"] = {name: (destination if name == "forward" else sibling_path(destination, name)).name
+                                           for name in built.details["graphs"]}
             digest = artifact_digest(staged_artifact)
             manifest = build_manifest(
                 artifact=destination, digest=digest, recipe=recipe.to_dict(), preset=loaded.config.name,
