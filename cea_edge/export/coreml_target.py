@@ -177,8 +177,7 @@ def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path)
         _convert(spec, recipe, options, embedded, siblings.get(spec.name, path))
     details, checks, problems = inspect_program(path, recipe, embedded)
     details |= {"deployment_target": recipe.deployment_target, "compute_units": recipe.compute_units,
-                "quantization": quantization or None,
-                "graphs": {"forward": path.name, **{name: p.name for name, p in siblings.items()}}}
+                "quantization": quantization or None}
     for spec in specs[1:]:
         sibling = ct.models.MLModel(str(siblings[spec.name]), skip_model_load=True).get_spec().description
         names = ([f.name for f in sibling.input], [f.name for f in sibling.output])

@@ -168,7 +168,6 @@ def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path)
             "opset": opset,
             "exporter": "torch.onnx.export(dynamo=True)",
             "metadata_props": embedded.as_strings(),
-            "graphs": {"forward": path.name, **{name: p.name for name, p in siblings.items()}},
             "op_inventory": dict(sorted(ops.items())),
             "initializer_dtypes": dict(initializer_types),
             "fp16_strategy": "fp16 weights/activations, float32 I/O via Cast" if recipe.precision == "fp16" else None,

@@ -150,11 +150,9 @@ def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool 
     manifest_path = destination.with_name(destination.name + ".json")
 
     with staged_outputs(destination, manifest_path) as (staged_artifact, staged_manifest):
-        siblings: dict[str, Path] = {}
         try:
             started = time.perf_counter()
             built = target.build(model, recipe, embedded, staged_artifact)
-            siblings = built.siblings
             export_seconds = time.perf_counter() - started
             if verify:
                 inputs = verification_inputs(recipe.tile)
@@ -173,9 +171,6 @@ def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool 
                         raise_if_failed(Verification(**verification.global_context), f"{destination.name} (global context)")
             else:
                 verification = skipped_verification()
-            if "graphs" in built.details:  # the target saw staged names; record the published ones
-                built.details["graphs"] = {name: (destination if name == "forward" else sibling_path(destination, name)).name
-                                           for name in built.details["graphs"]}
             digest = artifact_digest(staged_artifact)
             manifest = build_manifest(
                 artifact=destination, digest=digest, recipe=recipe.to_dict(), preset=loaded.config.name,
@@ -183,15 +178,15 @@ def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool 
                 min_tile=loaded.config.min_tile, io_names=built.io_names, export_seconds=export_seconds,
                 verification=verification.to_dict(), details=built.details,
             )
-            if siblings:
+            if built.siblings:
                 manifest["siblings"] = {name: {"file": sibling_path(destination, name).name,
-                                               **asdict(artifact_digest(path))} for name, path in siblings.items()}
+                                               **asdict(artifact_digest(path))} for name, path in built.siblings.items()}
             atomic_write_json(staged_manifest, manifest)
-            for name, path in siblings.items():  # before the main file: it names them by convention
+            for name, path in built.siblings.items():  # before the main file: it names them by convention
                 publish(path, sibling_path(destination, name))
         except BaseException:
-            # also siblings a failed build had already written (their names follow the staged artifact's)
-            for path in {*siblings.values(), *(sibling_path(staged_artifact, g) for g in (CONTEXT_GRAPH, GLOBAL_GRAPH))}:
+            # every staged sibling, also those of a build that failed halfway (named after the staged artifact)
+            for path in (sibling_path(staged_artifact, graph) for graph in (CONTEXT_GRAPH, GLOBAL_GRAPH)):
                 if path.exists():
                     remove_staged(path)
             raise

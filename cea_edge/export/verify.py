@@ -7,7 +7,6 @@ fp32 model, and judges the figures against the recipe's bar for the precision.
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
@@ -204,7 +203,9 @@ def verify_global_context(artifact: Any, built: Any, model: CEANet, recipe: Reci
     if not backend.global_mode:
         return Verification(runtime=built.runtime, ran=False, bar=bar_for(recipe), passed=False,
                             problems=["the artifact does not expose its global-context graphs to the runtime"])
-    context_model = copy.deepcopy(model).fix_input_size(recipe.context, recipe.context)  # ``model`` is pinned to the tile
+    from cea_edge.export.common import context_model as pinned_copy  # common imports this module
+
+    context_model = pinned_copy(model, recipe.context)  # ``model`` itself is pinned to the tile
     outputs, references = [], []
     for tile in inputs.tiles:
         context = context_image(tile.transpose(1, 2, 0), recipe.context)

@@ -61,6 +61,11 @@ class Backend:
     def global_mode(self) -> bool:
         return self.context_size > 0 and self._context is not None and self._run_global is not None
 
+    def _require_global(self) -> None:
+        if not self.global_mode:
+            raise CeaError(f"{self.name} has no global-context graph; export it again with a context size, or use "
+                           "--context tile")
+
     def _call(self, function: Callable[..., Any], *args: Any) -> Any:
         started = time.perf_counter()
         if self.reentrant:
@@ -80,9 +85,8 @@ class Backend:
         """
         if tiles.ndim != 4 or tiles.shape[1:] != (3, self.tile, self.tile):
             raise CeaError(f"{self.name} takes (N, 3, {self.tile}, {self.tile}) tiles, got {tiles.shape}")
-        if factors is not None and not self.global_mode:
-            raise CeaError(f"{self.name} has no global-context graph; export it again with a context size, or use "
-                           "--context tile")
+        if factors is not None:
+            self._require_global()
         parts = []
         for i in range(0, len(tiles), self.max_batch):
             batch = np.ascontiguousarray(tiles[i:i + self.max_batch], dtype=np.float32)
@@ -91,9 +95,7 @@ class Backend:
 
     def context(self, image: np.ndarray) -> GlobalContext:
         """(S, S, 3) float32 context image (runtime.tiling.context_image) -> its GlobalContext."""
-        if not self.global_mode:
-            raise CeaError(f"{self.name} has no global-context graph; export it again with a context size, or use "
-                           "--context tile")
+        self._require_global()
         if image.shape != (self.context_size, self.context_size, 3):
             raise CeaError(f"{self.name} takes a ({self.context_size}, {self.context_size}, 3) context image, "
                            f"got {image.shape}")
@@ -120,6 +122,13 @@ def _value_range(text: str | None) -> tuple[float, float]:
     return (low, high)
 
 
+def _from_metadata(runtime: str, meta: dict[str, str], run: Callable[[np.ndarray], np.ndarray]) -> Backend:
+    """A tile-mode backend from the string metadata ONNX and Core ML artifacts carry (EmbeddedMetadata)."""
+    precision = meta.get("cea_edge.precision", "?")
+    return Backend(f"{runtime} ({precision})", int(meta["cea_edge.tile"]), int(meta.get("cea_edge.overlap", 0)),
+                   precision, _value_range(meta.get("cea_edge.value_range")), 1, run)
+
+
 def open_onnx(path: Path, threads: int | None) -> Backend:
     ort = require("onnxruntime", "running an ONNX model")
     options = ort.SessionOptions()
@@ -139,10 +148,7 @@ def open_onnx(path: Path, threads: int | None) -> Backend:
     if meta.get("cea_edge.graph", FORWARD_GRAPH) != FORWARD_GRAPH:
         raise CeaError(f"'{path}' is the {meta['cea_edge.graph']} graph of an export; open the main .onnx file beside it")
     input_name, output_name = session.get_inputs()[0].name, session.get_outputs()[0].name
-    backend = Backend(f"onnxruntime ({meta.get('cea_edge.precision', '?')})", int(meta["cea_edge.tile"]),
-                      int(meta.get("cea_edge.overlap", 0)), meta.get("cea_edge.precision", "?"),
-                      _value_range(meta.get("cea_edge.value_range")), 1,
-                      lambda tiles: session.run([output_name], {input_name: tiles})[0])
+    backend = _from_metadata("onnxruntime", meta, lambda tiles: session.run([output_name], {input_name: tiles})[0])
     context_size = int(meta.get("cea_edge.context", 0))
     context_file, global_file = sibling_path(path, CONTEXT_GRAPH), sibling_path(path, GLOBAL_GRAPH)
     if context_size and context_file.is_file() and global_file.is_file():
@@ -211,10 +217,7 @@ def open_coreml(path: Path, threads: int | None) -> Backend:
     meta = dict(model.get_spec().description.metadata.userDefined)
     if "cea_edge.tile" not in meta:
         raise CeaError(f"'{path}' is a Core ML model, but not one cea-edge exported (no cea_edge.tile metadata)")
-    backend = Backend(f"core ml ({meta.get('cea_edge.precision', '?')})", int(meta["cea_edge.tile"]),
-                      int(meta.get("cea_edge.overlap", 0)), meta.get("cea_edge.precision", "?"),
-                      _value_range(meta.get("cea_edge.value_range")), 1,
-                      lambda tiles: model.predict({"image": tiles})["restored"])
+    backend = _from_metadata("core ml", meta, lambda tiles: model.predict({"image": tiles})["restored"])
     context_size = int(meta.get("cea_edge.context", 0))
     context_file, global_file = sibling_path(path, CONTEXT_GRAPH), sibling_path(path, GLOBAL_GRAPH)
     if context_size and context_file.is_dir() and global_file.is_dir():

@@ -107,11 +107,6 @@ def _band_source(image: np.ndarray, plan: TilePlan, top: int, bottom: int) -> np
     return band
 
 
-def pad_to_plan(image: np.ndarray, plan: TilePlan) -> np.ndarray:
-    """(H, W, C) -> (padded_height, padded_width, C), mirrored at the bottom and right."""
-    return _band_source(image, plan, 0, plan.padded_height)
-
-
 def sample_scale(dtype: np.dtype) -> float:
     """What maps stored samples onto [0, 1]: 255 for uint8, 65535 for uint16, 1 for floats."""
     return float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else 1.0
