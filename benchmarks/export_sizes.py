@@ -53,7 +53,8 @@ def benchmark(checkpoint: Path, qat_checkpoint: Path, tile: int | None, overlap:
             manifest = json.loads(result.manifest.read_text())
             verification = result.verification
             rows.append({
-                "target": target, "delegate": recipe.delegate, "precision": precision, "tile": recipe.tile, "file": result.artifact.name,
+                "target": target, "delegate": recipe.delegate, "precision": precision, "tile": recipe.tile,
+                "file": result.artifact.name,
                 "bytes": result.digest.bytes, "export_seconds": round(result.export_seconds, 2),
                 "max_abs_error": verification.max_abs_error, "psnr_db": verification.psnr_db,
                 "reference": verification.reference, "fp32_psnr_db": verification.fp32_psnr_db,
@@ -65,7 +66,8 @@ def benchmark(checkpoint: Path, qat_checkpoint: Path, tile: int | None, overlap:
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| target | precision | tile | size (MB) | export (s) | max-abs | PSNR (dB) | vs fp32 (dB) | verified by | delegation |",
+    lines = ["| target | precision | tile | size (MB) | export (s) | max-abs | PSNR (dB) | vs fp32 (dB) | verified by "
+             "| delegation |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         target = f"{row['target']} ({row['delegate']})" if row["delegate"] else row["target"]

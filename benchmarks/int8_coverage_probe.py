@@ -21,20 +21,20 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from int8_tradeoff import latency_ms, runner, suite_quality  # noqa: E402
+from int8_tradeoff import latency_ms, runner, suite_quality
 
-from cea_edge.atomic import atomic_write_json  # noqa: E402
-from cea_edge.data.suite import build_suite  # noqa: E402
-from cea_edge.errors import run_cli  # noqa: E402
-from cea_edge.export.common import export_program, module_for  # noqa: E402
-from cea_edge.export.quantized_graph import (  # noqa: E402
+from cea_edge.atomic import atomic_write_json
+from cea_edge.data.suite import build_suite
+from cea_edge.errors import run_cli
+from cea_edge.export.common import export_program, module_for
+from cea_edge.export.quantized_graph import (
     _decomposed_ops,
     _layer_inventory,
     quantized_graph,
     unshare_dequantize,
 )
-from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_QAT_CHECKPOINT, load_checkpoint  # noqa: E402
-from cea_edge.quantize import QuantRecipe, calibration_set  # noqa: E402
+from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_QAT_CHECKPOINT, load_checkpoint
+from cea_edge.quantize import calibration_set, load_quant_recipe
 
 
 class OutputQDQ(nn.Module):
@@ -72,7 +72,7 @@ def full_coverage(qat: Path, tile: int) -> nn.Module:
             register_post_function_hook(graph.module, decode_hook_name(name)[1], 0, hook)
             added.append(hook)
     with torch.no_grad():
-        for patch in calibration_set(QuantRecipe()):
+        for patch in calibration_set(load_quant_recipe()):
             graph.module(nn.functional.interpolate(patch, size=(tile, tile), mode="bilinear"))
     for hook in added:
         hook.calibrating = False
@@ -120,7 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows.append(row)
             print(f"{label}: {row}", file=sys.stderr)
     base = rows[0]
-    print(f"| model (ExecuTorch XNNPACK, tile {tile}) | aio-synth PSNR (dB) | 1 thread (ms) | 2 threads (ms) | vs fp32 (1t / 2t) |")
+    print(f"| model (ExecuTorch XNNPACK, tile {tile}) | aio-synth PSNR (dB) | 1 thread (ms) | 2 threads (ms) "
+          "| vs fp32 (1t / 2t) |")
     print("|---|---|---|---|---|")
     for row in rows:
         psnr = "n/a" if row["psnr_db"] is None else f"{row['psnr_db']:.3f}"

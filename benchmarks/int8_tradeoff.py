@@ -52,8 +52,7 @@ def suite_quality(run: Runner, samples: list) -> float:
     scores = []
     for sample in samples:
         tile = np.ascontiguousarray(sample.degraded.transpose(2, 0, 1)[None], dtype=np.float32)
-        restored = np.clip(run(tile)[0].transpose(1, 2, 0), 0.0, 1.0)
-        scores.append(psnr(sample.clean, restored))
+        scores.append(psnr(sample.clean, run(tile)[0].transpose(1, 2, 0)))  # psnr clamps to [0, 1]
     return float(np.mean(scores))
 
 
@@ -140,13 +139,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 latency.append({"runtime": name, "model": artifact["model"], "threads": threads, "tile": artifact["tile"],
                                 "bytes": artifact["bytes"], **figures})
     for row in latency:
-        base = next(r for r in latency if r["runtime"] == row["runtime"] and r["threads"] == row["threads"] and r["model"] == "fp32")
+        base = next(r for r in latency
+                    if r["runtime"] == row["runtime"] and r["threads"] == row["threads"] and r["model"] == "fp32")
         row["ratio"] = row["median"] / base["median"]
 
     if quality:
         print(f"## Quality ({args.suite}, {len(build_suite(args.suite))} images, mean PSNR vs clean)\n")
         print(markdown_quality(quality) + "\n")
-    print(f"## Latency (one {latency[0]['tile']}x{latency[0]['tile']} tile, median of {args.runs} runs after {args.warmup} warm-up)\n")
+    tile = latency[0]["tile"]
+    print(f"## Latency (one {tile}x{tile} tile, median of {args.runs} runs after {args.warmup} warm-up)\n")
     print(markdown_latency(latency))
     if args.json:
         atomic_write_json(args.json, {"suite": args.suite, "machine": platform.processor() or platform.machine(),

@@ -5,7 +5,7 @@
         [--skip-overhead] [--skip-memory] [--cache DIR] [--json reports/runtime-throughput.json]
 
 (a) Overhead: per backend, a synthetic 1920x1080 8-bit photo (a degraded photo, mirror-tiled)
-goes through ``cea_edge.enhance.restore_photo`` -- the CLI's pipeline -- in both context
+goes through ``cea_edge.runtime.restore.restore_photo`` -- the CLI's pipeline -- in both context
 modes with 2 threads, after one warm-up. Reported: wall seconds, ``backend.model_seconds``
 (time inside the runtime's calls), wall/model (goal <= 1.10) and MP/s; median of --repeats.
 (b) Memory: ``python -m cea_edge.enhance --context global --quiet --model M`` as a
@@ -36,11 +36,10 @@ from PIL import Image
 from cea_edge.atomic import atomic_write_json
 from cea_edge.data.degradations import CASES
 from cea_edge.data.sources import load_photo
-from cea_edge.enhance import restore_photo
 from cea_edge.errors import run_cli
-from cea_edge.imageio import Photo
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT
 from cea_edge.runtime.backends import open_backend
+from cea_edge.runtime.restore import restore_photo
 
 # key -> (export target, precision); "checkpoint" is the bundled fp32 checkpoint, run in PyTorch
 BACKENDS = {"onnx-fp32": ("onnx", "fp32"), "onnx-int8": ("onnx", "int8"),
@@ -79,27 +78,24 @@ def synthetic(height: int, width: int) -> np.ndarray:
     return np.pad(base, ((0, max(height - 512, 0)), (0, max(width - 512, 0)), (0, 0)), mode="symmetric")[:height, :width]
 
 
-def photo_of(pixels: np.ndarray) -> Photo:
-    return Photo(np.ascontiguousarray(pixels), None, 8, None, None, ())
-
-
 def overhead(key: str, path: Path, repeats: int) -> list[dict[str, Any]]:
     backend = open_backend(path, threads=THREADS)
-    photo = photo_of(synthetic(*OVERHEAD_SHAPE))
-    megapixels = photo.width * photo.height / 1e6
+    pixels = synthetic(*OVERHEAD_SHAPE)
+    height, width = pixels.shape[:2]
+    megapixels = width * height / 1e6
     rows = []
     for mode in ("tile", "global"):
-        restore_photo(photo_of(photo.pixels[:512, :768]), backend, mode, backend.overlap)  # warm-up
+        restore_photo(np.ascontiguousarray(pixels[:512, :768]), backend, mode)  # warm-up
         runs = []
         for _ in range(repeats):
             backend.model_seconds = 0.0
             started = time.perf_counter()
-            restore_photo(photo, backend, mode, backend.overlap)
+            restore_photo(pixels, backend, mode)
             wall = time.perf_counter() - started
             runs.append({"wall_s": wall, "model_s": backend.model_seconds, "ratio": wall / backend.model_seconds})
         median = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
         rows.append({"backend": key, "name": backend.name, "path": str(path), "mode": mode,
-                     "size": f"{photo.width}x{photo.height}", "tile": backend.tile, "overlap": backend.overlap,
+                     "size": f"{width}x{height}", "tile": backend.tile, "overlap": backend.overlap,
                      **median, "min_ratio": min(r["ratio"] for r in runs), "mp_per_s": megapixels / median["wall_s"],
                      "runs": runs})
         print(f"overhead {key} {mode}: {median['wall_s']:.2f} s wall, {median['ratio']:.3f}x", file=sys.stderr)
@@ -195,7 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                        for key in args.memory_backends for size in args.sizes]
     if over:
         h, w = OVERHEAD_SHAPE
-        print(f"## Overhead ({w}x{h} 8-bit, restore_photo, {THREADS} threads, median of {args.repeats}; goal wall/model <= 1.10)\n")
+        print(f"## Overhead ({w}x{h} 8-bit, restore_photo, {THREADS} threads, median of {args.repeats}; "
+              "goal wall/model <= 1.10)\n")
         print(markdown_overhead(over) + "\n")
     if mem:
         print(f"## Peak memory (python -m cea_edge.enhance --context global, {THREADS} threads, /usr/bin/time -v)\n")

@@ -40,15 +40,17 @@ from cea_edge.atomic import atomic_write_json
 from cea_edge.data.degradations import CASES
 from cea_edge.data.sources import load_photo
 from cea_edge.errors import run_cli
+from cea_edge.metrics import psnr
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from cea_edge.runtime.backends import Backend, open_backend
+from cea_edge.runtime.contract import CHECKPOINT_CONTEXT_SIZE
 from cea_edge.runtime.tiling import context_image, plan_tiles, tiled_apply
 
 PHOTOS = ("astronaut", "coffee", "chelsea")
 DEGRADATIONS = ("noise25", "rain", "haze", "lowlight", "low+haze+rain")
 SETTINGS = ((256, 0), (256, 16), (256, 32), (256, 64), (128, 32))  # (tile, overlap)
 QUALITY_SETTING = (256, 32)
-CONTEXT = 512
+CONTEXT = CHECKPOINT_CONTEXT_SIZE  # what enhance uses for a checkpoint
 LARGE = (768, 1024)  # (H, W) of the "> context" images
 EDGE_BAND = 4  # pixels either side of an internal tile edge
 
@@ -66,11 +68,6 @@ def clean_images(photo: str) -> dict[str, np.ndarray]:
     factor = max(math.ceil(LARGE[0] / image.shape[0]), math.ceil(LARGE[1] / image.shape[1]))
     upsampled = image.repeat(factor, axis=0).repeat(factor, axis=1)
     return {"<= context": crop64(image, CONTEXT, CONTEXT), "> context": crop64(upsampled, *LARGE)}
-
-
-def psnr_db(reference: np.ndarray, image: np.ndarray) -> float:
-    mse = float(np.mean((np.clip(reference, 0, 1, dtype=np.float64) - np.clip(image, 0, 1, dtype=np.float64)) ** 2))
-    return 10.0 * math.log10(1.0 / mse) if mse > 0 else math.inf
 
 
 def edge_mask(height: int, width: int, tile: int, overlap: int) -> np.ndarray:
@@ -107,7 +104,7 @@ def measure(checkpoint: Path, photos: Sequence[str], cases: Sequence[str], threa
             cache: Path | None) -> dict[str, Any]:
     torch.set_num_threads(threads)
     model = load_checkpoint(checkpoint).model.eval()
-    backends = {tile: open_backend(checkpoint, threads=threads, tile=tile, overlap=0, context=CONTEXT)
+    backends = {tile: open_backend(checkpoint, threads=threads, tile=tile, overlap=0, context_size=CONTEXT)
                 for tile in sorted({t for t, _ in SETTINGS})}
     images: list[dict[str, Any]] = []
     key = cache_key(checkpoint)
@@ -125,7 +122,7 @@ def measure(checkpoint: Path, photos: Sequence[str], cases: Sequence[str], threa
                 degraded = CASES[case](clean, rng)
                 whole = whole_output(model, degraded)
                 record: dict[str, Any] = {"photo": photo, "case": case, "size": size, "shape": list(degraded.shape[:2]),
-                                          "quality_db": {"input": psnr_db(clean, degraded), "whole": psnr_db(clean, whole)},
+                                          "quality_db": {"input": psnr(clean, degraded), "whole": psnr(clean, whole)},
                                           "runs": []}
                 for mode in ("tile", "global"):
                     for tile, overlap in SETTINGS:
@@ -133,12 +130,12 @@ def measure(checkpoint: Path, photos: Sequence[str], cases: Sequence[str], threa
                         error = (np.clip(tiled, 0, 1, dtype=np.float64) - np.clip(whole, 0, 1, dtype=np.float64)) ** 2
                         near = edge_mask(*degraded.shape[:2], tile, overlap)
                         record["runs"].append({
-                            "mode": mode, "tile": tile, "overlap": overlap, "psnr_db": psnr_db(whole, tiled),
+                            "mode": mode, "tile": tile, "overlap": overlap, "psnr_db": psnr(whole, tiled),
                             "boundary_se": float(error[near].sum()), "boundary_px": int(near.sum() * 3),
                             "interior_se": float(error[~near].sum()), "interior_px": int((~near).sum() * 3),
                             "tiles": plan_tiles(*degraded.shape[:2], tile, overlap).count})
                         if (tile, overlap) == QUALITY_SETTING:
-                            record["quality_db"][mode] = psnr_db(clean, tiled)
+                            record["quality_db"][mode] = psnr(clean, tiled)
                 images.append(record)
                 if kept is not None:
                     atomic_write_json(kept, record)  # json keeps inf as Infinity

@@ -15,20 +15,22 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 from cea_edge.errors import CeaError, run_cli
-from cea_edge.imageio import DEFAULT_MAX_PIXELS, READABLE_SUFFIXES, Photo, read_photo, write_photo
-from cea_edge.runtime.backends import DEFAULT_CONTEXT, Backend, open_backend
+from cea_edge.photo_io import DEFAULT_MAX_PIXELS, READABLE_SUFFIXES, read_photo, write_photo
+from cea_edge.runtime.backends import Backend, open_backend
+from cea_edge.runtime.contract import CHECKPOINT_CONTEXT_SIZE, CHECKPOINT_OVERLAP, CHECKPOINT_TILE
+from cea_edge.runtime.restore import CONTEXT_MODES, restore_photo
 from cea_edge.runtime.routing import routing_grid
-from cea_edge.runtime.tiling import context_image, plan_tiles, tiled_apply
+from cea_edge.runtime.tiling import plan_tiles
 
 # Artifacts `python -m cea_edge.export` writes by default, in the order enhance prefers them
 # when no --model is given (Core ML only where it runs).
 DEFAULT_ARTIFACTS = (Path("artifacts/onnx/edge-int8-256.onnx"), Path("artifacts/executorch/edge-xnnpack-int8-256.pte"))
-DEFAULT_TILE = 256  # checkpoints: the tile of the export recipes
 
 
 def default_model() -> Path:
@@ -80,45 +82,6 @@ def output_paths(source: Path, out: Path | None, many: bool, compare: bool, rout
                    base.with_name(base.name + "_routing.png") if routing else None)
 
 
-class ProgressLine:
-    """One updating line on stderr while a photo's tiles run (only on a terminal)."""
-
-    def __init__(self, label: str, enabled: bool) -> None:
-        self.label, self.enabled, self.shown = label, enabled, False
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        width = 30
-        filled = width * done // total
-        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} tiles")
-        sys.stderr.flush()
-        self.shown = True
-
-    def close(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
-
-
-def restore_photo(photo: Photo, backend: Backend, mode: str, overlap: int,
-                  progress: Callable[[int, int], None] | None = None, want_context: bool = False
-                  ) -> tuple[np.ndarray, object | None]:
-    """The restored pixels (same shape and dtype as photo.pixels) and, in global mode or when
-    asked, the photo's GlobalContext (its factors and routing maps)."""
-    context = None
-    if mode == "global" or want_context:
-        context = backend.context(context_image(photo.pixels, backend.context_size))
-    factors = context.factors if mode == "global" else None
-
-    def run(tiles: np.ndarray) -> np.ndarray:
-        return backend.run(tiles, factors)
-
-    restored = np.empty_like(photo.pixels)
-    tiled_apply(photo.pixels, run, backend.tile, overlap, batch=backend.max_batch, progress=progress, out=restored)
-    return restored, context
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cea_edge.enhance", description=__doc__.splitlines()[0])
     parser.add_argument("inputs", nargs="+", type=Path, help="image files or folders (PNG, JPEG, TIFF, WebP, BMP; "
@@ -129,14 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a checkpoint (.pt) or an exported model (.onnx, .pte, .mlpackage); default: "
                              f"{DEFAULT_ARTIFACTS[0]} or {DEFAULT_ARTIFACTS[1]} when present, else the bundled "
                              "edge checkpoint")
-    parser.add_argument("--tile", type=int, help=f"tile side for a checkpoint (default {DEFAULT_TILE}); exported "
+    parser.add_argument("--tile", type=int, help=f"tile side for a checkpoint (default {CHECKPOINT_TILE}); exported "
                                                  "models use their own")
     parser.add_argument("--overlap", type=int, help="tile overlap in pixels (default: the exported model's "
-                                                    "recommendation; for a checkpoint min(32, tile/4))")
-    parser.add_argument("--context", choices=("global", "tile"), default="global",
+                                                    f"recommendation; for a checkpoint min({CHECKPOINT_OVERLAP}, tile/4))")
+    parser.add_argument("--context", choices=CONTEXT_MODES, default=CONTEXT_MODES[0],
                         help="global: every tile uses adapter factors computed once from the whole photo (default); "
                              "tile: every tile computes its own")
-    parser.add_argument("--context-size", type=int, help=f"context side for a checkpoint (default {DEFAULT_CONTEXT}); "
+    parser.add_argument("--context-size", type=int, help=f"context side for a checkpoint (default {CHECKPOINT_CONTEXT_SIZE}); "
                                                          "exported models use their own")
     parser.add_argument("--threads", type=int, help="runtime threads (default: the runtime's choice)")
     parser.add_argument("--compare", action="store_true", help="also write <name>_compare.png: before | after")
@@ -155,10 +118,10 @@ def open_model(args: argparse.Namespace) -> Backend:
     if not is_checkpoint and (args.tile is not None or args.context_size is not None):
         raise CeaError(f"--tile and --context-size apply to checkpoints; '{model.name}' has its own "
                        "(export it again to change them)")
-    tile = args.tile or DEFAULT_TILE
+    tile = args.tile or CHECKPOINT_TILE
     backend = open_backend(model, threads=args.threads, tile=tile,
-                           overlap=min(32, tile // 4) if args.overlap is None else args.overlap,
-                           context=args.context_size or DEFAULT_CONTEXT)
+                           overlap=min(CHECKPOINT_OVERLAP, tile // 4) if args.overlap is None else args.overlap,
+                           context_size=args.context_size or CHECKPOINT_CONTEXT_SIZE)
     if args.context == "global" and not backend.global_mode:
         raise CeaError(f"'{model}' carries no global-context graphs (exported with context 0 or by an older "
                        "cea-edge); pass --context tile, or export it again")
@@ -194,12 +157,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             if existing and not args.overwrite:
                 raise CeaError(f"'{existing[0]}' exists; pass --overwrite to replace it")
             photo = read_photo(source, max_pixels=args.max_pixels)
-            progress = ProgressLine(source.name, enabled=not args.quiet and sys.stderr.isatty())
             started = time.perf_counter()
-            try:
-                restored, context = restore_photo(photo, backend, mode, overlap, progress, args.routing_maps)
-            finally:
-                progress.close()
+            # leave=False: the bar clears itself; the summary line below says what was done
+            with tqdm(desc=source.name, unit="tile", leave=False, disable=args.quiet or not sys.stderr.isatty()) as bar:
+                def progress(done: int, total: int) -> None:
+                    bar.total = total
+                    bar.update(done - bar.n)
+
+                restored, context = restore_photo(photo.pixels, backend, mode, overlap, progress, args.routing_maps)
             seconds = time.perf_counter() - started
             keep = {"icc_profile": photo.icc_profile, "exif": photo.exif, "overwrite": args.overwrite}
             write_photo(targets.restored, restored, alpha=photo.alpha, **keep)
@@ -207,8 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 alpha = None if photo.alpha is None else np.concatenate([photo.alpha, photo.alpha], axis=1)
                 write_photo(targets.compare, np.concatenate([photo.pixels, restored], axis=1), alpha=alpha, **keep)
             if targets.routing is not None:
-                write_photo(targets.routing, routing_grid(context.routing_maps, (photo.height, photo.width), backend.context_size),
-                            overwrite=args.overwrite)
+                grid = routing_grid(context.routing_maps, (photo.height, photo.width), backend.context_size)
+                write_photo(targets.routing, grid, overwrite=args.overwrite)
             megapixels = photo.width * photo.height / 1e6
             notes = f"; {', '.join(photo.notes)}" if photo.notes else ""
             print(f"{source} -> {', '.join(str(p) for p in targets.all())} ({photo.width}x{photo.height}, "

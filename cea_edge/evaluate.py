@@ -1,5 +1,8 @@
 """`python -m cea_edge.evaluate`: PSNR/SSIM per degradation case on a named suite.
 
+PSNR and SSIM follow the conventions of `cea_edge.metrics` (RGB, [0, 1], SSIM with the
+Gaussian sigma = 1.5 window of Wang et al. 2004).
+
 Scores the degraded input and the restored output against the clean image, per case,
 per family (single / spatial / composite) and on average; prints a table, writes JSON.
 With several checkpoints the table puts them side by side (e.g. the adapter ablation).
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import torch
 
 from cea_edge.atomic import atomic_write_json
 from cea_edge.data.suite import SuiteSample, build_suite, get_suite_spec
@@ -112,7 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--suite", default="aio-synth", help="named suite (default: aio-synth)")
     parser.add_argument("--json", type=Path, help="write the report(s) here")
     parser.add_argument("--no-ssim", action="store_true", help="PSNR only (faster)")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     spec = get_suite_spec(args.suite)
     checkpoints = args.checkpoint or [DEFAULT_CHECKPOINT]

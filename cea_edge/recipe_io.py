@@ -1,7 +1,7 @@
 """Recipes as data: finding the bundled TOML files and reading one with clear errors.
 
 Every stage that reads recipes (export, quantization) types and validates its own fields;
-this module only locates the files and turns a TOML document into a flat dict.
+this module locates the files, reads a TOML document with clear errors and checks its keys.
 """
 
 from __future__ import annotations
@@ -35,19 +35,43 @@ def bundled_recipe(kind: str, name: str, folders: tuple[Path, ...] | None = None
                    f"pass --recipe PATH (copy one from the repository's {kind}/ folder)")
 
 
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A recipe file's TOML document; a missing file or invalid TOML is an error naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise CeaError(f"recipe '{path}' does not exist")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise CeaError(f"recipe '{path}' is not valid TOML: {error}") from None
+
+
+def check_keys(source: str, values: dict[str, Any], known: tuple[str, ...], table: str | None = None,
+               renamed: dict[str, str] | None = None) -> None:
+    """Every key of ``known`` and no other: a recipe that states all its values is the one source of them.
+
+    renamed: old key -> new key, for a clearer error than "unknown key" on recipes written before a rename.
+    """
+    where = f" in [{table}]" if table else ""
+    for old, new in (renamed or {}).items():
+        if old in values:
+            raise CeaError(f"recipe {source}: key '{old}'{where} is now called '{new}'; rename it")
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise CeaError(f"recipe {source}: unknown key(s) {unknown}{where}; known keys: {', '.join(known)}")
+    missing = [key for key in known if key not in values]
+    if missing:
+        raise CeaError(f"recipe {source}: missing key(s) {missing}{where}; every key is required "
+                       "(copy the bundled recipe and edit it)")
+
+
 def read_recipe(path: str | Path, known: set[str], tables: tuple[str, ...] = ()) -> dict[str, Any]:
     """Read a recipe into one flat dict: top-level keys plus the keys of the named tables.
 
     Unknown keys, a key given twice, a table that is not a table and invalid TOML are
     errors naming the file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CeaError(f"recipe '{path}' does not exist")
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise CeaError(f"recipe '{path}' is not valid TOML: {error}") from None
+    document = read_toml(path)
     values = {key: value for key, value in document.items() if key not in tables}
     for table in tables:
         section = document.get(table, {})

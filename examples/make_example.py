@@ -12,7 +12,7 @@ import numpy as np
 
 from cea_edge.data.degradations import CASES
 from cea_edge.data.sources import load_photo
-from cea_edge.imageio import write_rgb
+from cea_edge.photo_io import write_rgb
 
 if __name__ == "__main__":
     photo, case = (sys.argv[1:3] + ["coffee", "low+haze+rain"][len(sys.argv[1:3]):])[:2]

@@ -1,8 +1,12 @@
-"""Shared fixtures: tiny models and small image files."""
+"""Shared fixtures: tiny models, small image files, and the exported artifacts (each built
+once per session: an export is the slowest thing the suite does)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -11,7 +15,7 @@ from PIL import Image
 
 from cea_edge.model import CEANet, get_preset
 from cea_edge.model.checkpoint import save_checkpoint
-from tests.helpers import make_active
+from tests.helpers import CONTEXT, Exported, export_argv, load_manifest, make_active
 
 
 @pytest.fixture
@@ -33,3 +37,45 @@ def rgb_file(tmp_path: Path) -> Path:
     path = tmp_path / "photo.png"
     Image.fromarray(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)).save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def session_checkpoint(tmp_path_factory) -> Path:
+    """The `tiny_model` weights as a file the session's exports share (never written to)."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("checkpoint") / "tiny.pt"
+    save_checkpoint(path, make_active(CEANet(get_preset("tiny"))), {"note": "session fixture"})
+    return path
+
+
+ExportOnce = Callable[..., Exported]
+
+
+@pytest.fixture(scope="session")
+def export_once(tmp_path_factory) -> ExportOnce:
+    """``export_once(checkpoint, target, precision, *flags, context=CONTEXT)`` -> Exported.
+
+    Builds through the CLI (tile 32, overlap 8), each distinct request once per session;
+    callers only read what comes back. A failed build is not cached: every test asking for
+    it fails with the CLI's error.
+    """
+    from cea_edge.errors import run_cli
+    from cea_edge.export.__main__ import main
+
+    built: dict[tuple, Exported] = {}
+
+    def export(checkpoint: Path, target: str, precision: str, *flags: str, context: int = CONTEXT) -> Exported:
+        key = (str(checkpoint), target, precision, flags, context)
+        if key not in built:
+            out = tmp_path_factory.mktemp(f"{target}-{precision}-ctx{context}")
+            argv = export_argv(target, checkpoint, out, "--precision", precision, *flags, context=context)
+            stdout, stderr = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+                code = run_cli(main, argv)
+            assert code == 0, f"export {argv} failed: {stderr.getvalue()}"
+            (manifest_file,) = out.glob("*.json")
+            artifact = manifest_file.with_suffix("")
+            built[key] = Exported(artifact, load_manifest(artifact), stdout.getvalue(), checkpoint)
+        return built[key]
+
+    return export

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
 import torch
 
 from cea_edge.model import CEANet
+
+# The export settings the tests share: a 32-pixel tile (tiny's smallest multiple of 16 that
+# leaves an interior), overlap 8, and a 64-pixel global context (0: no global-context graphs).
+TILE, OVERLAP, CONTEXT = 32, 8, 64
 
 
 def make_active(model: CEANet, seed: int = 0) -> CEANet:
@@ -15,3 +23,36 @@ def make_active(model: CEANet, seed: int = 0) -> CEANet:
             if name.endswith(("gamma", "mixer_scale", "ffn_scale")) or name.startswith("ending"):
                 parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
     return model.eval()
+
+
+def export_argv(target: str, checkpoint: Path, out: Path, *extra: str, context: int = CONTEXT) -> list[str]:
+    """The export CLI's arguments for a test build (flags in ``extra`` come last and win)."""
+    return ["--target", target, "--checkpoint", str(checkpoint), "--tile", str(TILE), "--overlap", str(OVERLAP),
+            "--context-size", str(context), "--out", str(out), *extra]
+
+
+def load_manifest(artifact: Path) -> dict:
+    return json.loads(artifact.with_name(artifact.name + ".json").read_text())
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def error_lines(stderr: str) -> list[str]:
+    """The CLI's error lines (toolchain imports may add their own warnings to stderr)."""
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+@dataclass(frozen=True)
+class Exported:
+    """One artifact built through the export CLI, shared read-only by the tests of a session."""
+
+    artifact: Path  # the main file (or .mlpackage folder); its folder holds only what the export wrote
+    manifest: dict
+    printed: str  # the CLI's summary on stdout
+    checkpoint: Path
+
+    @property
+    def folder(self) -> Path:
+        return self.artifact.parent

@@ -11,33 +11,20 @@ import pytest
 import torch
 
 from cea_edge.errors import CeaError, run_cli
-from cea_edge.export.__main__ import main as export_main
-from cea_edge.model import CEANet, get_preset
-from cea_edge.model.checkpoint import load_checkpoint, save_checkpoint
+from cea_edge.model.checkpoint import load_checkpoint
 from cea_edge.runtime.backends import open_backend
-from tests.helpers import make_active
-
-TILE, OVERLAP, CONTEXT = 32, 8, 64
+from tests.helpers import CONTEXT, OVERLAP, TILE
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    save_checkpoint(path, make_active(CEANet(get_preset("tiny"))), {})
-    return path
-
-
-def export(target: str, checkpoint: Path, out: Path) -> Path:
-    argv = ["--target", target, "--checkpoint", str(checkpoint), "--precision", "fp32", "--tile", str(TILE),
-            "--overlap", str(OVERLAP), "--context-size", str(CONTEXT), "--out", str(out)]
-    assert run_cli(export_main, argv) == 0
-    return next(p for p in out.iterdir() if not p.name.endswith((".json", ".context.onnx", ".global.onnx")))
+@pytest.fixture
+def checkpoint(session_checkpoint) -> Path:
+    return session_checkpoint
 
 
 @pytest.mark.parametrize("target", ["onnx", "executorch"])
-def test_artifact_backends_read_their_tile_and_match_pytorch(target, checkpoint, tmp_path):
-    backend = open_backend(export(target, checkpoint, tmp_path), threads=1)
+def test_artifact_backends_read_their_tile_and_match_pytorch(target, export_once, checkpoint):
+    pytest.importorskip({"onnx": "onnxruntime", "executorch": "executorch"}[target])
+    backend = open_backend(export_once(checkpoint, target, "fp32").artifact, threads=1)
     assert (backend.tile, backend.overlap, backend.precision, backend.value_range) == (TILE, OVERLAP, "fp32", (0.0, 1.0))
     tiles = np.random.default_rng(0).random((3, 3, TILE, TILE), dtype=np.float32)  # more tiles than one call takes
     with torch.no_grad():
@@ -63,10 +50,25 @@ def test_artifact_backends_read_their_tile_and_match_pytorch(target, checkpoint,
     assert np.abs(global_out - expected).max() > 1e-3  # the factors matter: not the tile-mode output
 
 
-def test_checkpoint_backend_batches(checkpoint):
-    backend = open_backend(checkpoint, tile=TILE, overlap=OVERLAP)
+def test_checkpoint_backend_runs_the_model_in_batches(checkpoint):
+    """The same numbers as the model, tile mode and global mode, whatever the batch split."""
+    backend = open_backend(checkpoint, tile=TILE, overlap=OVERLAP, context_size=CONTEXT)
     assert backend.max_batch > 1 and backend.precision == "fp32"
-    assert backend.run(np.zeros((2, 3, TILE, TILE), np.float32)).shape == (2, 3, TILE, TILE)
+    assert (backend.tile, backend.overlap, backend.global_mode, backend.context_size) == (TILE, OVERLAP, True, CONTEXT)
+    tiles = np.random.default_rng(2).random((backend.max_batch + 1, 3, TILE, TILE), dtype=np.float32)
+    model = load_checkpoint(checkpoint).model.eval()
+    with torch.no_grad():
+        expected = model(torch.from_numpy(tiles)).numpy()
+    np.testing.assert_allclose(backend.run(tiles), expected, atol=1e-5)
+    # per tile: batching must not mix tiles (each row is its own tile's output)
+    np.testing.assert_allclose(backend.run(tiles[1:2]), expected[1:2], atol=1e-5)
+    context = np.random.default_rng(3).random((CONTEXT, CONTEXT, 3), dtype=np.float32)
+    factors = backend.context(context).factors
+    with torch.no_grad():
+        generated = model.generate_factors(torch.from_numpy(context.transpose(2, 0, 1)[None].copy()))
+        expected_global = model(torch.from_numpy(tiles), [
+            type(f)(*(t.expand(len(tiles), -1, -1) for t in f)) for f in generated]).numpy()
+    np.testing.assert_allclose(backend.run(tiles, factors), expected_global, atol=1e-5)
 
 
 @pytest.mark.parametrize("case", ["missing", "suffix", "corrupt_onnx", "corrupt_pte", "foreign_onnx", "coreml_off_mac",
@@ -121,17 +123,21 @@ def test_runtime_imports_no_training_data_or_export_code():
     assert done.stdout.strip() == "[]"
 
 
-def test_enhance_runs_exported_models_tile_by_tile(checkpoint, tmp_path, rgb_file):
+def test_enhance_runs_exported_models_tile_by_tile(export_once, checkpoint, tmp_path, rgb_file):
     """40x56 photo, 32-pixel tiles, global context 64: the ONNX model through the tiler, and
     the checkpoint tiled the same way, give the same picture."""
     from PIL import Image
 
     from cea_edge import enhance
 
-    artifact = export("onnx", checkpoint, tmp_path / "onnx")
+    pytest.importorskip("onnxruntime")
+    artifact = export_once(checkpoint, "onnx", "fp32").artifact
     outputs = {}
-    for label, extra in (("onnx", ["--model", str(artifact)]), ("pt", ["--model", str(checkpoint), "--tile", str(TILE), "--context-size", str(CONTEXT)])):
+    for label, extra in (("onnx", ["--model", str(artifact)]),
+                         ("pt", ["--model", str(checkpoint), "--tile", str(TILE), "--context-size", str(CONTEXT)])):
         outputs[label] = tmp_path / f"{label}.png"
         assert run_cli(enhance.main, [str(rgb_file), *extra, "-o", str(outputs[label])]) == 0
     a, b = (np.asarray(Image.open(outputs[k]), dtype=np.int16) for k in ("onnx", "pt"))
+    photo = np.asarray(Image.open(rgb_file), dtype=np.int16)
     assert a.shape == (40, 56, 3) and np.abs(a - b).max() <= 1
+    assert np.abs(a - photo).mean() > 1  # the model did something: not a copy of the input

@@ -11,8 +11,8 @@ import pytest
 
 from cea_edge.data.suite import build_suite
 from cea_edge.evaluate import evaluate_model
-from cea_edge.imageio import read_rgb
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_QAT_CHECKPOINT, file_sha256, load_checkpoint
+from cea_edge.photo_io import read_rgb
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "coffee_low+haze+rain.png"
@@ -32,6 +32,7 @@ def test_bundled_checkpoint_is_the_trained_edge_model(bundled):
     assert DEFAULT_CHECKPOINT.stat().st_size < 4_000_000
 
 
+@pytest.mark.slow  # a full aio-synth evaluation of edge (minutes on 2 cores); run when checkpoints/ changes
 def test_bundled_checkpoint_quality_on_the_evaluation_suite(bundled):
     # The +5 dB bar, and a regression guard just under the measured gain (README: quality table).
     report = evaluate_model(bundled.model, build_suite("aio-synth"), "aio-synth", compute_ssim=False)
@@ -73,6 +74,7 @@ def test_bundled_qat_checkpoint_meets_the_int8_bar(bundled):
     assert fp32 - int8 <= MAX_INT8_DROP_DB
 
 
+@pytest.mark.slow  # ~80 s and 2.5 GB in a subprocess; run when checkpoints/, export/ or the Core ML target changes
 def test_main_job_exports_the_bundled_checkpoint_to_core_ml(tmp_path):
     """The README's first command: `python -m cea_edge.export --target coreml` (here into tmp_path)."""
     pytest.importorskip("coremltools")

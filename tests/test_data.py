@@ -79,11 +79,20 @@ def test_dead_leaves_is_seeded_and_varied():
     assert a.shape == (64, 64, 3) and 0.0 <= a.min() and a.max() <= 1.0 and a.std() > 0.05
 
 
-def test_random_degradation_changes_the_image():
+def test_random_degradation_is_seeded_and_really_degrades():
+    """20 draws: reproducible from the seed, each in range, each a visible degradation
+    (measured PSNR 7.8-39.0 dB, median 25.5), and varied (19 distinct: a deterministic kind
+    with a discrete strength can repeat)."""
     image = load_photo("brick")[:64, :64]
-    rng = np.random.default_rng(0)
-    errors = [np.abs(random_degradation(image, rng) - image).mean() for _ in range(20)]
-    assert min(errors) > 0.0
+    draws = [random_degradation(image, rng) for rng in [np.random.default_rng(0)] for _ in range(20)]
+    again = [random_degradation(image, rng) for rng in [np.random.default_rng(0)] for _ in range(20)]
+    assert all(np.array_equal(a, b) for a, b in zip(draws, again))
+    for degraded in draws:
+        assert degraded.dtype == np.float32 and degraded.shape == image.shape
+        assert 0.0 <= degraded.min() and degraded.max() <= 1.0
+    quality = [psnr(image, degraded) for degraded in draws]
+    assert max(quality) < 40.0 and np.median(quality) < 30.0
+    assert len({degraded.tobytes() for degraded in draws}) >= 15
 
 
 def test_training_stream_is_reproducible_per_rank():

@@ -3,8 +3,6 @@ seams, thread safety, photo I/O through `enhance`, and its error paths."""
 
 from __future__ import annotations
 
-import io
-import math
 import sys
 import threading
 from pathlib import Path
@@ -16,15 +14,12 @@ from PIL import Image, ImageCms
 
 from cea_edge import enhance
 from cea_edge.errors import run_cli
-from cea_edge.imageio import Photo, read_photo, write_photo
+from cea_edge.metrics import psnr
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+from cea_edge.photo_io import Photo, read_photo, write_photo
 from cea_edge.runtime.backends import open_backend
+from cea_edge.runtime.restore import restore_photo
 from cea_edge.runtime.tiling import context_image, plan_tiles, tiled_apply
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    error = np.clip(a, 0, 1).astype(np.float64) - np.clip(b, 0, 1)
-    return 10 * math.log10(1 / np.mean(error * error))
 
 
 def boundary_mask(height: int, width: int, tile: int, overlap: int, band: int = 4) -> np.ndarray:
@@ -60,7 +55,7 @@ def test_global_context_tiles_reproduce_the_whole_image_without_seams(edge_photo
     and the feathering keeps the error along tile edges below the error elsewhere.
     Measured: 75 dB, boundary/interior 0.6-0.9 (overlap 16: 2.5-4.6, hence 32)."""
     image, whole = edge_photo
-    backend = open_backend(DEFAULT_CHECKPOINT, threads=2, tile=256, overlap=32, context=512)
+    backend = open_backend(DEFAULT_CHECKPOINT, threads=2, tile=256, overlap=32, context_size=512)
     assert np.array_equal(context_image(image, 512), image)
     factors = backend.context(context_image(image, 512)).factors
     tiled = tiled_apply(image, lambda tiles: backend.run(tiles, factors), 256, 32)
@@ -105,21 +100,11 @@ def test_streamed_integer_output_is_the_rounded_float_output(dtype):
 # --- exported models ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def onnx_model(tmp_path_factory) -> Path:
-    from cea_edge.export.__main__ import main as export_main
-    from cea_edge.model import CEANet, get_preset
-    from cea_edge.model.checkpoint import save_checkpoint
-    from tests.helpers import make_active
-
-    folder = tmp_path_factory.mktemp("runtime")
-    torch.manual_seed(0)
-    checkpoint = folder / "tiny.pt"
-    save_checkpoint(checkpoint, make_active(CEANet(get_preset("tiny"))), {})
-    argv = ["--target", "onnx", "--checkpoint", str(checkpoint), "--precision", "fp32", "--tile", "32",
-            "--overlap", "8", "--context-size", "64", "--out", str(folder / "onnx")]
-    assert run_cli(export_main, argv) == 0
-    return folder / "onnx" / "tiny-fp32-32.onnx"
+@pytest.fixture
+def onnx_model(export_once, session_checkpoint) -> Path:
+    """tiny, fp32, tile 32, overlap 8, global context 64 (the session's shared build)."""
+    pytest.importorskip("onnxruntime")
+    return export_once(session_checkpoint, "onnx", "fp32").artifact
 
 
 def test_backends_are_safe_to_share_between_threads(onnx_model):
@@ -128,12 +113,12 @@ def test_backends_are_safe_to_share_between_threads(onnx_model):
     rng = np.random.default_rng(2)
     photos = [Photo(rng.integers(0, 256, (50 + 7 * i, 70 - 5 * i, 3), dtype=np.uint8), None, 8, None, None, ())
               for i in range(4)]
-    alone = [enhance.restore_photo(photo, backend, "global", 8)[0] for photo in photos]
+    alone = [restore_photo(photo.pixels, backend, "global", 8).pixels for photo in photos]
     together: list[np.ndarray | None] = [None] * 4
 
     def work(index: int) -> None:
         for _ in range(3):
-            together[index] = enhance.restore_photo(photos[index], backend, "global", 8)[0]
+            together[index] = restore_photo(photos[index].pixels, backend, "global", 8).pixels
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
     for thread in threads:
@@ -157,18 +142,15 @@ def test_enhance_with_an_exported_model_in_both_modes(onnx_model, tmp_path, rgb_
     assert grid.shape == (3 * (cell_h + 4) - 4, 2 * (cell_w + 4) - 4, 3)  # tiny: 3 adapters (rows) of rank 2 (maps)
 
 
-def test_models_without_global_graphs_need_tile_mode(tmp_path, rgb_file, tiny_checkpoint, capsys):
-    from cea_edge.export.__main__ import main as export_main
-
-    argv = ["--target", "onnx", "--checkpoint", str(tiny_checkpoint), "--precision", "fp32", "--tile", "32",
-            "--overlap", "8", "--context-size", "0", "--out", str(tmp_path / "onnx")]
-    assert run_cli(export_main, argv) == 0
-    model = tmp_path / "onnx" / "tiny-fp32-32.onnx"
-    assert not (tmp_path / "onnx" / "tiny-fp32-32.context.onnx").exists()
+def test_models_without_global_graphs_need_tile_mode(export_once, session_checkpoint, tmp_path, rgb_file, capsys):
+    pytest.importorskip("onnxruntime")
+    model = export_once(session_checkpoint, "onnx", "fp32", context=0).artifact
+    assert sorted(p.name for p in model.parent.iterdir()) == [model.name, model.name + ".json"]
     assert run_cli(enhance.main, [str(rgb_file), "--model", str(model), "-o", str(tmp_path / "a.png")]) == 2
-    assert "--context tile" in capsys.readouterr().err
+    assert "--context tile" in capsys.readouterr().err and not (tmp_path / "a.png").exists()
     assert run_cli(enhance.main, [str(rgb_file), "--model", str(model), "--context", "tile",
                                   "-o", str(tmp_path / "a.png")]) == 0
+    assert read_photo(tmp_path / "a.png").pixels.shape == (40, 56, 3)
 
 
 # --- photo I/O through enhance ---------------------------------------------------------
@@ -184,8 +166,8 @@ def test_sixteen_bit_photos_stay_sixteen_bit(tmp_path, tiny_checkpoint):
     pixels = np.random.default_rng(3).integers(0, 65536, (30, 41, 3)).astype(np.uint16)
     write_photo(tmp_path / "deep.png", pixels)
     result = run_enhance(tmp_path / "deep.png", tiny_checkpoint, tmp_path / "out.png")
-    backend = open_backend(tiny_checkpoint, tile=32, overlap=8, context=64)
-    expected = enhance.restore_photo(read_photo(tmp_path / "deep.png"), backend, "global", 8)[0]
+    backend = open_backend(tiny_checkpoint, tile=32, overlap=8, context_size=64)
+    expected = restore_photo(read_photo(tmp_path / "deep.png").pixels, backend, "global", 8).pixels
     assert result.bit_depth == 16 and result.pixels.dtype == np.uint16
     assert np.abs(result.pixels.astype(np.int64) - expected).max() <= 1
     assert len(np.unique(result.pixels % 256)) > 200  # the low byte carries information
@@ -265,17 +247,27 @@ def test_model_problems_are_one_line(case, tmp_path, rgb_file, onnx_model, capsy
     assert expected in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "x.png").exists()
 
 
-def test_routing_grid_is_signed_and_one_row_per_adapter():
-    from cea_edge.runtime.routing import CELL, routing_grid
+BLUE, WHITE, RED = (26, 64, 191), (255, 255, 255), (204, 31, 26)  # -1, 0, +1 on the diverging scale
 
-    maps = [np.stack([np.linspace(-2, 2, 16).reshape(4, 4), np.zeros((4, 4))])[None], np.ones((1, 2, 8, 8))]
+
+def test_routing_grid_is_signed_and_one_row_per_adapter():
+    from cea_edge.runtime.routing import CELL, GAP, routing_grid
+
+    ramp = np.linspace(-2, 2, 16).reshape(4, 4)  # -2 at the top left, +2 at the bottom right
+    maps = [np.stack([ramp, np.zeros((4, 4))])[None], np.ones((1, 2, 8, 8))]
     grid = routing_grid(maps)
-    assert grid.shape == (2 * CELL + 4, 2 * CELL + 4, 3)
-    first = grid[:CELL, :CELL].reshape(-1, 3).astype(int)
-    assert (first[:, 2] > first[:, 0]).any() and (first[:, 0] > first[:, 2]).any()  # blue and red parts
-    assert tuple(grid[CELL + 4, 0]) == tuple(grid[CELL + 4, CELL + 4])  # a constant map is one colour
-    # a 20 x 40 photo in a 64-pixel context: its maps are cropped to the photo and shown 64 x 128
+    assert grid.shape == (2 * CELL + GAP, 2 * CELL + GAP, 3) and grid.dtype == np.uint8
+    # each map scaled by its own peak: the ramp's ends are full blue and full red
+    assert tuple(grid[0, 0]) == BLUE and tuple(grid[CELL - 1, CELL - 1]) == RED
+    first = grid[:CELL, :CELL].astype(int)
+    assert np.array_equal(first[:, :, 2] > first[:, :, 0], np.kron(ramp < 0, np.ones((CELL // 4, CELL // 4))))
+    assert (grid[:CELL, CELL + GAP:] == WHITE).all()  # an all-zero map is white, not a division by zero
+    assert (grid[CELL + GAP:, :CELL] == RED).all() and (grid[CELL + GAP:, CELL + GAP:] == RED).all()  # constant maps
+    assert (grid[CELL:CELL + GAP] == 255).all() and (grid[:, CELL:CELL + GAP] == 255).all()  # white gaps
+    # a 20 x 40 photo in a 64-pixel context: its maps are cropped to the photo (the mirror
+    # padding dropped: here the first row, first two columns) and shown 64 x 128
     cropped = routing_grid([np.arange(16.0).reshape(1, 1, 4, 4) - 2], photo_size=(20, 40), context_size=64)
     assert cropped.shape == (64, 128, 3)
-    buffer = io.BytesIO()
-    Image.fromarray(grid).save(buffer, format="PNG")  # a valid RGB picture
+    assert (cropped[:, :64] == BLUE).all()  # -2, the peak
+    half = cropped[:, 64:].reshape(-1, 3)  # -1: half way from white to blue
+    assert (half == half[0]).all() and all(b < h < w for b, h, w in zip(BLUE, half[0], WHITE))

@@ -12,17 +12,18 @@ import torch
 
 from cea_edge.errors import run_cli
 from cea_edge.export.__main__ import main as export_main
+from cea_edge.metrics import psnr
 from cea_edge.model import get_preset
 from cea_edge.model.checkpoint import load_checkpoint
-from cea_edge.quantize import QuantRecipe, quantize
-from cea_edge.runtime.graphs import CONTEXT_GRAPH, GLOBAL_GRAPH, sibling_path
+from cea_edge.quantize import load_quant_recipe, quantize
+from cea_edge.runtime.backends import open_backend
 from cea_edge.train import TrainConfig, train
+from tests.helpers import TILE, Exported, error_lines, export_argv, files_in
 
 pytest.importorskip("nncf")
 
-TILE = 32
-QUICK_QAT = QuantRecipe(calibration_size=16, calibration_patch=32, steps=2, batch=2, patch=32, lr=1e-4, warmup=1,
-                        val_every=2, save_every=2, source="test")
+QUICK_QAT = load_quant_recipe().with_overrides(calibration_size=16, calibration_patch=32, steps=2, batch=2, patch=32,
+                                               lr=1e-4, warmup=1, val_every=2, save_every=2, source="test")
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def fp32_checkpoint(tmp_path_factory) -> Path:
     """A briefly trained `tiny` (~20 s): a random one amplifies every rounding difference
     chaotically, which says nothing about a quantized graph of a trained model."""
     torch.manual_seed(0)
-    config = TrainConfig(preset="tiny", steps=80, batch=4, patch=32, lr=2e-3, warmup=5, val_every=80, save_every=80)
+    config = TrainConfig.build(preset="tiny", steps=80, batch=4, patch=32, lr=2e-3, warmup=5, val_every=80, save_every=80)
     return train(config, tmp_path_factory.mktemp("fp32"), progress=False)
 
 
@@ -43,23 +44,18 @@ def qat_checkpoint(fp32_checkpoint, tmp_path_factory) -> Path:
     return run_qat(fp32_checkpoint, tmp_path_factory.mktemp("qat"))
 
 
-def export_argv(target: str, checkpoint: Path, out: Path, *extra: str) -> list[str]:
-    return ["--target", target, "--checkpoint", str(checkpoint), "--tile", str(TILE), "--overlap", "8",
-            "--context-size", str(2 * TILE), "--out", str(out), *extra]
-
-
-def exported(target: str, checkpoint: Path, out: Path, precision: str, name: str) -> tuple[Path, dict]:
-    assert run_cli(export_main, export_argv(target, checkpoint, out, "--precision", precision)) == 0
-    artifact = out / name
+def exported(export_once, target: str, checkpoint: Path, precision: str, name: str, *flags: str) -> Exported:
+    """The session's build of ``checkpoint`` for ``target`` at ``precision`` (global context 64)."""
+    result = export_once(checkpoint, target, precision, *flags)
+    artifact = result.artifact
+    assert artifact.name == name and result.manifest["precision"] == precision
     # ONNX and Core ML keep the global-context graphs as siblings, ExecuTorch as methods
-    siblings = [sibling_path(artifact, graph).name for graph in (CONTEXT_GRAPH, GLOBAL_GRAPH)] if target != "executorch" else []
-    assert sorted(p.name for p in out.iterdir()) == sorted([artifact.name, artifact.name + ".json", *siblings])
-    manifest = json.loads((out / (name + ".json")).read_text())
-    assert manifest["precision"] == precision
-    global_context = manifest["verification"]["global_context"]
-    if global_context["ran"]:  # the int8 context and forward_global graphs, end to end in the runtime
-        assert global_context["passed"] and global_context["psnr_db"] >= 35.0
-    return artifact, manifest
+    siblings = [] if target == "executorch" else [artifact.stem + s + artifact.suffix for s in (".context", ".global")]
+    assert files_in(result.folder) == sorted([artifact.name, artifact.name + ".json", *siblings])
+    global_context = result.manifest["verification"]["global_context"]
+    if target != "coreml" or global_context["ran"]:  # the int8 global-context graphs, end to end in the runtime
+        assert global_context["ran"] and global_context["passed"] and global_context["psnr_db"] >= 35.0
+    return result
 
 
 def initializer_bytes(path: Path) -> dict[str, int]:
@@ -91,8 +87,7 @@ def test_qdq_graph_reproduces_the_qat_model(qat_checkpoint):
     with torch.no_grad():
         expected, got = model(x), graph.module(x)
     # Same scales and zero points; only float rounding at exact ties may differ by one step.
-    mse = torch.mean((expected.clamp(0, 1) - got.clamp(0, 1)) ** 2)
-    assert 10 * torch.log10(1 / mse) > 45.0
+    assert psnr(expected.numpy(), got.numpy()) > 45.0
     weights = [m for m in graph.module.modules() if isinstance(m, WeightDQ)]
     assert weights and all(w.qweight.dtype == torch.int8 for w in weights if not w.as_float)
     assert sum(graph.int8_layers.values()) + sum(graph.float_layers.values()) == len(weights)
@@ -125,25 +120,27 @@ def test_qat_keeps_weights_in_the_overflow_safe_range(fp32_checkpoint, tmp_path)
 
 # --- the three targets ---------------------------------------------------------------------
 
-def test_onnx_int8_end_to_end(qat_checkpoint, fp32_checkpoint, tmp_path):
-    artifact, manifest = exported("onnx", qat_checkpoint, tmp_path / "int8", "int8", f"tiny-int8-{TILE}.onnx")
-    check_verified_against_qat_and_fp32(manifest)
-    weights = initializer_bytes(artifact)
+def test_onnx_int8_end_to_end(export_once, qat_checkpoint, session_checkpoint):
+    result = exported(export_once, "onnx", qat_checkpoint, "int8", f"tiny-int8-{TILE}.onnx")
+    check_verified_against_qat_and_fp32(result.manifest)
+    weights = initializer_bytes(result.artifact)
     assert weights.get("INT8", 0) > 0
-    quantization = manifest["target_details"]["quantization"]
+    quantization = result.manifest["target_details"]["quantization"]
     fused = {op: n for op, n in quantization["ort_kernels"].items() if op.startswith(("QLinear", "QGemm"))}
     assert fused.get("QLinearConv", 0) > 0, quantization["ort_kernels"]
     # Weights are stored as int8: the float data shrinks to what stays float (scales, norm
     # affines). (tiny's file as a whole does not shrink: its weights are smaller than the
-    # graph's quantize/dequantize nodes; edge's halves, see README.)
-    fp32, _ = exported("onnx", fp32_checkpoint, tmp_path / "fp32", "fp32", f"tiny-fp32-{TILE}.onnx")
-    assert weights["FLOAT"] < 0.5 * initializer_bytes(fp32)["FLOAT"]
+    # graph's quantize/dequantize nodes; edge's halves, see README.) The float file to compare
+    # with is the session's fp32 export of `tiny`: same architecture, so the same weight sizes.
+    fp32 = export_once(session_checkpoint, "onnx", "fp32")
+    assert fp32.manifest["model"]["config"] == result.manifest["model"]["config"]
+    assert weights["FLOAT"] < 0.5 * initializer_bytes(fp32.artifact)["FLOAT"]
 
 
-def test_executorch_int8_end_to_end(qat_checkpoint, tmp_path):
-    artifact, manifest = exported("executorch", qat_checkpoint, tmp_path / "out", "int8", f"tiny-xnnpack-int8-{TILE}.pte")
-    check_verified_against_qat_and_fp32(manifest)
-    details = manifest["target_details"]
+def test_executorch_int8_end_to_end(export_once, qat_checkpoint):
+    result = exported(export_once, "executorch", qat_checkpoint, "int8", f"tiny-xnnpack-int8-{TILE}.pte")
+    check_verified_against_qat_and_fp32(result.manifest)
+    details = result.manifest["target_details"]
     assert details["delegation"]["outside_ops"] == {} and details["delegation"]["delegates"] == 1
     table = details["quantization"]["op_precisions"]
     assert table["conv2d"].get("int8", 0) > 0  # convolutions run on integers inside XNNPACK
@@ -151,12 +148,12 @@ def test_executorch_int8_end_to_end(qat_checkpoint, tmp_path):
 
 
 @pytest.mark.parametrize("precision", ["int8", "int8w"])
-def test_coreml_int8_programs(qat_checkpoint, tmp_path, precision):
-    artifact, manifest = exported("coreml", qat_checkpoint, tmp_path / "out", precision, f"tiny-{precision}-{TILE}.mlpackage")
-    ops = manifest["target_details"]["op_inventory"]
+def test_coreml_int8_programs(export_once, qat_checkpoint, precision):
+    result = exported(export_once, "coreml", qat_checkpoint, precision, f"tiny-{precision}-{TILE}.mlpackage")
+    ops = result.manifest["target_details"]["op_inventory"]
     assert ops.get("constexpr_affine_dequantize", 0) > 0  # int8 weights
     assert (ops.get("quantize", 0) > 0) == (precision == "int8")  # activations only in W8A8
-    assert manifest["target_details"]["quantization"]["weights_only"] == (precision == "int8w")
+    assert result.manifest["target_details"]["quantization"]["weights_only"] == (precision == "int8w")
 
 
 # --- what must fail --------------------------------------------------------------------------
@@ -165,7 +162,7 @@ def test_weights_without_overflow_fix_fail_the_onnx_export(fp32_checkpoint, tmp_
     unsafe = run_qat(fp32_checkpoint, tmp_path / "qat", overflow_fix="disable")
     out = tmp_path / "out"
     capsys.readouterr()
-    assert run_cli(export_main, export_argv("onnx", unsafe, out, "--precision", "int8")) == 2
+    assert run_cli(export_main, export_argv("onnx", unsafe, out, "--precision", "int8", context=0)) == 2
     error = capsys.readouterr().err
     assert "saturate" in error and "overflow_fix" in error
     assert not out.exists() or not any(out.iterdir())
@@ -185,8 +182,9 @@ def test_a_misread_quantizer_fails_verification(qat_checkpoint, tmp_path, capsys
     monkeypatch.setattr(ActivationQDQ, "__init__", misread)
     out = tmp_path / "out"
     capsys.readouterr()
-    assert run_cli(export_main, export_argv("onnx", qat_checkpoint, out, "--precision", "int8")) == 2
-    assert "verification of tiny-int8-32.onnx failed" in capsys.readouterr().err
+    assert run_cli(export_main, export_argv("onnx", qat_checkpoint, out, "--precision", "int8", context=0)) == 2
+    errors = error_lines(capsys.readouterr().err)
+    assert len(errors) == 1 and "verification of tiny-int8-32.onnx failed" in errors[0]
     assert not out.exists() or not any(out.iterdir())
 
 
@@ -214,23 +212,17 @@ def test_bad_int8_requests_are_one_clear_error(case, qat_checkpoint, fp32_checkp
         torch.save(payload, checkpoint)
     out = tmp_path / "out"
     capsys.readouterr()
-    assert run_cli(export_main, export_argv(target, checkpoint, out, *extra)) == 2
-    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert run_cli(export_main, export_argv(target, checkpoint, out, *extra, context=0)) == 2
+    errors = error_lines(capsys.readouterr().err)
     assert len(errors) == 1 and expected in errors[0], errors
     assert not out.exists() or not any(out.iterdir())
 
 
-def test_int8_outputs_match_between_onnxruntime_and_executorch(qat_checkpoint, tmp_path):
+def test_int8_outputs_match_between_onnxruntime_and_executorch(export_once, qat_checkpoint):
     """The two runtimes that run here execute the same QAT graph: their outputs agree as
     closely as each agrees with PyTorch."""
-    import onnxruntime as ort
-    from executorch.runtime import Runtime
-
-    onnx_file, _ = exported("onnx", qat_checkpoint, tmp_path / "onnx", "int8", f"tiny-int8-{TILE}.onnx")
-    pte, _ = exported("executorch", qat_checkpoint, tmp_path / "et", "int8", f"tiny-xnnpack-int8-{TILE}.pte")
+    onnx_file = exported(export_once, "onnx", qat_checkpoint, "int8", f"tiny-int8-{TILE}.onnx").artifact
+    pte = exported(export_once, "executorch", qat_checkpoint, "int8", f"tiny-xnnpack-int8-{TILE}.pte").artifact
     x = np.random.default_rng(3).random((1, 3, TILE, TILE), dtype=np.float32)
-    a = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]
-    program = Runtime.get().load_program(str(pte))
-    b = program.load_method("forward").execute([torch.from_numpy(x)])[0].numpy()
-    mse = float(np.mean((np.clip(a, 0, 1) - np.clip(b, 0, 1)) ** 2))
-    assert 10 * np.log10(1 / max(mse, 1e-12)) > 35.0
+    a, b = open_backend(onnx_file).run(x), open_backend(pte).run(x)
+    assert psnr(a, b) > 35.0

@@ -8,32 +8,43 @@ from pathlib import Path
 import pytest
 import torch
 
-from cea_edge.errors import run_cli
-from cea_edge.model.checkpoint import load_checkpoint, save_checkpoint
-from cea_edge.model.quantized import is_quantized, nncf_config, portable_config
+from cea_edge.errors import CeaError, run_cli
+from cea_edge.model.checkpoint import DEFAULT_QAT_CHECKPOINT, load_checkpoint, save_checkpoint
+from cea_edge.model.quantized import from_portable_config, is_quantized, portable_config
 from cea_edge.quantize import (
-    QuantRecipe,
     calibration_set,
     insert_quantizers,
     load_quant_recipe,
-    main,
+    pin_input_range,
     quantization_record,
+    recipe_from_record,
 )
+from cea_edge.quantize.__main__ import main
+from cea_edge.recipe_io import bundled_recipe
+from cea_edge.train import DEFAULT_SCHEDULE
 
 pytest.importorskip("nncf")
 
 TINY_RECIPE = """\
 scheme = "int8"
-preset = "mixed"
+nncf_preset = "mixed"
 overflow_fix = "enable"
+activation_range = "minmax"
+ignored_patterns = []
 calibration_size = 16
 calibration_patch = 32
 [train]
+target = "fp32"
 steps = 4
 batch = 2
 patch = 32
 lr = 1e-4
+min_lr = 1e-6
+weight_decay = 1e-4
 warmup = 1
+frequency_loss = 0.05
+grad_clip = 1.0
+seed = 1
 val_every = 2
 save_every = 2
 """
@@ -58,13 +69,41 @@ def error_lines(stderr: str) -> list[str]:
 def test_bundled_recipe_is_int8_with_overflow_fix():
     recipe = load_quant_recipe()
     assert recipe.scheme == "int8" and recipe.overflow_fix == "enable" and recipe.calibration_size >= 16
-    assert recipe.steps > 0 and recipe.lr <= 1e-4
+    assert recipe.train.steps > 0 and recipe.train.lr <= 1e-4
+
+
+def test_bundled_recipe_is_the_one_source_of_qat_values():
+    """The shipped QAT checkpoint was made with the bundled recipe; its record (written before the
+    [train] nesting: flat, "preset") reads back to the same values, the loop's fixed ones included."""
+    recipe = load_quant_recipe()
+    assert recipe.source == str(bundled_recipe("quantization", "int8")) and recipe.nncf_preset == "mixed"
+    shipped = load_checkpoint(DEFAULT_QAT_CHECKPOINT).quantization["recipe"]
+    assert "preset" in shipped and "train" not in shipped  # the old layout, still readable
+    assert recipe_from_record(shipped | {"source": recipe.source}) == recipe
+    # the QAT schedule shares the loss and optimizer settings of fp32 training
+    for name in ("weight_decay", "frequency_loss", "grad_clip"):
+        assert getattr(recipe.train, name) == getattr(DEFAULT_SCHEDULE, name)
+    assert recipe_from_record(recipe.to_dict()) == recipe  # what new checkpoints record
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (("min_lr = 1e-6\n", ""), "missing key(s) ['min_lr'] in [train]"),
+    (('activation_range = "minmax"\n', ""), "missing key(s) ['activation_range']"),
+    (("nncf_preset", "preset"), "key 'preset' is now called 'nncf_preset'"),
+    (("[train]", "[training]"), "[train] table, which is missing"),
+])
+def test_recipe_keys_are_all_required(tiny_recipe, edit, expected):
+    tiny_recipe.write_text(TINY_RECIPE.replace(*edit))
+    with pytest.raises(CeaError) as error:
+        load_quant_recipe(tiny_recipe)
+    assert expected in str(error.value) and str(tiny_recipe) in str(error.value)
 
 
 def test_quantizers_round_trip_exactly(tiny_model, tmp_path):
-    recipe = QuantRecipe(calibration_size=16, calibration_patch=32)
+    recipe = load_quant_recipe().with_overrides(calibration_size=16, calibration_patch=32)
     quantized = insert_quantizers(tiny_model, recipe, calibration_set(recipe))
     assert is_quantized(quantized) and quantized is not tiny_model and not is_quantized(tiny_model)
+    assert pin_input_range(quantized) == 1  # the input quantizer is found under CEANet.forward's argument name
     # Perturb the learned ranges as QAT would, so that a loader that re-calibrates fails.
     with torch.no_grad():
         for name, tensor in quantized.named_parameters():
@@ -85,9 +124,9 @@ def test_quantizers_round_trip_exactly(tiny_model, tmp_path):
 
 
 def test_portable_config_refuses_foreign_types():
-    assert nncf_config(portable_config({"a": [1, (2, 3)]})) == {"a": [1, (2, 3)]}
+    assert from_portable_config(portable_config({"a": [1, (2, 3)]})) == {"a": [1, (2, 3)]}
     with pytest.raises(ValueError, match="not an NNCF type"):
-        nncf_config({"__nncf_enum__": "os:system", "value": "ls"})
+        from_portable_config({"__nncf_enum__": "os:system", "value": "ls"})
 
 
 def test_qat_run_and_resume(tiny_checkpoint, tiny_recipe, tmp_path, monkeypatch, capsys):

@@ -13,8 +13,8 @@ import torch
 from cea_edge.data.stream import TrainingStream
 from cea_edge.errors import CeaError
 from cea_edge.model import CEANet, get_preset
-from cea_edge.model.checkpoint import load_checkpoint, save_checkpoint
-from cea_edge.train import TrainConfig, cosine_with_warmup, train
+from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_QAT_CHECKPOINT, load_checkpoint, save_checkpoint
+from cea_edge.train import DEFAULT_SCHEDULE, TrainConfig, cosine_with_warmup, train
 
 QUICK = dict(preset="tiny", batch=2, patch=32, warmup=2, val_every=3, save_every=3, val_suite="aio-synth-mini")
 
@@ -35,10 +35,16 @@ def test_loss_falls_on_a_tiny_run():
 
 
 def test_schedule_warms_up_then_decays_to_the_floor():
-    config = TrainConfig(steps=100, warmup=10, lr=1e-3, min_lr=1e-5)
-    factor = cosine_with_warmup(config)
+    schedule = DEFAULT_SCHEDULE.with_overrides(steps=100, warmup=10, lr=1e-3, min_lr=1e-5)
+    factor = cosine_with_warmup(schedule)
     assert factor(0) == 0.1 and factor(9) == 1.0
     assert factor(50) < factor(10) and abs(factor(100) - 0.01) < 1e-9
+
+
+def test_run_metadata_keeps_the_keys_of_shipped_checkpoints():
+    """train_config / quantize_config are flat dicts with the keys (and order) checkpoints always had."""
+    assert list(TrainConfig().record()) == list(load_checkpoint(DEFAULT_CHECKPOINT).metadata["train_config"])
+    assert list(TrainConfig().record()) == list(load_checkpoint(DEFAULT_QAT_CHECKPOINT).metadata["quantize_config"])
 
 
 def test_checkpoint_round_trip(tmp_path, tiny_model):
@@ -55,17 +61,17 @@ def test_checkpoint_round_trip(tmp_path, tiny_model):
 
 def test_train_writes_checkpoints_and_resumes(tmp_path):
     out = tmp_path / "run"
-    final = train(TrainConfig(steps=3, **QUICK), out, progress=False)
+    final = train(TrainConfig.build(steps=3, **QUICK), out, progress=False)
     first = load_checkpoint(final)
     assert first.metadata["step"] == 3 and len(first.metadata["validation"]) == 1
     assert load_checkpoint(out / "last.pt").training_state["step"] == 3
-    resumed = train(TrainConfig(steps=6, **QUICK), out, resume=out / "last.pt", progress=False)
+    resumed = train(TrainConfig.build(steps=6, **QUICK), out, resume=out / "last.pt", progress=False)
     meta = load_checkpoint(resumed).metadata
     assert meta["step"] == 6 and [v["step"] for v in meta["validation"]] == [3, 6]
 
 
 def test_no_adapter_training_records_the_ablation_config(tmp_path):
-    final = train(TrainConfig(steps=1, adapters=False, **QUICK), tmp_path, progress=False)
+    final = train(TrainConfig.build(steps=1, adapters=False, **QUICK), tmp_path, progress=False)
     loaded = load_checkpoint(final)
     assert loaded.config.adapter_sites == () and loaded.config.name == "tiny-noadapter"
 
@@ -82,10 +88,10 @@ def test_torchrun_two_cpu_processes(tmp_path):
 
 
 def test_init_fine_tunes_from_weights_and_checks_the_preset(tmp_path, tiny_checkpoint):
-    final = train(TrainConfig(steps=1, lr=0.0, min_lr=0.0, frequency_loss=0.0, **QUICK), tmp_path / "ft",
+    final = train(TrainConfig.build(steps=1, lr=0.0, min_lr=0.0, frequency_loss=0.0, **QUICK), tmp_path / "ft",
                   progress=False, init=tiny_checkpoint)
     start, tuned = load_checkpoint(tiny_checkpoint).model, load_checkpoint(final).model
     for (name, a), b in zip(start.state_dict().items(), tuned.state_dict().values()):
         assert torch.equal(a, b), name  # lr 0: the weights are exactly the initial ones
     with pytest.raises(CeaError, match="holds 'tiny'"):
-        train(TrainConfig(steps=1, adapters=False, **QUICK), tmp_path / "bad", progress=False, init=tiny_checkpoint)
+        train(TrainConfig.build(steps=1, adapters=False, **QUICK), tmp_path / "bad", progress=False, init=tiny_checkpoint)

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from cea_edge.imageio import to_uint8
+from cea_edge.photo_io import to_uint8
 
 Degrade = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
@@ -77,7 +77,8 @@ def smooth_field(rng: np.random.Generator, shape: tuple[int, int], cells: int = 
     return field / max(float(field.max()), 1e-6)
 
 
-def add_haze(image: np.ndarray, rng: np.random.Generator, beta: float, airlight: float, depth_mask: np.ndarray | None = None) -> np.ndarray:
+def add_haze(image: np.ndarray, rng: np.random.Generator, beta: float, airlight: float,
+             depth_mask: np.ndarray | None = None) -> np.ndarray:
     """Atmospheric scattering I = J t + A (1 - t), t = exp(-beta d).
 
     The depth proxy d mixes a vertical gradient (the top of a photo is usually farther)
@@ -170,8 +171,10 @@ CASES: dict[str, DegradationCase] = {
         DegradationCase(
             "noise_graded", "spatial", lambda im, rng: add_noise(im, rng, 50 * region_mask(rng, im.shape[:2], "ramp"))
         ),
-        DegradationCase("haze_region", "spatial", lambda im, rng: blend(im, _haze(im, rng), region_mask(rng, im.shape[:2], "blob"))),
-        DegradationCase("rain_region", "spatial", lambda im, rng: blend(im, _rain(im, rng), region_mask(rng, im.shape[:2], "blob"))),
+        DegradationCase("haze_region", "spatial",
+                        lambda im, rng: blend(im, _haze(im, rng), region_mask(rng, im.shape[:2], "blob"))),
+        DegradationCase("rain_region", "spatial",
+                        lambda im, rng: blend(im, _rain(im, rng), region_mask(rng, im.shape[:2], "blob"))),
         DegradationCase("shadow", "spatial", lambda im, rng: blend(im, _low(im, rng), region_mask(rng, im.shape[:2], "blob"))),
         DegradationCase("low+haze", "composite", lambda im, rng: _low(_haze(im, rng), rng)),
         DegradationCase("haze+rain", "composite", lambda im, rng: _rain(_haze(im, rng), rng)),

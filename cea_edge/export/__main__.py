@@ -30,8 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="int8 (weights and activations, from a QAT checkpoint) | int8w (Core ML: int8 weights) "
                              "| fp16 | fp32 (default: from the recipe)")
     parser.add_argument("--tile", type=int, help="fixed input side in pixels (default: from the recipe)")
-    parser.add_argument("--overlap", type=int, help="recommended tile overlap recorded for the runtime (default: from the recipe)")
-    parser.add_argument("--context-size", type=int, dest="context",
+    parser.add_argument("--overlap", type=int,
+                        help="recommended tile overlap recorded for the runtime (default: from the recipe)")
+    parser.add_argument("--context-size", type=int,
                         help="side of the global-context graph's input; 0: no global-context graphs (default: from the recipe)")
     parser.add_argument("--out", type=Path, help="output folder (default: artifacts/<target>/)")
     parser.add_argument("--delegate", choices=DELEGATES, help="ExecuTorch backend (default: from the recipe)")
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     recipe = recipe_for(args.target, args.recipe).with_overrides(
-        precision=args.precision, tile=args.tile, overlap=args.overlap, context=args.context, delegate=args.delegate,
+        precision=args.precision, tile=args.tile, overlap=args.overlap, context_size=args.context_size, delegate=args.delegate,
         deployment_target=args.deployment_target, compute_units=args.compute_units,
     )
     with contextlib.nullcontext() if args.verbose else quiet_toolchains():

@@ -1,5 +1,5 @@
-"""Pieces every exporter uses: what a target hands back, embedded metadata, the fp16
-wrapper, the torch.export step and the optional-toolchain import."""
+"""Pieces every exporter uses: what a target hands back, the fp16 wrapper, the graphs of
+the artifact contract (cea_edge/runtime/contract.py) and the torch.export step."""
 
 from __future__ import annotations
 
@@ -11,60 +11,35 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from cea_edge.export.manifest import VALUE_RANGE
-from cea_edge.export.verify import ArtifactRunner
 from cea_edge.model.adapter import AdapterFactors
 from cea_edge.model.network import CEANet
-from cea_edge.runtime.graphs import (  # noqa: F401 -- sibling_path re-exported for the targets
+from cea_edge.runtime.contract import (
     CONTEXT_GRAPH,
+    FORWARD_GRAPH,
     GLOBAL_GRAPH,
+    INPUT_NAME,
+    OUTPUT_NAME,
     factor_names,
     routing_map_names,
-    sibling_path,
 )
-
-INPUT_NAME, OUTPUT_NAME = "image", "restored"
-
-
-@dataclass(frozen=True)
-class EmbeddedMetadata:
-    """What every artifact carries inside itself, so an app needs no side files."""
-
-    preset: str
-    tile: int
-    overlap: int
-    precision: str
-    checkpoint_sha256: str
-    context: int = 0  # side of the context graph's input; 0: tile mode only
-    value_range: tuple[float, float] = VALUE_RANGE
-
-    def as_strings(self) -> dict[str, str]:
-        """For string-only metadata stores (ONNX metadata_props, Core ML user metadata)."""
-        return {
-            "cea_edge.preset": self.preset,
-            "cea_edge.tile": str(self.tile),
-            "cea_edge.overlap": str(self.overlap),
-            "cea_edge.context": str(self.context),
-            "cea_edge.precision": self.precision,
-            "cea_edge.value_range": f"{self.value_range[0]:g},{self.value_range[1]:g}",
-            "cea_edge.layout": "NCHW RGB float32",
-            "cea_edge.checkpoint_sha256": self.checkpoint_sha256,
-        }
 
 
 @dataclass
 class BuiltArtifact:
-    """What a target returns after writing its artifact to the staged path."""
+    """What a target returns after writing its artifact (and siblings) to the staged path.
 
-    runtime: str  # what runs it for verification, e.g. "onnxruntime CPUExecutionProvider"
-    runner: ArtifactRunner | None  # None: no runtime for this artifact on this machine
-    unavailable: str = ""  # why runner is None
+    The pipeline then runs it through the runtime's backend (cea_edge/runtime/backends.py),
+    the one way to run an artifact, unless ``unavailable`` says why this machine cannot.
+    """
+
+    runtime: str  # what runs it, e.g. "onnxruntime 1.23 CPUExecutionProvider"
+    unavailable: str = ""  # why the runtime cannot run it here ('' when it can)
     siblings: dict[str, Path] = field(default_factory=dict)  # graph -> its own file (ONNX, Core ML)
     checks: list[str] = field(default_factory=list)  # structural checks that passed
     problems: list[str] = field(default_factory=list)  # structural checks that failed
     details: dict[str, Any] = field(default_factory=dict)  # target-specific manifest section
     summary: list[str] = field(default_factory=list)  # extra lines for the CLI summary
-    io_names: tuple[str | None, str | None] = (INPUT_NAME, OUTPUT_NAME)
+    io_names: tuple[str | None, str | None] = (INPUT_NAME, OUTPUT_NAME)  # None: positional (ExecuTorch)
 
 
 class Float16Compute(nn.Module):
@@ -100,7 +75,7 @@ def export_program(module: nn.Module, tile: int, example: tuple[torch.Tensor, ..
         return torch.export.export(module, example or (example_input(tile),))
 
 
-# --- the global-context graphs (named and laid out as cea_edge/runtime/graphs.py says) ---
+# --- the global-context graphs (named and laid out as cea_edge/runtime/contract.py says) ---
 class ContextGraph(nn.Module):
     """(1, 3, S, S) context image -> (*factors, *routing maps), flat (see factor_names).
 
@@ -144,22 +119,22 @@ class GraphSpec:
 
 
 def graph_specs(model: CEANet, recipe: Any, tile_module: nn.Module, context_module: nn.Module | None) -> list[GraphSpec]:
-    """forward, and (when recipe.context) context + forward_global, from the modules a target built.
+    """forward, and (when recipe.context_size) context + forward_global, from the modules a target built.
 
     tile_module: what ``forward`` runs (the model, its int8 QDQ graph or a Float16Compute);
     context_module: the same kind of module pinned to the context side (for fp16: the
     model copy in half precision). The global graph shares tile_module's weights.
     """
     tile = example_input(recipe.tile)
-    specs = [GraphSpec("forward", tile_module, (tile,), [INPUT_NAME], [OUTPUT_NAME])]
-    if not recipe.context or context_module is None:
+    specs = [GraphSpec(FORWARD_GRAPH, tile_module, (tile,), [INPUT_NAME], [OUTPUT_NAME])]
+    if not recipe.context_size or context_module is None:
         return specs
     with torch.no_grad():
         factors = [t.contiguous() for f in model(tile, full_output=True).factors for t in f]
     names = factor_names(len(factors) // 2)
     half = isinstance(tile_module, Float16Compute)
     base = tile_module.model if half else tile_module
-    specs.append(GraphSpec(CONTEXT_GRAPH, ContextGraph(context_module, half).eval(), (example_input(recipe.context),),
+    specs.append(GraphSpec(CONTEXT_GRAPH, ContextGraph(context_module, half).eval(), (example_input(recipe.context_size),),
                            [INPUT_NAME], names + routing_map_names(len(names) // 2)))
     specs.append(GraphSpec(GLOBAL_GRAPH, GlobalGraph(base, half).eval(), (tile, *factors),
                            [INPUT_NAME, *names], [OUTPUT_NAME]))
@@ -179,10 +154,10 @@ def target_graphs(model: CEANet, recipe: Any, module_precision: str,
     traces fp32 and converts to fp16 itself). quantize(model, side): the target's own
     int8 QDQ graph builder (each runtime wants its own int8 form).
     """
-    context = context_model(model, recipe.context) if recipe.context else None
+    context = context_model(model, recipe.context_size) if recipe.context_size else None
     if recipe.quantized:
         graph = quantize(model, recipe.tile)
-        context_module = quantize(context, recipe.context).module if context is not None else None
+        context_module = quantize(context, recipe.context_size).module if context is not None else None
         return graph_specs(model, recipe, graph.module, context_module), graph
     tile_module = module_for(model, module_precision)
     if context is not None and module_precision == "fp16":

@@ -17,20 +17,19 @@ from typing import Any
 import numpy as np
 
 from cea_edge.errors import CeaError
-from cea_edge.export.common import (
-    CONTEXT_GRAPH,
-    INPUT_NAME,
-    OUTPUT_NAME,
-    BuiltArtifact,
-    EmbeddedMetadata,
-    GraphSpec,
-    export_program,
-    sibling_path,
-    target_graphs,
-)
+from cea_edge.export.common import BuiltArtifact, GraphSpec, export_program, target_graphs
 from cea_edge.export.quantized_graph import describe_quantization, quantized_graph
 from cea_edge.export.recipes import Recipe
 from cea_edge.model.network import CEANet
+from cea_edge.runtime.contract import (
+    CONTEXT_GRAPH,
+    FORWARD_GRAPH,
+    GRAPH_KEY,
+    INPUT_NAME,
+    OUTPUT_NAME,
+    ArtifactInfo,
+    sibling_path,
+)
 from cea_edge.toolchain import require
 
 SUFFIX = ".mlpackage"
@@ -76,19 +75,20 @@ def coreml_options(recipe: Recipe) -> CoreMLOptions:
     return CoreMLOptions(target, getattr(ct.ComputeUnit, recipe.compute_units), precision, passes)
 
 
-def _describe(mlmodel: Any, embedded: EmbeddedMetadata, graph: str = "forward") -> None:
+def _describe(mlmodel: Any, embedded: ArtifactInfo, graph: str) -> None:
     low, high = embedded.value_range
-    mlmodel.user_defined_metadata.update(embedded.as_strings() | {"cea_edge.graph": graph})
+    mlmodel.user_defined_metadata.update(embedded.to_strings(graph))
     if graph == CONTEXT_GRAPH:
         mlmodel.short_description = (f"cea-edge {embedded.preset}: adapter factors and routing maps of a "
-                                     f"{embedded.context}x{embedded.context} context image (global-context mode)")
+                                     f"{embedded.context_size}x{embedded.context_size} context image (global-context mode)")
         return
-    mlmodel.short_description = f"cea-edge {embedded.preset}: all-in-one image restoration of one {embedded.tile}x{embedded.tile} tile"
-    mlmodel.input_description[INPUT_NAME] = f"degraded RGB tile, NCHW (1, 3, {embedded.tile}, {embedded.tile}) float32 in [{low:g}, {high:g}]"
+    side = embedded.tile
+    mlmodel.short_description = f"cea-edge {embedded.preset}: all-in-one image restoration of one {side}x{side} tile"
+    mlmodel.input_description[INPUT_NAME] = f"degraded RGB tile, NCHW (1, 3, {side}, {side}) float32 in [{low:g}, {high:g}]"
     mlmodel.output_description[OUTPUT_NAME] = f"restored RGB tile, same layout, not clamped (clamp to [{low:g}, {high:g}])"
 
 
-def inspect_program(path: Path, recipe: Recipe, embedded: EmbeddedMetadata) -> tuple[dict[str, Any], list[str], list[str]]:
+def inspect_program(path: Path, recipe: Recipe, embedded: ArtifactInfo) -> tuple[dict[str, Any], list[str], list[str]]:
     """Read the saved package's spec: ops, dtypes, I/O shapes, metadata -> (details, checks, problems)."""
     import coremltools as ct
     from coremltools.proto import MIL_pb2
@@ -128,7 +128,7 @@ def inspect_program(path: Path, recipe: Recipe, embedded: EmbeddedMetadata) -> t
             (checks if activations else problems).append(f"int8 activations: {ops.get('quantize', 0)} quantize / "
                                                          f"{ops.get('dequantize', 0)} dequantize ops")
     metadata = dict(spec.description.metadata.userDefined)
-    missing = {k: v for k, v in embedded.as_strings().items() if metadata.get(k) != v}
+    missing = {k: v for k, v in embedded.to_strings(FORWARD_GRAPH).items() if metadata.get(k) != v}
     (problems if missing else checks).append(f"user metadata {'missing ' + str(missing) if missing else 'present'}")
     details = {
         "specification_version": spec.specificationVersion,
@@ -140,7 +140,7 @@ def inspect_program(path: Path, recipe: Recipe, embedded: EmbeddedMetadata) -> t
     return details, checks, problems
 
 
-def _convert(spec: GraphSpec, recipe: Recipe, options: CoreMLOptions, embedded: EmbeddedMetadata, path: Path) -> None:
+def _convert(spec: GraphSpec, recipe: Recipe, options: CoreMLOptions, embedded: ArtifactInfo, path: Path) -> None:
     ct = require("coremltools", "Core ML export")
     program = export_program(spec.module, recipe.tile, spec.example).run_decompositions({})
     pipeline = ct.PassPipeline(pass_names=options.pass_names, pipeline_name="cea-edge")
@@ -160,7 +160,7 @@ def _convert(spec: GraphSpec, recipe: Recipe, options: CoreMLOptions, embedded: 
     (path / DEBUG_MAPPING).unlink(missing_ok=True)
 
 
-def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path) -> BuiltArtifact:
+def build(model: CEANet, recipe: Recipe, embedded: ArtifactInfo, path: Path) -> BuiltArtifact:
     ct = require("coremltools", "Core ML export")
     options = coreml_options(recipe)
 
@@ -172,7 +172,7 @@ def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path)
 
     specs, graph = target_graphs(model, recipe, "fp32", quantize)
     quantization: dict[str, Any] = graph.to_dict() if graph is not None else {}
-    siblings = {spec.name: sibling_path(path, spec.name) for spec in specs if spec.name != "forward"}
+    siblings = {spec.name: sibling_path(path, spec.name) for spec in specs if spec.name != FORWARD_GRAPH}
     for spec in specs:
         _convert(spec, recipe, options, embedded, siblings.get(spec.name, path))
     details, checks, problems = inspect_program(path, recipe, embedded)
@@ -181,25 +181,18 @@ def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path)
     for spec in specs[1:]:
         sibling = ct.models.MLModel(str(siblings[spec.name]), skip_model_load=True).get_spec().description
         names = ([f.name for f in sibling.input], [f.name for f in sibling.output])
-        ok = names == (spec.input_names, spec.output_names) and sibling.metadata.userDefined.get("cea_edge.graph") == spec.name
+        ok = names == (spec.input_names, spec.output_names) and sibling.metadata.userDefined.get(GRAPH_KEY) == spec.name
         (checks if ok else problems).append(
             f"{spec.name} package: {len(names[0])} inputs, {len(names[1])} outputs" + ("" if ok else f" ({names})"))
 
-    runner, unavailable = None, prediction_unavailable(recipe)
-    if not unavailable:
-        loaded = ct.models.MLModel(str(path), compute_units=options.compute_units)
-
-        def runner(tile: np.ndarray) -> np.ndarray:
-            return loaded.predict({INPUT_NAME: tile})[OUTPUT_NAME]
-
+    unavailable = prediction_unavailable(recipe)
     ops = details["op_inventory"]
     summary = [(f"core ml: {details['opset']} ML program, {sum(ops.values())} ops "
                 f"({', '.join(f'{k} {v}' for k, v in sorted(ops.items(), key=lambda kv: -kv[1])[:6])}, ...)")]
     if quantization:
         summary.append(f"{recipe.precision}: {describe_quantization(quantization)}")
     return BuiltArtifact(
-        runtime="Core ML (coremltools predict)" if runner else "coremltools spec inspection",
-        runner=runner,
+        runtime="coremltools spec inspection" if unavailable else "Core ML (coremltools predict)",
         unavailable=unavailable,
         siblings=siblings,
         checks=checks,

@@ -18,22 +18,12 @@ from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from cea_edge.errors import CeaError
-from cea_edge.export.common import (
-    CONTEXT_GRAPH,
-    INPUT_NAME,
-    OUTPUT_NAME,
-    BuiltArtifact,
-    EmbeddedMetadata,
-    GraphSpec,
-    sibling_path,
-    target_graphs,
-)
+from cea_edge.export.common import BuiltArtifact, GraphSpec, target_graphs
 from cea_edge.export.quantized_graph import describe_quantization, quantized_graph
-from cea_edge.export.recipes import Recipe
+from cea_edge.export.recipes import MIN_ONNX_OPSET, Recipe
 from cea_edge.model.network import CEANet
+from cea_edge.runtime.contract import CONTEXT_GRAPH, FORWARD_GRAPH, ArtifactInfo, sibling_path
 from cea_edge.toolchain import require
 
 SUFFIX = ".onnx"
@@ -45,7 +35,7 @@ def check_toolchain(recipe: Recipe) -> None:
         require(module, "ONNX export")
 
 
-def _embed_metadata(model_proto, embedded: EmbeddedMetadata, graph: str = "forward") -> None:
+def _embed_metadata(model_proto, embedded: ArtifactInfo, graph: str) -> None:
     """metadata_props (readable by any ONNX runtime) and human-readable I/O descriptions.
 
     The exporter's per-node debug metadata (stack traces with local paths, fx names) is
@@ -55,7 +45,7 @@ def _embed_metadata(model_proto, embedded: EmbeddedMetadata, graph: str = "forwa
         del node.metadata_props[:]
         node.doc_string = ""
     del model_proto.metadata_props[:]
-    for key, value in (embedded.as_strings() | {"cea_edge.graph": graph}).items():
+    for key, value in embedded.to_strings(graph).items():
         entry = model_proto.metadata_props.add()
         entry.key, entry.value = key, value
     model_proto.doc_string = f"cea-edge {embedded.preset} image restoration ({embedded.precision})"
@@ -87,7 +77,7 @@ def prediction_unavailable(recipe: Recipe) -> str:
     return ""
 
 
-def _export_graph(spec: GraphSpec, recipe: Recipe, embedded: EmbeddedMetadata, path: Path) -> None:
+def _export_graph(spec: GraphSpec, recipe: Recipe, embedded: ArtifactInfo, path: Path) -> None:
     import torch
 
     onnx = require("onnx", "ONNX export")
@@ -108,7 +98,7 @@ def _export_graph(spec: GraphSpec, recipe: Recipe, embedded: EmbeddedMetadata, p
     onnx.checker.check_model(str(path), full_check=True)  # from the file: what ships is what is checked
 
 
-def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path) -> BuiltArtifact:
+def build(model: CEANet, recipe: Recipe, embedded: ArtifactInfo, path: Path) -> BuiltArtifact:
     import torch
 
     onnx = require("onnx", "ONNX export")
@@ -121,7 +111,7 @@ def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path)
 
     specs, graph = target_graphs(model, recipe, recipe.precision, quantize)
     quantization: dict[str, Any] = graph.to_dict() if graph is not None else {}
-    siblings = {spec.name: sibling_path(path, spec.name) for spec in specs if spec.name != "forward"}
+    siblings = {spec.name: sibling_path(path, spec.name) for spec in specs if spec.name != FORWARD_GRAPH}
     for spec in specs:
         _export_graph(spec, recipe, embedded, siblings.get(spec.name, path))
 
@@ -131,17 +121,16 @@ def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path)
     initializer_types = Counter(onnx.TensorProto.DataType.Name(t.data_type) for t in saved.graph.initializer)
     checks = [f"onnx.checker full_check passed (opset {opset})"]
     problems = []
-    if opset < 17:
-        problems.append(f"opset {opset} < 17")
+    if opset < MIN_ONNX_OPSET:
+        problems.append(f"opset {opset} < {MIN_ONNX_OPSET}")
     if recipe.precision == "fp16" and "FLOAT16" not in initializer_types:
         problems.append("fp16 export has no FLOAT16 weights")
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1  # deterministic and polite on shared machines
-    session = ort.InferenceSession(str(path), options, providers=[PROVIDER])
     summary = [f"onnx: opset {opset}, {sum(ops.values())} nodes, weights {dict(initializer_types)}"]
     if siblings:
-        summary.append(f"global context ({recipe.context}x{recipe.context}): context + forward_global graphs written beside it (<name>.context.onnx, <name>.global.onnx)")
+        side = recipe.context_size
+        summary.append(f"global context ({side}x{side}): context + forward_global graphs written beside it "
+                       "(<name>.context.onnx, <name>.global.onnx)")
     if quantization:
         quantization["ort_kernels"] = integer_kernels(path, ort)
         fused = sum(n for op, n in quantization["ort_kernels"].items() if op.startswith(("QLinear", "QGemm")))
@@ -155,19 +144,15 @@ def build(model: CEANet, recipe: Recipe, embedded: EmbeddedMetadata, path: Path)
                             "u8 x s8 kernels saturate on x86 CPUs without VNNI; quantize with overflow_fix = \"enable\"")
         summary.append(f"int8: {describe_quantization(quantization)}; onnxruntime integer kernels: {fused}")
 
-    def run(tile: np.ndarray) -> np.ndarray:
-        return session.run([OUTPUT_NAME], {INPUT_NAME: tile})[0]
-
     return BuiltArtifact(
         runtime=f"onnxruntime {ort.__version__} {PROVIDER}",
-        runner=run,
         siblings=siblings,
         checks=checks,
         problems=problems,
         details={
             "opset": opset,
             "exporter": "torch.onnx.export(dynamo=True)",
-            "metadata_props": embedded.as_strings(),
+            "metadata_props": embedded.to_strings(FORWARD_GRAPH),
             "op_inventory": dict(sorted(ops.items())),
             "initializer_dtypes": dict(initializer_types),
             "fp16_strategy": "fp16 weights/activations, float32 I/O via Cast" if recipe.precision == "fp16" else None,

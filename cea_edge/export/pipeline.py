@@ -13,28 +13,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import ModuleType
 
-from cea_edge.atomic import atomic_write_json
+from cea_edge.atomic import atomic_write_json, prepare_output_dir, publish, remove_staged, staged_outputs
 from cea_edge.errors import CeaError
-from cea_edge.export.common import CONTEXT_GRAPH, GLOBAL_GRAPH, EmbeddedMetadata, sibling_path
-from cea_edge.export.manifest import (
-    ArtifactDigest,
-    artifact_digest,
-    build_manifest,
-    prepare_output_dir,
-    publish,
-    remove_staged,
-    staged_outputs,
-)
+from cea_edge.export.manifest import ArtifactDigest, artifact_digest, build_manifest
 from cea_edge.export.recipes import Recipe
-from cea_edge.export.verify import (
-    Verification,
-    raise_if_failed,
-    reference_outputs,
-    run_verification,
-    skipped_verification,
-    verification_inputs,
-    verify_global_context,
-)
+from cea_edge.export.verify import Verification, raise_if_failed, skipped_verification, verify_artifact
 from cea_edge.model.checkpoint import (
     DEFAULT_CHECKPOINT,
     DEFAULT_QAT_CHECKPOINT,
@@ -44,6 +27,7 @@ from cea_edge.model.checkpoint import (
     load_checkpoint,
 )
 from cea_edge.model.network import CEANet
+from cea_edge.runtime.contract import CONTEXT_GRAPH, GLOBAL_GRAPH, ArtifactInfo, sibling_path
 
 # Target modules are imported on use: each pulls in its toolchain only when asked for.
 TARGET_MODULES = {
@@ -141,11 +125,11 @@ def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool 
     out_dir = prepare_output_dir(out_dir)
 
     checkpoint_sha256 = file_sha256(loaded.path)
-    if recipe.context % loaded.config.min_tile:
-        raise CeaError(f"context {recipe.context} does not fit preset '{loaded.config.name}': use a multiple of "
-                       f"{loaded.config.min_tile} (or 0 for no global-context graphs)")
-    embedded = EmbeddedMetadata(loaded.config.name, recipe.tile, recipe.overlap, recipe.precision, checkpoint_sha256,
-                                recipe.context)
+    if recipe.context_size % loaded.config.min_tile:
+        raise CeaError(f"context size {recipe.context_size} does not fit preset '{loaded.config.name}': use a multiple "
+                       f"of {loaded.config.min_tile} (or 0 for no global-context graphs)")
+    embedded = ArtifactInfo(loaded.config.name, recipe.tile, recipe.overlap, recipe.precision, checkpoint_sha256,
+                            recipe.context_size)
     destination = out_dir / artifact_name(loaded.config.name, recipe, target.SUFFIX)
     manifest_path = destination.with_name(destination.name + ".json")
 
@@ -155,20 +139,14 @@ def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool 
             built = target.build(model, recipe, embedded, staged_artifact)
             export_seconds = time.perf_counter() - started
             if verify:
-                inputs = verification_inputs(recipe.tile)
-                source = fp32_source(loaded) if recipe.quantized and built.runner is not None else None
-                reference_label = "PyTorch QAT model" if recipe.quantized else "PyTorch fp32"
-                verification = run_verification(
-                    built.runner, built.runtime, inputs, reference_outputs(model, inputs), recipe,
-                    built.checks, built.problems, built.unavailable, reference_label=reference_label,
-                    fp32_reference=None if source is None else reference_outputs(source.fix_input_size(recipe.tile, recipe.tile), inputs),
-                )
+                source = fp32_source(loaded) if recipe.quantized and not built.unavailable else None
+                verification = verify_artifact(
+                    staged_artifact, built, embedded, model, recipe,
+                    "PyTorch QAT model" if recipe.quantized else "PyTorch fp32",
+                    None if source is None else source.fix_input_size(recipe.tile, recipe.tile))
                 raise_if_failed(verification, destination.name)
-                if recipe.context:
-                    verification.global_context = verify_global_context(
-                        staged_artifact, built, loaded.model, recipe, inputs, reference_label).to_dict()
-                    if verification.global_context["passed"] is False:
-                        raise_if_failed(Verification(**verification.global_context), f"{destination.name} (global context)")
+                if verification.global_context and verification.global_context["passed"] is False:
+                    raise_if_failed(Verification(**verification.global_context), f"{destination.name} (global context)")
             else:
                 verification = skipped_verification()
             digest = artifact_digest(staged_artifact)

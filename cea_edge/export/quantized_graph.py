@@ -31,16 +31,11 @@ from torch import nn
 
 from cea_edge.errors import CeaError
 from cea_edge.model.network import CEANet
-from cea_edge.model.quantized import quantizer_inputs
-
-# onnxruntime's AVX2 kernels (no VNNI) add pairs of u8 x s8 products in int16: with
-# weights within +-64 (NNCF's overflow fix) 255 * (64 + 64) still fits. Depthwise
-# convolutions take another kernel and keep the full 8-bit range (as NNCF does).
-OVERFLOW_SAFE_LEVEL = 64
+from cea_edge.model.quantized import OVERFLOW_SAFE_LEVEL, quantizer_inputs
 
 
 def _decomposed_ops() -> Any:
-    import torch.ao.quantization.fx._decomposed  # noqa: F401 -- registers torch.ops.quantized_decomposed
+    import torch.ao.quantization.fx._decomposed
 
     return torch.ops.quantized_decomposed
 

@@ -8,7 +8,7 @@ its flags on top; every value is validated here, once, with a message per mistak
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,20 +28,24 @@ RECIPE_DIRS = recipe_dirs("export")
 
 @dataclass(frozen=True)
 class Recipe:
-    """Everything one export needs besides the checkpoint and the output folder."""
+    """Everything one export needs besides the checkpoint and the output folder.
+
+    The recipe files are the one source of the values: the fields without a default here
+    must be in the file (see export/*.toml for what each means).
+    """
 
     target: str
-    tile: int = 256
-    overlap: int = 32  # recommended tile overlap for the tiled runtime (recorded, not used here)
-    context: int = 512  # side of the global-context image (the context graph's input); 0: no global graphs
-    precision: str = "fp32"
+    tile: int
+    overlap: int  # recommended tile overlap for the tiled runtime (recorded, not used here)
+    context_size: int  # side of the global-context image (the context graph's input); 0: no global graphs
+    precision: str
+    fp32_max_abs_error: float  # bar for fp32 artifacts vs the PyTorch fp32 model
+    fp16_min_psnr_db: float  # bar for fp16 artifacts vs the PyTorch fp32 model
+    int8_min_psnr_db: float  # bar for int8 artifacts vs the PyTorch QAT model (NNCF fake quantization)
     delegate: str | None = None  # executorch only
     deployment_target: str | None = None  # coreml (and the executorch coreml delegate): e.g. "iOS17"
     compute_units: str | None = None  # coreml: one of COMPUTE_UNITS
     opset: int | None = None  # onnx only
-    fp32_max_abs_error: float = 1e-4  # bar for fp32 artifacts vs the PyTorch fp32 model
-    fp16_min_psnr_db: float = 45.0  # bar for fp16 artifacts vs the PyTorch fp32 model
-    int8_min_psnr_db: float = 40.0  # bar for int8 artifacts vs the PyTorch QAT model (NNCF fake quantization)
     source: str = "defaults"  # where the recipe was read from (for the manifest)
 
     def with_overrides(self, **overrides: Any) -> "Recipe":
@@ -69,7 +73,7 @@ def _check_choice(recipe: Recipe, name: str, choices: tuple[str, ...]) -> None:
 
 def validate(recipe: Recipe) -> Recipe:
     """Return the recipe if every field makes sense for its target, else raise CeaError."""
-    for name in ("tile", "overlap", "context", "opset"):
+    for name in ("tile", "overlap", "context_size", "opset"):
         _check_type(recipe, name, int)
     for name in ("fp32_max_abs_error", "fp16_min_psnr_db", "int8_min_psnr_db"):
         _check_type(recipe, name, (int, float))
@@ -82,9 +86,11 @@ def validate(recipe: Recipe) -> Recipe:
     if recipe.tile <= 0:
         raise CeaError(f"recipe {recipe.source}: tile must be positive, got {recipe.tile}")
     if not 0 <= recipe.overlap < recipe.tile:
-        raise CeaError(f"recipe {recipe.source}: overlap must be in [0, tile), got {recipe.overlap} for tile {recipe.tile} (pass --overlap)")
-    if recipe.context < 0:
-        raise CeaError(f"recipe {recipe.source}: context must be >= 0 (0: no global-context graphs), got {recipe.context}")
+        raise CeaError(f"recipe {recipe.source}: overlap must be in [0, tile), got {recipe.overlap} for tile {recipe.tile} "
+                       "(pass --overlap)")
+    if recipe.context_size < 0:
+        raise CeaError(f"recipe {recipe.source}: context_size must be >= 0 (0: no global-context graphs), "
+                       f"got {recipe.context_size}")
     if recipe.fp32_max_abs_error < 0:
         raise CeaError(f"recipe {recipe.source}: fp32_max_abs_error must be >= 0")
     if recipe.target == "executorch" and recipe.delegate is None:
@@ -113,6 +119,10 @@ def load_recipe(path: str | Path) -> Recipe:
     values = read_recipe(path, {f.name for f in fields(Recipe)} - {"source"}, tables=("verify",))
     if "target" not in values:
         raise CeaError(f"recipe {path}: missing 'target' ({', '.join(TARGETS)})")
+    missing = [f.name for f in fields(Recipe) if f.default is MISSING and f.name not in values]
+    if missing:
+        raise CeaError(f"recipe {path}: missing {', '.join(missing)} (copy them from the bundled "
+                       f"export/{values['target']}.toml)")
     return validate(Recipe(**values, source=str(path)))
 
 

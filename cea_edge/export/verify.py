@@ -1,30 +1,35 @@
-"""The shared verification step: fixed seeded inputs, the fp32 reference, figures and bars.
+"""The shared verification step: fixed seeded inputs, the PyTorch reference, figures and bars.
 
-Every exporter hands over a way to run its written artifact (or says why none exists on
-this machine); this module feeds the same suite crops through it and through the PyTorch
-fp32 model, and judges the figures against the recipe's bar for the precision.
+Every exporter writes its artifact to a staged path; this module runs it through the
+runtime's backend -- the one way to run an artifact, what an app runs -- on the same suite
+crops as the PyTorch model (the fp32 model; for int8 the QAT model it came from), and
+judges the figures against the recipe's bar for the precision. Where this machine has no
+runtime for the artifact (Core ML off macOS), the target's structural checks stand in.
 """
 
 from __future__ import annotations
 
-import math
+import functools
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from cea_edge.errors import CeaError
+from cea_edge.export.common import BuiltArtifact, context_model
 from cea_edge.export.recipes import Recipe
+from cea_edge.metrics import max_abs_error, psnr
 from cea_edge.model.network import CEANet
+from cea_edge.runtime.backends import Backend, open_backend
+from cea_edge.runtime.contract import ArtifactInfo
+from cea_edge.runtime.tiling import context_image
 
 # The inputs: a few degraded crops of the monitoring suite, chosen by index so that every
 # export (any machine, any run) is judged on the same images -- the suite is seeded.
 VERIFICATION_SUITE = "aio-synth-mini"
 VERIFICATION_SAMPLES = 4
-
-# Runs one (1, 3, T, T) float32 tile through an artifact, returns the (1, 3, T, T) output.
-ArtifactRunner = Callable[[np.ndarray], np.ndarray]
 
 
 class VerificationFailed(CeaError):
@@ -92,6 +97,14 @@ def fit_to_tile(image: np.ndarray, tile: int) -> np.ndarray:
 
 
 def verification_inputs(tile: int) -> VerificationInputs:
+    """The same crops for every export at this tile (a copy of the cached ones)."""
+    cached = _verification_inputs(tile)
+    return VerificationInputs(cached.tiles.copy(), list(cached.sources))
+
+
+@functools.lru_cache(maxsize=8)
+def _verification_inputs(tile: int) -> VerificationInputs:
+    # Cached: building the suite takes seconds, and every export at a tile uses the same crops.
     # Imported here: data code is for the export stage only, never for the runtime.
     from cea_edge.data.suite import build_suite
 
@@ -108,13 +121,6 @@ def reference_outputs(model: CEANet, inputs: VerificationInputs) -> np.ndarray:
     return np.concatenate([model(torch.from_numpy(tile[None])).numpy() for tile in inputs.tiles])
 
 
-def psnr_db(reference: np.ndarray, output: np.ndarray) -> float:
-    """PSNR over all tiles of outputs clamped to [0, 1] (peak 1); inf when identical."""
-    error = np.clip(output, 0.0, 1.0).astype(np.float64) - np.clip(reference, 0.0, 1.0)
-    mse = float(np.mean(error * error))
-    return math.inf if mse == 0.0 else 10.0 * math.log10(1.0 / mse)
-
-
 def bar_for(recipe: Recipe) -> str:
     if recipe.precision == "fp32":
         return f"max-abs <= {recipe.fp32_max_abs_error:g}"
@@ -123,46 +129,60 @@ def bar_for(recipe: Recipe) -> str:
     return f"PSNR >= {recipe.fp16_min_psnr_db:g} dB"
 
 
-def meets_bar(recipe: Recipe, max_abs_error: float, psnr: float) -> bool:
+def meets_bar(recipe: Recipe, max_abs: float, psnr_db: float) -> bool:
     if recipe.precision == "fp32":
-        return max_abs_error <= recipe.fp32_max_abs_error
-    return psnr >= (recipe.int8_min_psnr_db if recipe.quantized else recipe.fp16_min_psnr_db)
+        return max_abs <= recipe.fp32_max_abs_error
+    return psnr_db >= (recipe.int8_min_psnr_db if recipe.quantized else recipe.fp16_min_psnr_db)
 
 
-def run_verification(
-    runner: ArtifactRunner | None,
-    runtime: str,
-    inputs: VerificationInputs,
-    reference: np.ndarray,
-    recipe: Recipe,
-    checks: list[str] | None = None,
-    problems: list[str] | None = None,
-    unavailable: str = "",
-    reference_label: str = "PyTorch fp32",
-    fp32_reference: np.ndarray | None = None,
-) -> Verification:
-    """Run the artifact on the fixed inputs (when a runner exists) and judge it against
-    ``reference``; ``fp32_reference`` (int8 exports) is measured beside it, not judged."""
-    result = Verification(runtime=runtime, ran=runner is not None, bar=bar_for(recipe),
-                          checks=list(checks or []), problems=list(problems or []),
-                          note=unavailable, inputs=list(inputs.sources), reference=reference_label)
-    if runner is not None:
-        # Copy each output: runtimes may hand back a view of a buffer the next call reuses
-        # (ExecuTorch's planned output memory does), which would make every row the last one.
-        outputs = np.concatenate([np.array(runner(tile[None]), dtype=np.float32, copy=True) for tile in inputs.tiles])
-        if outputs.shape != reference.shape:
-            result.problems.append(f"output shape {outputs.shape} != expected {reference.shape}")
-        else:
-            result.samples = len(inputs.tiles)
-            result.max_abs_error = float(np.max(np.abs(outputs - reference)))
-            result.psnr_db = psnr_db(reference, outputs)
-            if fp32_reference is not None:
-                result.fp32_max_abs_error = float(np.max(np.abs(outputs - fp32_reference)))
-                result.fp32_psnr_db = psnr_db(fp32_reference, outputs)
+def judge(outputs: np.ndarray, reference: np.ndarray, result: Verification, recipe: Recipe,
+          fp32_reference: np.ndarray | None = None) -> Verification:
+    """Fill in ``result``'s figures and verdict; ``fp32_reference`` (int8) is measured, not judged."""
+    if outputs.shape != reference.shape:
+        result.problems.append(f"output shape {outputs.shape} != expected {reference.shape}")
+    else:
+        result.samples = len(outputs)
+        result.max_abs_error = max_abs_error(reference, outputs)
+        result.psnr_db = psnr(reference, outputs)
+        if fp32_reference is not None:
+            result.fp32_max_abs_error = max_abs_error(fp32_reference, outputs)
+            result.fp32_psnr_db = psnr(fp32_reference, outputs)
     if result.problems:
         result.passed = False
-    elif result.ran and result.max_abs_error is not None:
+    elif result.max_abs_error is not None:
         result.passed = meets_bar(recipe, result.max_abs_error, result.psnr_db)
+    return result
+
+
+def verify_artifact(artifact: Path, built: BuiltArtifact, expected: ArtifactInfo, model: CEANet, recipe: Recipe,
+                    reference_label: str, fp32_model: CEANet | None = None) -> Verification:
+    """Run the staged ``artifact`` through the runtime's backend and judge it against ``model``.
+
+    model: the PyTorch model pinned to the tile (for int8 the QAT model); fp32_model: for
+    int8 the fp32 model the QAT started from, measured beside it. With a context side, the
+    global-context graphs are judged too (``global_context``).
+    """
+    inputs = verification_inputs(recipe.tile)
+    result = Verification(runtime=built.runtime, ran=not built.unavailable, bar=bar_for(recipe),
+                          checks=list(built.checks), problems=list(built.problems), note=built.unavailable,
+                          inputs=list(inputs.sources), reference=reference_label)
+    if built.unavailable:
+        if recipe.context_size:
+            result.global_context = Verification(runtime=built.runtime, ran=False, bar=result.bar, note=built.unavailable,
+                                                 checks=[f"{len(built.siblings) or 2} global-context graphs written"]).to_dict()
+        return result
+    backend = open_backend(artifact)  # no thread setting: ExecuTorch's pool is process-wide
+    if backend.info == expected:
+        result.checks.append("the runtime reads back the artifact's self-description (tile, overlap, context, "
+                             "precision, value range, preset, checkpoint)")
+    else:
+        result.problems.append(f"the runtime reads back {backend.info}, expected {expected}")
+    # Copy each output: runtimes may hand back a view of a buffer the next call reuses.
+    outputs = np.concatenate([np.array(backend.run(tile[None]), dtype=np.float32, copy=True) for tile in inputs.tiles])
+    fp32_reference = None if fp32_model is None else reference_outputs(fp32_model, inputs)
+    judge(outputs, reference_outputs(model, inputs), result, recipe, fp32_reference)
+    if recipe.context_size:
+        result.global_context = verify_global_context(backend, built, model, recipe, inputs, reference_label).to_dict()
     return result
 
 
@@ -183,8 +203,8 @@ def raise_if_failed(verification: Verification, artifact_name: str) -> None:
                              "nothing was written (pass --no-verify to write it unverified)")
 
 
-def verify_global_context(artifact: Any, built: Any, model: CEANet, recipe: Recipe, inputs: VerificationInputs,
-                          reference_label: str) -> Verification:
+def verify_global_context(backend: Backend, built: BuiltArtifact, model: CEANet, recipe: Recipe,
+                          inputs: VerificationInputs, reference_label: str) -> Verification:
     """The context and forward_global graphs, end to end through the runtime's backend.
 
     Each verification tile is its own photo: its context image (mirror-padded to the
@@ -192,28 +212,18 @@ def verify_global_context(artifact: Any, built: Any, model: CEANet, recipe: Reci
     the tile through forward_global with those factors. The reference is the PyTorch model
     doing the same; the bar is the forward graph's.
     """
-    # Imported here: the runtime is what apps use; export reaches into it only to verify.
-    from cea_edge.runtime.backends import open_backend
-    from cea_edge.runtime.tiling import context_image
-
-    if built.runner is None:
-        return Verification(runtime=built.runtime, ran=False, bar=bar_for(recipe), note=built.unavailable,
-                            checks=[f"{len(built.siblings) or 2} global-context graphs written"])
-    backend = open_backend(artifact)  # no thread setting: ExecuTorch's pool is process-wide
+    result = Verification(runtime=f"{built.runtime}, global context {recipe.context_size}", ran=True,
+                          bar=bar_for(recipe), inputs=list(inputs.sources), reference=reference_label)
     if not backend.global_mode:
-        return Verification(runtime=built.runtime, ran=False, bar=bar_for(recipe), passed=False,
-                            problems=["the artifact does not expose its global-context graphs to the runtime"])
-    from cea_edge.export.common import context_model as pinned_copy  # common imports this module
-
-    context_model = pinned_copy(model, recipe.context)  # ``model`` itself is pinned to the tile
+        result.problems.append("the artifact does not expose its global-context graphs to the runtime")
+        result.passed = False
+        return result
+    pinned = context_model(model, recipe.context_size)  # ``model`` itself is pinned to the tile
     outputs, references = [], []
     for tile in inputs.tiles:
-        context = context_image(tile.transpose(1, 2, 0), recipe.context)
-        factors = backend.context(context).factors
-        outputs.append(backend.run(tile[None], factors))
+        context = context_image(tile.transpose(1, 2, 0), recipe.context_size)
+        outputs.append(backend.run(tile[None], backend.context(context).factors))
         with torch.no_grad():
-            reference_factors = context_model.generate_factors(torch.from_numpy(context.transpose(2, 0, 1)[None].copy()))
-            references.append(model(torch.from_numpy(tile[None]), reference_factors).numpy())
-    by_tile = iter(outputs)
-    return run_verification(lambda tile: next(by_tile), f"{built.runtime}, global context {recipe.context}", inputs,
-                            np.concatenate(references), recipe, reference_label=reference_label)
+            reference_factors = pinned.generate_factors(torch.from_numpy(context.transpose(2, 0, 1)[None].copy()))
+            references.append(model(torch.from_numpy(tile[None].copy()), reference_factors).numpy())
+    return judge(np.concatenate(outputs), np.concatenate(references), result, recipe)

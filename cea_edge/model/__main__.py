@@ -32,7 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for config in configs:
         model = CEANet(config)
         adapter = config.adapter
-        blocks = f"{'-'.join(map(str, config.encoder_blocks))} / {config.middle_blocks} / {'-'.join(map(str, config.decoder_blocks))}"
+        encoder, decoder = ("-".join(map(str, blocks)) for blocks in (config.encoder_blocks, config.decoder_blocks))
+        blocks = f"{encoder} / {config.middle_blocks} / {decoder}"
         print(f"| {config.name} | {count_parameters(model) / 1e6:.3f} M | {flops_per_megapixel(config):.1f} | "
               f"{config.width} | {blocks} | {len(model.adapters)} | {adapter.rank} | {adapter.hyper_tokens} | "
               f"{adapter.grid} | {config.min_tile} |")

@@ -64,7 +64,7 @@ def load_checkpoint(path: str | Path, expected_preset: str | None = None) -> Loa
         raise CeaError(f"checkpoint '{path}' does not exist")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several types for non-torch or truncated files
+    except Exception as error:  # noqa: BLE001 -- torch raises several types for non-torch or truncated files
         raise CeaError(f"'{path}' is not a readable cea-edge checkpoint ({type(error).__name__}); "
                        "pass a .pt file written by `python -m cea_edge.train`") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
@@ -92,11 +92,8 @@ def load_checkpoint(path: str | Path, expected_preset: str | None = None) -> Loa
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def find_source_checkpoint(source: dict[str, Any], beside: Path | None = None) -> Path | None:

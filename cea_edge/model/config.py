@@ -13,7 +13,7 @@ ADAPTER_SITES = ("middle", "decoder")
 
 @dataclass(frozen=True)
 class AdapterConfig:
-    """Cross-Attention Hyper-Adapter sizes (see docs: method note, section 2)."""
+    """Cross-Attention Hyper-Adapter sizes (the README's "The model" section says what each one does)."""
 
     rank: int = 4  # r: routing bases / residual directions per image
     hyper_tokens: int = 4  # M: learnable hyper tokens (queries)

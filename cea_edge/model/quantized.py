@@ -26,6 +26,13 @@ from cea_edge.toolchain import require
 # default timeout, which then leaves a stale lock behind: wait for the build instead.
 EXTENSION_TIMEOUT_S = "600"
 
+# The weight level (of 127) that NNCF's overflow fix keeps weights within, either side of
+# zero: 8-bit levels at doubled scale. onnxruntime's AVX2 kernels (no VNNI) add pairs of
+# u8 x s8 products in int16, and with weights within +-64, 255 * (64 + 64) still fits.
+# Depthwise convolutions take another kernel and keep the full 8-bit range (as NNCF does).
+# Quantization keeps the fix through QAT with it; export checks a graph against it.
+OVERFLOW_SAFE_LEVEL = 64
+
 
 def import_nncf() -> ModuleType:
     os.environ.setdefault("NNCF_EXTENSION_LOAD_TIMEOUT", EXTENSION_TIMEOUT_S)
@@ -49,17 +56,17 @@ def portable_config(config: Any) -> Any:
     return config
 
 
-def nncf_config(portable: Any) -> Any:
-    """Inverse of portable_config; only enums of NNCF's own modules are rebuilt."""
+def from_portable_config(portable: Any) -> Any:
+    """NNCF's config back from portable_config's form; only enums of NNCF's own modules are rebuilt."""
     if isinstance(portable, dict):
         if set(portable) == {ENUM_KEY, "value"}:
             module, _, name = portable[ENUM_KEY].partition(":")
             if not module.startswith("nncf."):
                 raise ValueError(f"refusing to rebuild {portable[ENUM_KEY]!r}: not an NNCF type")
             return getattr(importlib.import_module(module), name)(portable["value"])
-        return {key: nncf_config(value) for key, value in portable.items()}
+        return {key: from_portable_config(value) for key, value in portable.items()}
     if isinstance(portable, list):
-        return [nncf_config(value) for value in portable]
+        return [from_portable_config(value) for value in portable]
     return portable
 
 
@@ -70,8 +77,8 @@ def restore_quantizers(model: CEANet, quantization: dict[str, Any], path: Path) 
     if not isinstance(config, dict):
         raise CeaError(f"'{path}': quantization-aware checkpoint without its NNCF configuration")
     try:
-        return nncf.torch.load_from_config(model, nncf_config(config))
-    except Exception as error:  # NNCF raises its own types for configs that do not fit the model
+        return nncf.torch.load_from_config(model, from_portable_config(config))
+    except Exception as error:  # noqa: BLE001 -- NNCF raises its own types for configs that do not fit the model
         raise CeaError(f"'{path}': its NNCF quantizers do not fit preset '{model.config.name}' ({error})") from None
 
 

@@ -1,1 +1,6 @@
-"""The inference runtime: tiling, blending and (to come) backends. Imports no training code."""
+"""The inference runtime: the artifact contract, backends over every exported artifact (and
+checkpoints), tile plans with feathered blending, context images and photo restoration.
+
+Imports no training, data or export code: apps and the export stage's verification run
+artifacts through it alike.
+"""

@@ -2,13 +2,12 @@
 
 A backend runs (N, 3, T, T) float32 tiles and says what it takes: tile side, recommended
 overlap, value range and precision, read from the artifact itself (ONNX metadata_props,
-ExecuTorch constant methods, Core ML user metadata) and its manifest when one lies beside
-it -- never from flags the user must remember.
+ExecuTorch constant methods, Core ML user metadata; see runtime/contract.py) -- never from
+flags the user must remember, nor from side files.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
@@ -19,15 +18,24 @@ from typing import Any, Callable
 import numpy as np
 
 from cea_edge.errors import CeaError
-from cea_edge.runtime.graphs import CONTEXT_GRAPH, FORWARD_GRAPH, GLOBAL_GRAPH, sibling_path
+from cea_edge.runtime.contract import (
+    CHECKPOINT_CONTEXT_SIZE,
+    CHECKPOINT_OVERLAP,
+    CHECKPOINT_TILE,
+    CONSTANT_METHOD_NAMES,
+    CONTEXT_GRAPH,
+    FORWARD_GRAPH,
+    GLOBAL_GRAPH,
+    GRAPH_KEY,
+    INPUT_NAME,
+    OUTPUT_NAME,
+    VALUE_RANGE,
+    ArtifactInfo,
+    sibling_path,
+)
 from cea_edge.toolchain import require
 
-# The context side for checkpoints (exported models carry their own): what the export
-# recipes use, measured in benchmarks/tiling_fidelity.py.
-DEFAULT_CONTEXT = 512
-
-
-Factors = list[np.ndarray]  # flat, adapter by adapter (see runtime/graphs.py)
+Factors = list[np.ndarray]  # flat, adapter by adapter (see runtime/contract.py)
 
 
 @dataclass
@@ -54,6 +62,7 @@ class Backend:
     # False: calls are serialised (an ExecuTorch method reuses its planned memory per call)
     reentrant: bool = True
     model_seconds: float = 0.0  # wall time spent inside the runtime's calls (the overhead benchmark)
+    info: ArtifactInfo | None = None  # what an exported artifact says about itself (None: a checkpoint)
     _run_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _stats_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -105,28 +114,11 @@ class Backend:
                              [np.asarray(o, dtype=np.float32) for o in outputs[2 * adapters:]])
 
 
-def _manifest(path: Path) -> dict[str, Any]:
-    beside = path.with_name(path.name + ".json")
-    if not beside.is_file():
-        return {}
-    try:
-        return json.loads(beside.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _value_range(text: str | None) -> tuple[float, float]:
-    if not text:
-        return (0.0, 1.0)
-    low, high = (float(v) for v in text.split(","))
-    return (low, high)
-
-
-def _from_metadata(runtime: str, meta: dict[str, str], run: Callable[[np.ndarray], np.ndarray]) -> Backend:
-    """A tile-mode backend from the string metadata ONNX and Core ML artifacts carry (EmbeddedMetadata)."""
-    precision = meta.get("cea_edge.precision", "?")
-    return Backend(f"{runtime} ({precision})", int(meta["cea_edge.tile"]), int(meta.get("cea_edge.overlap", 0)),
-                   precision, _value_range(meta.get("cea_edge.value_range")), 1, run)
+def _from_info(runtime: str, info: ArtifactInfo, run: Callable[[np.ndarray], np.ndarray], reentrant: bool = True
+               ) -> Backend:
+    """A tile-mode backend from what the artifact says about itself (add global mode after)."""
+    return Backend(f"{runtime} ({info.precision})", info.tile, info.overlap, info.precision, info.value_range, 1, run,
+                   reentrant=reentrant, info=info)
 
 
 def open_onnx(path: Path, threads: int | None) -> Backend:
@@ -143,22 +135,19 @@ def open_onnx(path: Path, threads: int | None) -> Backend:
 
     session = session_for(path)
     meta = session.get_modelmeta().custom_metadata_map
-    if "cea_edge.tile" not in meta:
-        raise CeaError(f"'{path}' is an ONNX model, but not one cea-edge exported (no cea_edge.tile metadata)")
-    if meta.get("cea_edge.graph", FORWARD_GRAPH) != FORWARD_GRAPH:
-        raise CeaError(f"'{path}' is the {meta['cea_edge.graph']} graph of an export; open the main .onnx file beside it")
-    input_name, output_name = session.get_inputs()[0].name, session.get_outputs()[0].name
-    backend = _from_metadata("onnxruntime", meta, lambda tiles: session.run([output_name], {input_name: tiles})[0])
-    context_size = int(meta.get("cea_edge.context", 0))
+    info = ArtifactInfo.from_strings(meta, str(path))
+    if meta.get(GRAPH_KEY, FORWARD_GRAPH) != FORWARD_GRAPH:
+        raise CeaError(f"'{path}' is the {meta[GRAPH_KEY]} graph of an export; open the main .onnx file beside it")
+    backend = _from_info("onnxruntime", info, lambda tiles: session.run([OUTPUT_NAME], {INPUT_NAME: tiles})[0])
     context_file, global_file = sibling_path(path, CONTEXT_GRAPH), sibling_path(path, GLOBAL_GRAPH)
-    if context_size and context_file.is_file() and global_file.is_file():
+    if info.context_size and context_file.is_file() and global_file.is_file():
         context_session, global_session = session_for(context_file), session_for(global_file)
         factor_inputs = [i.name for i in global_session.get_inputs()][1:]
         context_outputs = [o.name for o in context_session.get_outputs()]
-        backend.context_size = context_size
-        backend._context = lambda image: context_session.run(context_outputs, {input_name: image})
+        backend.context_size = info.context_size
+        backend._context = lambda image: context_session.run(context_outputs, {INPUT_NAME: image})
         backend._run_global = lambda tiles, factors: global_session.run(
-            [output_name], {input_name: tiles, **dict(zip(factor_inputs, factors))})[0]
+            [OUTPUT_NAME], {INPUT_NAME: tiles, **dict(zip(factor_inputs, factors))})[0]
     return backend
 
 
@@ -171,31 +160,26 @@ def open_executorch(path: Path, threads: int | None) -> Backend:
         )
 
         _unsafe_reset_threadpool(threads)  # XNNPACK's pool is process-wide
-    constant_names = ("tile_size", "tile_overlap", "value_range", "context_size")
     try:
         program = runtime.Runtime.get().load_program(str(path))
         names = set(program.method_names)
-        constants = {name: list(program.load_method(name).execute([])) for name in constant_names if name in names}
+        constants = {name: list(program.load_method(name).execute([])) for name in CONSTANT_METHOD_NAMES if name in names}
         methods = {name: program.load_method(name) for name in (FORWARD_GRAPH, CONTEXT_GRAPH, GLOBAL_GRAPH)
                    if name in names}
     except (RuntimeError, ValueError) as error:
         raise CeaError(f"'{path}' is not a loadable ExecuTorch program here ({str(error).splitlines()[0][:160]})") from None
-    if "tile_size" not in constants or FORWARD_GRAPH not in methods:
-        raise CeaError(f"'{path}' is an ExecuTorch program, but not one cea-edge exported (no tile_size method)")
-    precision = _manifest(path).get("precision", "?")
+    info = ArtifactInfo.from_constant_methods(constants, str(path))
+    if FORWARD_GRAPH not in methods:
+        raise CeaError(f"'{path}' is an ExecuTorch program, but not one cea-edge exported (no {FORWARD_GRAPH} method)")
 
     def execute(method: str, inputs: list[np.ndarray], _keep_alive: Any = program) -> list[np.ndarray]:
         # copy: outputs alias the method's planned memory, which the next call reuses
         outputs = methods[method].execute([torch.from_numpy(np.ascontiguousarray(x)) for x in inputs])
         return [output.float().numpy().copy() for output in outputs]
 
-    low, high = constants.get("value_range", [0.0, 1.0])
-    backend = Backend(f"executorch ({precision})", int(constants["tile_size"][0]),
-                      int(constants.get("tile_overlap", [0])[0]), precision, (float(low), float(high)), 1,
-                      lambda tiles: execute(FORWARD_GRAPH, [tiles])[0], reentrant=False)
-    context_size = int(constants.get("context_size", [0])[0])
-    if context_size and CONTEXT_GRAPH in methods and GLOBAL_GRAPH in methods:
-        backend.context_size = context_size
+    backend = _from_info("executorch", info, lambda tiles: execute(FORWARD_GRAPH, [tiles])[0], reentrant=False)
+    if info.context_size and CONTEXT_GRAPH in methods and GLOBAL_GRAPH in methods:
+        backend.context_size = info.context_size
         backend._context = lambda image: execute(CONTEXT_GRAPH, [image])
         backend._run_global = lambda tiles, factors: execute(GLOBAL_GRAPH, [tiles, *factors])[0]
     return backend
@@ -214,36 +198,33 @@ def open_coreml(path: Path, threads: int | None) -> Backend:
             raise CeaError(f"'{package}' is not a loadable Core ML package ({str(error).splitlines()[0][:160]})") from None
 
     model = load(path)
-    meta = dict(model.get_spec().description.metadata.userDefined)
-    if "cea_edge.tile" not in meta:
-        raise CeaError(f"'{path}' is a Core ML model, but not one cea-edge exported (no cea_edge.tile metadata)")
-    backend = _from_metadata("core ml", meta, lambda tiles: model.predict({"image": tiles})["restored"])
-    context_size = int(meta.get("cea_edge.context", 0))
+    info = ArtifactInfo.from_strings(dict(model.get_spec().description.metadata.userDefined), str(path))
+    backend = _from_info("core ml", info, lambda tiles: model.predict({INPUT_NAME: tiles})[OUTPUT_NAME])
     context_file, global_file = sibling_path(path, CONTEXT_GRAPH), sibling_path(path, GLOBAL_GRAPH)
-    if context_size and context_file.is_dir() and global_file.is_dir():
+    if info.context_size and context_file.is_dir() and global_file.is_dir():
         context_model, global_model = load(context_file), load(global_file)
         context_outputs = [o.name for o in context_model.get_spec().description.output]
         factor_inputs = [i.name for i in global_model.get_spec().description.input][1:]
-        backend.context_size = context_size
+        backend.context_size = info.context_size
 
         def context(image: np.ndarray) -> list[np.ndarray]:
-            outputs = context_model.predict({"image": image})
+            outputs = context_model.predict({INPUT_NAME: image})
             return [outputs[name] for name in context_outputs]
 
         backend._context = context
         backend._run_global = lambda tiles, factors: global_model.predict(
-            {"image": tiles, **dict(zip(factor_inputs, factors))})["restored"]
+            {INPUT_NAME: tiles, **dict(zip(factor_inputs, factors))})[OUTPUT_NAME]
     return backend
 
 
-def open_checkpoint(path: Path, threads: int | None, tile: int, overlap: int, context: int = DEFAULT_CONTEXT) -> Backend:
+def open_checkpoint(path: Path, threads: int | None, tile: int, overlap: int, context_size: int) -> Backend:
     """A PyTorch checkpoint (fp32 or QAT) in eager mode; any tile (and context side) that fits the preset."""
     torch = require("torch", "running a checkpoint")
     from cea_edge.model.adapter import AdapterFactors
     from cea_edge.model.checkpoint import load_checkpoint
 
     loaded = load_checkpoint(path)
-    for name, side in (("tile", tile), ("context", context)):
+    for name, side in (("tile", tile), ("context size", context_size)):
         if side % loaded.config.min_tile:
             raise CeaError(f"{name} {side} is not a multiple of {loaded.config.min_tile}, the smallest tile of preset "
                            f"'{loaded.config.name}'")
@@ -264,24 +245,24 @@ def open_checkpoint(path: Path, threads: int | None, tile: int, overlap: int, co
         output = infer(image, full_output=True)
         return [t.numpy() for f in output.factors for t in f] + [m.numpy() for m in output.routing_maps]
 
-    return Backend(f"pytorch ({precision})", tile, overlap, precision, (0.0, 1.0), 8,
-                   lambda tiles: infer(tiles).numpy(), context_size=context, _context=context_outputs,
+    return Backend(f"pytorch ({precision})", tile, overlap, precision, VALUE_RANGE, 8,
+                   lambda tiles: infer(tiles).numpy(), context_size=context_size, _context=context_outputs,
                    _run_global=lambda tiles, factors: infer(tiles, factors).numpy())
 
 
 OPENERS = {".onnx": open_onnx, ".pte": open_executorch, ".mlpackage": open_coreml}
 
 
-def open_backend(path: str | Path, threads: int | None = None, tile: int = 256, overlap: int = 32,
-                 context: int = DEFAULT_CONTEXT) -> Backend:
+def open_backend(path: str | Path, threads: int | None = None, tile: int = CHECKPOINT_TILE,
+                 overlap: int = CHECKPOINT_OVERLAP, context_size: int = CHECKPOINT_CONTEXT_SIZE) -> Backend:
     """The backend for an exported artifact (tile, overlap and context side from the
-    artifact) or a checkpoint (.pt: ``tile``, ``overlap`` and ``context`` apply)."""
+    artifact) or a checkpoint (.pt: ``tile``, ``overlap`` and ``context_size`` apply)."""
     path = Path(path)
     if not path.exists():
         raise CeaError(f"model '{path}' does not exist")
     suffix = path.suffix.lower()
     if suffix == ".pt":
-        return open_checkpoint(path, threads, tile, overlap, context)
+        return open_checkpoint(path, threads, tile, overlap, context_size)
     if suffix not in OPENERS:
         raise CeaError(f"'{path}': not a model cea-edge runs (expected .onnx, .pte, .mlpackage or a .pt checkpoint)")
     return OPENERS[suffix](path, threads)

@@ -1,9 +1,10 @@
 """Reading and writing photos, with one clear error per bad file.
 
 `read_photo` gives upright 8- or 16-bit RGB pixels plus alpha, ICC profile and EXIF, so the
-output can carry what the input had. Pillow reads everything except 16-bit colour, which it
-silently cuts to 8 bits: 16-bit PNGs go through `cea_edge.pngcodec`, 16-bit TIFFs through
-tifffile. `read_rgb`/`write_rgb` are the 8-bit RGB float interface of the first stage.
+output can carry what the input had. Pillow reads the header and metadata of every file and the
+samples of all but 16-bit ones, which it silently cuts to 8 bits: those are decoded by libpng
+(through imagecodecs) for PNG and by tifffile (which uses imagecodecs for LZW, deflate and
+PackBits) for TIFF. `read_rgb`/`write_rgb` are the 8-bit RGB float interface of the first stage.
 """
 
 from __future__ import annotations
@@ -11,29 +12,35 @@ from __future__ import annotations
 import io
 import struct
 import threading
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
+import imagecodecs
 import numpy as np
 import tifffile
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from cea_edge import pngcodec
 from cea_edge.atomic import atomic_write
 from cea_edge.errors import CeaError
 
 DEFAULT_MAX_PIXELS = 100_000_000  # decompression-bomb guard; 48 MP photos must pass
-WRITABLE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP", ".webp": "WEBP"}
+WRITABLE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP",
+                     ".webp": "WEBP"}
 READABLE_SUFFIXES = set(WRITABLE_SUFFIXES)
 ALPHA_FORMATS = {"PNG", "TIFF", "WEBP"}
 DEEP_FORMATS = {"PNG", "TIFF"}  # formats written with 16-bit samples
 EXIF_PREFIX = b"Exif\x00\x00"
 ORIENTATION = 0x0112
 JPEG_QUALITY = 95
-# What Pillow and tifffile raise for damaged data (CeaError passes through untouched).
-DAMAGED = (OSError, SyntaxError, ValueError, EOFError, struct.error, KeyError, IndexError, Image.DecompressionBombError)
+# What Pillow, tifffile and imagecodecs raise for damaged data (CeaError passes through untouched).
+# imagecodecs raises one RuntimeError subclass per codec (PngError, DeflateError, ...), and their
+# shared base class is private.
+DAMAGED = (OSError, SyntaxError, ValueError, EOFError, struct.error, KeyError, IndexError, Image.DecompressionBombError,
+           RuntimeError)
+PNG_HEADER_END = 33  # signature (8) + IHDR chunk (25), which a PNG always starts with
 _PILLOW_SETTINGS = threading.Lock()
 
 
@@ -197,11 +204,12 @@ def _pillow_samples(image: Image.Image, name: str) -> tuple[np.ndarray, Any, lis
 def _tiff16_samples(path: Path, name: str) -> np.ndarray:
     """(H, W, C) uint16 samples of a 16-bit TIFF (gray or RGB, optional unassociated alpha)."""
     with tifffile.TiffFile(path) as tiff:
-        page = tiff.pages.first
+        page = tiff.pages[0]
         compression = page.compression
         if compression != 1 and compression not in tifffile.TIFF.DECOMPRESSORS:
-            raise CeaError(f"{name} is a 16-bit TIFF with {compression.name} compression, which needs the "
-                           "'imagecodecs' package; install it or re-save the file uncompressed or with ZIP")
+            kind = getattr(compression, "name", compression)
+            raise CeaError(f"{name} is a 16-bit TIFF with {kind} compression, which cea-edge cannot decode; "
+                           "re-save it uncompressed or with LZW or ZIP compression")
         if page.photometric not in (1, 2) or page.dtype != np.uint16 or 1 in tuple(page.extrasamples):
             raise CeaError(f"{name} is a 16-bit TIFF layout cea-edge cannot read (photometric "
                            f"{page.photometric.name}, extra samples {tuple(page.extrasamples)}); save it as 16-bit RGB")
@@ -216,11 +224,22 @@ def _tiff16_samples(path: Path, name: str) -> np.ndarray:
     return samples
 
 
+def _png16_samples(data: bytes, has_key: bool) -> np.ndarray:
+    """(H, W, C) samples of a 16-bit PNG, C in 1..4 (gray, gray+alpha, RGB, RGBA), by libpng."""
+    samples = imagecodecs.png_decode(data)
+    samples = samples[..., None] if samples.ndim == 2 else samples
+    if has_key and data[25] in (0, 2) and samples.shape[2] in (2, 4):  # IHDR colour type gray or RGB
+        # libpng turned the tRNS colour key into an alpha channel; drop it so `_split` builds
+        # alpha from the key exactly as for 8-bit files (same rule, same note).
+        samples = samples[..., :-1]
+    return samples
+
+
 def _exif_of(image: Image.Image) -> tuple[int, bytes | None]:
     """EXIF orientation (1 when absent or unreadable) and the EXIF bytes to carry, made upright."""
     try:
         orientation = int(image.getexif().get(ORIENTATION, 1))
-    except Exception:  # a broken EXIF block must not stop the photo from being read
+    except Exception:  # noqa: BLE001 -- a broken EXIF block must not stop the photo from being read
         orientation = 1
     raw = image.info.get("exif")
     return orientation, _upright_exif(raw) if isinstance(raw, bytes) and raw else None
@@ -272,8 +291,8 @@ def _read(path: str | Path, max_pixels: int) -> tuple[Photo, str]:
             samples, key, notes = _pillow_samples(image, name)
     # 16-bit PNG and TIFF: Pillow would keep only the high byte. Decoded outside the lock.
     if depth == 16 and fmt == "PNG":
-        with _decoding(name, (pngcodec.PngError,)):
-            samples, notes = pngcodec.decode(path.read_bytes(), max_pixels), []
+        with _decoding(name, DAMAGED):
+            samples, notes = _png16_samples(path.read_bytes(), has_key=key is not None), []
     elif depth == 16 and fmt == "TIFF":
         with _decoding(name, DAMAGED):
             samples, key, notes = _tiff16_samples(path, name), None, []
@@ -309,7 +328,7 @@ def _to_8bit(samples: np.ndarray) -> np.ndarray:
 def _encoder(fmt: str, samples: np.ndarray, icc_profile: bytes | None, exif: bytes | None):
     """A function writing (H, W, 3 or 4) samples in `fmt` to a stream, with metadata where it fits."""
     if fmt == "PNG" and samples.dtype == np.uint16:
-        return lambda stream: pngcodec.encode(stream, samples, icc_profile=icc_profile, exif=exif)
+        return lambda stream: _write_png16(stream, samples, icc_profile, exif)
     if fmt == "TIFF":
         extras = {"extrasamples": ["unassalpha"]} if samples.shape[2] == 4 else {}
 
@@ -329,6 +348,25 @@ def _encoder(fmt: str, samples: np.ndarray, icc_profile: bytes | None, exif: byt
         image.save(stream, format=fmt, **options)
 
     return write
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _write_png16(stream: BinaryIO, samples: np.ndarray, icc_profile: bytes | None, exif: bytes | None) -> None:
+    """(H, W, 3 or 4) uint16 samples as a 16-bit PNG (Pillow cannot write one), ICC and EXIF included.
+
+    imagecodecs writes no metadata, so iCCP and eXIf go in right after IHDR, where the PNG spec
+    wants them (before any IDAT).
+    """
+    png = memoryview(imagecodecs.png_encode(np.ascontiguousarray(samples)))  # it refuses strided views
+    stream.write(png[:PNG_HEADER_END])
+    if icc_profile:
+        stream.write(_png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc_profile)))
+    if exif:
+        stream.write(_png_chunk(b"eXIf", exif[len(EXIF_PREFIX):] if exif.startswith(EXIF_PREFIX) else exif))
+    stream.write(png[PNG_HEADER_END:])
 
 
 def write_photo(path: str | Path, pixels: np.ndarray, *, alpha: np.ndarray | None = None,

@@ -1,12 +1,13 @@
 """Photo reading and writing: every accepted kind gives exact pixels, every bad file one CeaError line.
 
-Fixtures are tiny files made in tmp_path. 16-bit colour PNGs come from `reference_png` below, an
-encoder written from the PNG spec independently of cea_edge.pngcodec (any filter type per row,
-optional Adam7), because Pillow cannot write them.
+Fixtures are tiny files made in tmp_path. Pillow cannot write 16-bit colour PNGs: they come from
+imagecodecs (libpng), with each of its row filters, and Adam7-interlaced ones (which libpng here
+does not write) from the small files in INTERLACED below.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import struct
 import tracemalloc
@@ -14,14 +15,15 @@ import warnings
 import zlib
 from pathlib import Path
 
+import imagecodecs
 import numpy as np
 import pytest
 import tifffile
 from PIL import Image, ImageCms, ImageFile, ImageOps
 
-from cea_edge import imageio, pngcodec
+from cea_edge import photo_io
 from cea_edge.errors import CeaError
-from cea_edge.imageio import (
+from cea_edge.photo_io import (
     DEFAULT_MAX_PIXELS,
     Photo,
     from_float,
@@ -36,55 +38,45 @@ from cea_edge.imageio import (
 
 RNG = np.random.default_rng(7)
 ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-ADAM7 = ((0, 0, 8, 8), (0, 4, 8, 8), (4, 0, 8, 4), (0, 2, 4, 4), (2, 0, 4, 2), (0, 1, 2, 2), (1, 0, 2, 1))
 # 2x3, every pixel different: any flip or rotation is visible.
 ASYMMETRIC = np.arange(18, dtype=np.uint8).reshape(2, 3, 3) * 14
 
 
-# ---------------------------------------------------------------- reference encoder (from the PNG spec)
-
-def paeth(a: int, b: int, c: int) -> int:
-    p = a + b - c
-    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-    return a if pa <= pb and pa <= pc else b if pb <= pc else c
-
-
-def filter_rows(rows: np.ndarray, bpp: int, kinds) -> np.ndarray:
-    """(H, N) bytes -> (H, 1 + N) filtered rows, row y with filter kinds[y], byte by byte."""
-    height, length = rows.shape
-    out = np.zeros((height, length + 1), np.uint8)
-    for y in range(height):
-        out[y, 0] = kinds[y]
-        for i in range(length):
-            a = int(rows[y, i - bpp]) if i >= bpp else 0
-            b = int(rows[y - 1, i]) if y else 0
-            c = int(rows[y - 1, i - bpp]) if y and i >= bpp else 0
-            out[y, i + 1] = (int(rows[y, i]) - (0, a, b, (a + b) // 2, paeth(a, b, c))[kinds[y]]) % 256
-    return out
-
+# ---------------------------------------------------------------- 16-bit PNG fixtures
 
 def chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-def reference_png(samples: np.ndarray, *, interlace: bool = False, extra: bytes = b"", first_kind: int = 0) -> bytes:
-    """(H, W, C) uint8/uint16 -> PNG bytes; rows cycle through all five filters; two IDAT chunks."""
-    height, width, channels = samples.shape
-    big_endian = samples.astype(samples.dtype.newbyteorder(">"))
-    bpp = channels * samples.dtype.itemsize
-    stream, row = b"", first_kind
-    for y0, x0, dy, dx in ADAM7 if interlace else ((0, 0, 1, 1),):
-        part = big_endian[y0::dy, x0::dx]
-        if part.size:
-            rows = part.view(np.uint8).reshape(part.shape[0], -1)
-            kinds = [(row + i) % 5 for i in range(part.shape[0])]
-            row += part.shape[0]
-            stream += filter_rows(rows, bpp, kinds).tobytes()
-    data = zlib.compress(stream)
-    header = struct.pack(">IIBBBBB", width, height, 8 * samples.dtype.itemsize,
-                         {1: 0, 2: 4, 3: 2, 4: 6}[channels], 0, 0, int(interlace))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + extra + chunk(b"IDAT", data[:len(data) // 2])
-            + chunk(b"IDAT", data[len(data) // 2:]) + chunk(b"IEND", b""))
+def png16(samples: np.ndarray, *, extra: bytes = b"", row_filter=None) -> bytes:
+    """(H, W, C) uint16 -> PNG bytes by libpng; `extra` chunks go right after IHDR (33 bytes in)."""
+    data = imagecodecs.png_encode(np.ascontiguousarray(samples[..., 0] if samples.shape[2] == 1 else samples),
+                                  filter=row_filter)
+    assert data[24] == 16  # bit depth
+    return data[:33] + extra + data[33:]
+
+
+# Adam7-interlaced 16-bit PNGs, 5 x 6 (every pass non-empty), one per channel count (gray, gray+alpha,
+# RGB, RGBA), rows filtered with all five filter types; written once by an encoder made from the PNG
+# spec. Their samples are `interlaced_samples(channels)`.
+INTERLACED = {
+    1: "iVBORw0KGgoAAAANSUhEUgAAAAYAAAAFEAAAAAFkpC7vAAAAJElEQVR4nGMU+scUzMU82a1Ln8WYhWGzD+NlJQU2BTYmZUZn9mRe5kvODwufAA"
+       "AAJUlEQVSqBaIfRFkOqBwACjIUCzQLTxZbLLlZ5rA8o7GJADMMAgBfBg+wuC3/kwAAAABJRU5ErkJggg==",
+    2: "iVBORw0KGgoAAAANSUhEUgAAAAYAAAAFEAQAAAHrxrm4AAAAMklEQVR4nGMS+qfMyDxZbLEki3Cf8sQGiQYJhmCuZF7G4FnJc5kmuy32vBz0OF"
+       "Q4TjmR2ZjFmeV55ygAAAAySURBVD2KL0mgSqRJjKXBo8HDgQcCGYynOE8vXtC8ePOaw+sZLys9VlVgw4RMIC3YIACPySXLtGJwGQAAAABJRU5E"
+       "rkJggg==",
+    3: "iVBORw0KGgoAAAANSUhEUgAAAAYAAAAFEAIAAAHOreZkAAAAUUlEQVR4nGMW+qfMaMzCclnpsepnDYbJ1xbf3Hwn+Ffy3xIGxmKBZuHJYkwNN0"
+       "CQOTgrObe4oMt9kucsr10Bh4JOBbM4swdzJfMmCCEgQ3Px5LLFlY88HszKAAAAUUlEQVRbP3cwdztPD56VPJfx8P3Ljx4/hcgngiGTsYmzebBV"
+       "sm2xQ7PzZLfFnpt9DvtfDnoc+jmCOVo4TjnROMU5nTmqLakjq9PCGh3uQGIDAEBDRqyg4ESxAAAAAElFTkSuQmCC",
+    4: "iVBORw0KGgoAAAANSUhEUgAAAAYAAAAFEAYAAAFBz3EzAAAAVklEQVR4nGMR+qfMaMzizM4grKdsaGzibM4oIqeiaKLios5gAIFMk8UWS26WOS"
+       "zP7K0drButl2zAItynPNF4ivP0BglUyBDMlcxbLNAsfFnpsepnDWbtYKtk2wUbq8EAAABWSURBVGKHZmfG4FnJc4sXNC9G18HEOAE7ZJ7stthz"
+       "s89h/y79SYazjBaZrDLdZL7LwsnKyzrINsouySHLsci5yqXJrct9kucsr0U+LAwToJAHEzJigQAfYD+2bNQEQwAAAABJRU5ErkJggg==",
+}
+
+
+def interlaced_samples(channels: int) -> np.ndarray:
+    """The (5, 6, channels) uint16 samples of INTERLACED[channels]: low bytes all differ."""
+    return ((np.arange(5 * 6 * channels).reshape(5, 6, channels) * 4099 + 0x12FE) % 65536).astype(np.uint16)
 
 
 def filter_kinds(png: bytes) -> set[int]:
@@ -210,9 +202,9 @@ def test_16bit_gray_png_from_pillow_with_adaptive_filters(tmp_path):
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])
 @pytest.mark.parametrize("interlace", [False, True])
 def test_16bit_png_reads_exactly(tmp_path, channels, interlace):
-    samples = deep((11, 13, channels))
+    samples = interlaced_samples(channels) if interlace else deep((11, 13, channels))
     path = tmp_path / "deep.png"
-    path.write_bytes(reference_png(samples, interlace=interlace, first_kind=channels))
+    path.write_bytes(base64.b64decode(INTERLACED[channels]) if interlace else png16(samples))
     photo = read_photo(path)
     assert photo.bit_depth == 16 and photo.pixels.dtype == np.uint16 and photo.pixels.flags.c_contiguous
     colour = samples[..., :3] if channels >= 3 else np.repeat(samples[..., :1], 3, 2)
@@ -223,39 +215,40 @@ def test_16bit_png_reads_exactly(tmp_path, channels, interlace):
         assert photo.alpha is None
 
 
-def test_16bit_png_colour_key_becomes_alpha(tmp_path):
-    samples = deep((3, 4, 3))
-    samples[1, 2] = (0x0102, 0x0304, 0x0506)
+@pytest.mark.parametrize("channels", [1, 3])
+def test_16bit_png_colour_key_becomes_alpha(tmp_path, channels):
+    samples = deep((3, 4, channels))
+    samples[samples[..., 0] == 0x0102] = 0x0103  # no other pixel matches the key
+    samples[1, 2] = (0x0102, 0x0304, 0x0506)[:channels]
     path = tmp_path / "key.png"
-    path.write_bytes(reference_png(samples, extra=chunk(b"tRNS", struct.pack(">HHH", 0x0102, 0x0304, 0x0506))))
-    alpha = read_photo(path).alpha
+    path.write_bytes(png16(samples, extra=chunk(b"tRNS", struct.pack(">" + "H" * channels, *samples[1, 2]))))
+    photo = read_photo(path)
     expected = np.full((3, 4), 65535, np.uint16)
     expected[1, 2] = 0
-    np.testing.assert_array_equal(alpha, expected)
+    np.testing.assert_array_equal(photo.alpha, expected)
+    np.testing.assert_array_equal(photo.pixels, np.broadcast_to(samples, (3, 4, 3)))
+    assert "transparent colour turned into alpha" in photo.notes
 
 
-@pytest.mark.parametrize("bpp", [1, 2, 3, 4, 6, 8])
-@pytest.mark.parametrize("kind", [0, 1, 2, 3, 4])
-def test_unfilter_every_filter_type(bpp, kind):
-    rows = RNG.integers(0, 256, (4, 5 * bpp), dtype=np.uint8)
-    np.testing.assert_array_equal(pngcodec.unfilter(filter_rows(rows, bpp, [kind] * 4), bpp), rows)
+F = imagecodecs.PNG.FILTER
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (7, 12), (12, 7)])
-def test_unfilter_mixed_types_and_shapes(shape):
-    rows = RNG.integers(0, 256, (shape[0], shape[1] * 6), dtype=np.uint8)
-    kinds = RNG.integers(0, 5, shape[0])
-    np.testing.assert_array_equal(pngcodec.unfilter(filter_rows(rows, 6, kinds), 6), rows)
-
-
-@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA"])
-def test_decoder_agrees_with_pillow_on_adaptively_filtered_files(mode):
-    buffer = io.BytesIO()
-    Image.fromarray(smooth(30, 40)).convert(mode).save(buffer, "PNG")
-    data = buffer.getvalue()
-    assert len(filter_kinds(data)) >= 3  # Pillow mixed several filter types
-    expected = np.asarray(Image.open(io.BytesIO(data)))
-    np.testing.assert_array_equal(pngcodec.decode(data).reshape(expected.shape), expected)
+@pytest.mark.parametrize("row_filter, kinds", [(F.NONE, {0}), (F.SUB, {1}), (F.UP, {2}), (F.AVG, {3}), (F.PAETH, {4}),
+                                               (F.ALL, None)])
+@pytest.mark.parametrize("channels", [3, 4])
+def test_16bit_png_every_row_filter_reads_exactly_and_agrees_with_pillow(tmp_path, row_filter, kinds, channels):
+    base = smooth(30, 40).astype(np.uint16) * 257 + RNG.integers(0, 200, (30, 40, 3), dtype=np.uint16)
+    samples = np.dstack([base, deep((30, 40))])[..., :channels]
+    path = tmp_path / "filtered.png"
+    path.write_bytes(png16(samples, row_filter=row_filter))
+    used = filter_kinds(path.read_bytes())
+    assert used == kinds if kinds else len(used) >= 3  # one filter type, or libpng's adaptive mix of several
+    photo = read_photo(path)
+    np.testing.assert_array_equal(photo.pixels, samples[..., :3])
+    if channels == 4:
+        np.testing.assert_array_equal(photo.alpha, samples[..., 3])
+    with Image.open(path) as image:  # Pillow's 8-bit view: the high bytes
+        np.testing.assert_array_equal(np.asarray(image), samples >> 8)
 
 
 @pytest.mark.parametrize("layout", ["rgb", "rgba", "gray", "separate"])
@@ -275,6 +268,27 @@ def test_16bit_tiff_reads_exactly(tmp_path, layout):
     colour = np.repeat(samples[..., None], 3, 2) if layout == "gray" else samples[..., :3]
     np.testing.assert_array_equal(photo.pixels, colour)
     if layout == "rgba":
+        np.testing.assert_array_equal(photo.alpha, samples[..., 3])
+    else:
+        assert photo.alpha is None
+
+
+@pytest.mark.parametrize("compression, predictor", [("lzw", None), ("lzw", "horizontal"), ("zlib", None),
+                                                    ("zlib", "horizontal"), ("packbits", None)])
+@pytest.mark.parametrize("channels", [3, 4])
+def test_compressed_16bit_tiff_reads_exactly(tmp_path, compression, predictor, channels):
+    samples = deep((9, 14, channels))
+    samples[:4] = samples[0, 0]  # runs, so PackBits and LZW actually compress
+    extras = {"extrasamples": ["unassalpha"]} if channels == 4 else {}
+    path = tmp_path / "deep.tif"
+    tifffile.imwrite(path, samples, photometric="rgb", compression=compression, predictor=predictor, rowsperstrip=4,
+                     **extras)
+    with tifffile.TiffFile(path) as tiff:
+        assert tiff.pages[0].compression.name == {"zlib": "ADOBE_DEFLATE"}.get(compression, compression.upper())
+    photo = read_photo(path)
+    assert photo.bit_depth == 16 and photo.pixels.dtype == np.uint16
+    np.testing.assert_array_equal(photo.pixels, samples[..., :3])
+    if channels == 4:
         np.testing.assert_array_equal(photo.alpha, samples[..., 3])
     else:
         assert photo.alpha is None
@@ -301,17 +315,42 @@ def test_16bit_write_read_round_trip(tmp_path, suffix, with_alpha):
             assert image.mode == ("RGBA" if with_alpha else "RGB")
             high = (pixels if alpha is None else np.dstack([pixels, alpha])) >> 8
             np.testing.assert_array_equal(np.asarray(image), high)
-        data = path.read_bytes()
-        assert data[24:26] == bytes([16, 6 if with_alpha else 2]) and filter_kinds(data) == {0}
+        assert path.read_bytes()[24:26] == bytes([16, 6 if with_alpha else 2])  # bit depth, colour type
 
 
-def test_png_encoder_output_is_standard_for_pillow_at_full_depth():
-    gray = deep((7, 5, 1))
-    buffer = io.BytesIO()
-    pngcodec.encode(buffer, gray, icc_profile=ICC, exif=exif_bytes(3))
-    with Image.open(io.BytesIO(buffer.getvalue())) as image:
-        assert image.mode == "I;16" and image.info["icc_profile"] == ICC and image.getexif()[0x0112] == 3
-        np.testing.assert_array_equal(np.asarray(image), gray[..., 0])
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_16bit_png_read_write_read_keeps_every_sample(tmp_path, channels):
+    samples = deep((7, 10, channels))
+    (tmp_path / "in.png").write_bytes(png16(samples, row_filter=F.ALL))
+    first = read_photo(tmp_path / "in.png")
+    write_photo(tmp_path / "out.png", first.pixels, alpha=first.alpha)
+    second = read_photo(tmp_path / "out.png")
+    assert first.bit_depth == second.bit_depth == 16 and second.pixels.dtype == np.uint16
+    np.testing.assert_array_equal(second.pixels, first.pixels)
+    np.testing.assert_array_equal(second.pixels, samples[..., :3] if channels >= 3 else np.repeat(samples[..., :1], 3, 2))
+    if channels in (2, 4):
+        np.testing.assert_array_equal(second.alpha, samples[..., -1])
+    else:
+        assert first.alpha is None and second.alpha is None
+
+
+def test_16bit_png_writes_strided_views(tmp_path):
+    pixels, alpha = deep((6, 9, 3)), deep((6, 9))
+    view = np.rot90(pixels)[:, ::2]  # neither C-contiguous nor positive-strided
+    write_photo(tmp_path / "view.png", view)
+    np.testing.assert_array_equal(read_photo(tmp_path / "view.png").pixels, view)
+    write_photo(tmp_path / "alpha.png", view, alpha=np.rot90(alpha)[:, ::2])
+    np.testing.assert_array_equal(read_photo(tmp_path / "alpha.png").alpha, np.rot90(alpha)[:, ::2])
+
+
+def test_16bit_png_output_is_standard_for_pillow_and_libpng(tmp_path):
+    pixels = deep((7, 5, 3))
+    write_photo(tmp_path / "out.png", pixels, icc_profile=ICC, exif=exif_bytes(3))
+    data = (tmp_path / "out.png").read_bytes()
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.mode == "RGB" and image.info["icc_profile"] == ICC and image.getexif()[0x0112] == 3
+        image.load()  # every chunk's CRC and the pixel data check out for Pillow too
+    np.testing.assert_array_equal(imagecodecs.png_decode(data), pixels)  # full depth, by libpng alone
 
 
 def test_16bit_to_8bit_formats_rounds(tmp_path):
@@ -399,7 +438,7 @@ def test_alpha_round_trips_through_png_tiff_and_webp(tmp_path):
 def test_one_by_one_images(tmp_path):
     Image.fromarray(np.array([[[1, 2, 3]]], np.uint8)).save(tmp_path / "one.png")
     Image.fromarray(np.array([[[200, 100, 50]]], np.uint8)).save(tmp_path / "one.jpg", quality=100)
-    (tmp_path / "one16.png").write_bytes(reference_png(np.array([[[1, 65535, 258]]], np.uint16), interlace=True))
+    (tmp_path / "one16.png").write_bytes(png16(np.array([[[1, 65535, 258]]], np.uint16)))
     assert read_photo(tmp_path / "one.png").pixels.tolist() == [[[1, 2, 3]]]
     assert np.abs(read_photo(tmp_path / "one.jpg").pixels.astype(int) - [200, 100, 50]).max() <= 2
     assert read_photo(tmp_path / "one16.png").pixels.tolist() == [[[1, 65535, 258]]]
@@ -508,10 +547,13 @@ def bad_files(folder: Path) -> dict[str, tuple[Path, str]]:
     Image.fromarray(np.zeros((4, 4), np.float32)).save(folder / "float.tif")
     Image.fromarray(np.full((4, 4), 1 << 20, np.int32)).save(folder / "int32.tif")
     deep_png = folder / "cut16.png"
-    deep_png.write_bytes(reference_png(deep((8, 8, 3)))[:-40])
-    bad_crc = bytearray(reference_png(deep((4, 4, 3))))
+    deep_png.write_bytes(png16(deep((8, 8, 3)))[:-40])
+    bad_crc = bytearray(png16(deep((4, 4, 3))))
     bad_crc[50] ^= 0xFF  # inside the first IDAT's data
     (folder / "crc16.png").write_bytes(bytes(bad_crc))
+    for compression in ("lzw", "zlib", "packbits"):
+        tifffile.imwrite(folder / f"cut16-{compression}.tif", deep((16, 16, 3)), photometric="rgb",
+                         compression=compression)
     return {
         "missing": (folder / "missing.png", "does not exist"),
         "folder": (folder, "is a folder"),
@@ -521,6 +563,8 @@ def bad_files(folder: Path) -> dict[str, tuple[Path, str]]:
         "truncated jpeg": (truncated(folder / "cut.jpg"), "damaged or truncated"),
         "truncated 16-bit png": (deep_png, "damaged or truncated"),
         "bad crc 16-bit png": (folder / "crc16.png", "damaged or truncated"),
+        **{f"truncated 16-bit {compression} tiff": (truncated(folder / f"cut16-{compression}.tif"), "damaged or truncated")
+           for compression in ("lzw", "zlib", "packbits")},
         "cmyk": (folder / "cmyk.jpg", "is a CMYK image; convert it to RGB with a colour-managed tool"),
         "float": (folder / "float.tif", "has 32-bit floating-point samples"),
         "int32": (folder / "int32.tif", "has 32-bit integer samples"),
@@ -535,18 +579,18 @@ def test_every_bad_file_gives_one_clear_line(tmp_path):
         assert expected in message and f"'{path}'" in message and "\n" not in message, (case, message)
 
 
-def test_16bit_tiff_needing_a_missing_codec(tmp_path):
-    if 5 in tifffile.TIFF.DECOMPRESSORS:
-        pytest.skip("imagecodecs is installed: LZW decodes")
-    path = tmp_path / "lzw.tif"
+def test_16bit_tiff_with_a_compression_no_decoder_handles(tmp_path):
+    path = tmp_path / "odd.tif"
     tifffile.imwrite(path, deep((4, 4, 3)), photometric="rgb")
     with tifffile.TiffFile(path) as tiff:
-        offset = tiff.pages.first.tags["Compression"].valueoffset
+        offset = tiff.pages[0].tags["Compression"].valueoffset
     data = bytearray(path.read_bytes())
-    data[offset:offset + 2] = struct.pack("<H", 5)  # claim LZW
+    data[offset:offset + 2] = struct.pack("<H", 32809)  # ThunderScan: Pillow opens the header, nothing decodes it
     path.write_bytes(bytes(data))
-    with pytest.raises(CeaError, match="LZW compression, which needs the 'imagecodecs' package"):
+    with pytest.raises(CeaError) as caught:
         read_photo(path)
+    assert str(caught.value) == (f"'{path}' is a 16-bit TIFF with THUNDERSCAN compression, which cea-edge cannot decode; "
+                                 "re-save it uncompressed or with LZW or ZIP compression")
 
 
 def test_failed_writes_leave_nothing(tmp_path, monkeypatch):
@@ -563,7 +607,7 @@ def test_failed_writes_leave_nothing(tmp_path, monkeypatch):
         stream.write(b"\x89PNG half")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(pngcodec, "encode", disk_full)
+    monkeypatch.setattr(photo_io, "_write_png16", disk_full)
     with pytest.raises(CeaError, match=f"cannot write '{out / 'deep.png'}': No space left on device"):
         write_photo(out / "deep.png", np.zeros((2, 2, 3), np.uint16))
     assert list(out.iterdir()) == []
@@ -631,8 +675,8 @@ def test_read_rgb_and_write_rgb_keep_their_8bit_contract(tmp_path):
     np.testing.assert_array_equal(read_photo(tmp_path / "back.png").pixels, np.rot90(pixels))
     Image.fromarray(GRAY).save(tmp_path / "gray.png")
     Image.fromarray(np.dstack([COLOURS, GRAY])).save(tmp_path / "rgba.png")
-    (tmp_path / "deep.png").write_bytes(reference_png(deep((2, 2, 3))))
+    (tmp_path / "deep.png").write_bytes(png16(deep((2, 2, 3))))
     for name, expected in (("gray.png", "grayscale"), ("rgba.png", "alpha"), ("deep.png", "16-bit")):
         with pytest.raises(CeaError, match=expected):
             read_rgb(tmp_path / name)
-    assert imageio.READABLE_SUFFIXES == set(imageio.WRITABLE_SUFFIXES)
+    assert photo_io.READABLE_SUFFIXES == set(photo_io.WRITABLE_SUFFIXES)

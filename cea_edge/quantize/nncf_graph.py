@@ -1,0 +1,119 @@
+"""NNCF graph surgery: insert fake quantizers on a CEA model, then fix the ranges NNCF gets wrong.
+
+Also the calibration set NNCF sets the ranges on, and the record a checkpoint needs to
+rebuild the quantizers exactly (cea_edge.model.quantized restores it).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+from torch import nn
+
+from cea_edge.data.stream import TrainingStream
+from cea_edge.model.network import CEANet
+from cea_edge.model.quantized import OVERFLOW_SAFE_LEVEL, import_nncf, portable_config, quantizer_inputs
+from cea_edge.quantize.recipe import QuantRecipe
+from cea_edge.toolchain import quiet_toolchains
+
+# NNCF names the input image's quantizer after CEANet.forward's first argument ([0] is self).
+IMAGE_INPUT = list(inspect.signature(CEANet.forward).parameters)[1]
+
+
+def calibration_set(recipe: QuantRecipe) -> list[torch.Tensor]:
+    """Seeded degraded patches from the training stream (its own seed: not the fine-tuning batches)."""
+    stream = TrainingStream(recipe.calibration_patch, seed=10_000 + recipe.train.seed)
+    degraded, _ = stream.batch(recipe.calibration_size)
+    return [patch[None] for patch in degraded]
+
+
+def insert_quantizers(model: CEANet, recipe: QuantRecipe, calibration: list[torch.Tensor]) -> CEANet:
+    """nncf.quantize: fake quantizers on weights and activations, ranges from the calibration set."""
+    nncf = import_nncf()
+    from nncf.quantization.advanced_parameters import (
+        AdvancedQuantizationParameters,
+        OverflowFix,
+        QuantizationParameters,
+    )
+    from nncf.quantization.range_estimator import RangeEstimatorParametersSet
+
+    model.eval()
+    ignored = nncf.IgnoredScope(patterns=list(recipe.ignored_patterns), validate=False)
+    with quiet_toolchains():  # NNCF's own progress bars and notices
+        quantized = nncf.quantize(
+            model, nncf.Dataset(calibration), subset_size=len(calibration),
+            preset=nncf.QuantizationPreset(recipe.nncf_preset), ignored_scope=ignored,
+            advanced_parameters=AdvancedQuantizationParameters(
+                overflow_fix=OverflowFix(recipe.overflow_fix),
+                # NNCF would quantize the inputs of depthwise convolutions per channel; onnxruntime's
+                # integer kernels (QLinearConv) and XNNPACK take per-tensor activations only.
+                activations_quantization_params=QuantizationParameters(per_channel=False),
+                activations_range_estimator_params=getattr(RangeEstimatorParametersSet, recipe.activation_range.upper()),
+            ),
+        )
+    pin_input_range(quantized)
+    if recipe.overflow_fix != "disable":
+        hold_overflow_range(quantized, calibration[0])
+    return quantized
+
+
+def pin_input_range(model: CEANet) -> int:
+    """Quantize the input image on exactly [0, 1] in 255 steps, and keep it there in QAT.
+
+    That grid holds every value of an 8-bit photo, so the first quantizer loses nothing on
+    real inputs; calibrated instead, it followed the calibration patches (0 to 0.85 with
+    NNCF's default estimator: every brighter pixel clipped). Returns the quantizers pinned.
+    """
+    from nncf.torch.function_hook.wrapper import get_hook_storage
+    from nncf.torch.quantization.layers import AsymmetricQuantizer
+
+    pinned = 0
+    for name, hook in get_hook_storage(model).named_hooks():
+        if isinstance(hook, AsymmetricQuantizer) and name.startswith(f"post_hooks.{IMAGE_INPUT}__"):
+            with torch.no_grad():
+                hook.input_low.fill_(0.0)
+                hook.input_range.fill_(1.0 - hook.eps)
+            hook.input_low.requires_grad_(False)
+            hook.input_range.requires_grad_(False)
+            pinned += 1
+    return pinned
+
+
+def hold_overflow_range(model: CEANet, example: torch.Tensor) -> int:
+    """Keep the overflow fix through QAT; returns how many weight quantizers were rebuilt.
+
+    NNCF's torch backend applies the fix only to the *initial* scales: the quantizers
+    stay 8-bit, and QAT then trains the scales down until weights reach level 78 of 127
+    (measured after 400 steps), where onnxruntime's u8 x s8 kernels on CPUs without VNNI
+    saturate. Rebuilt as 7-bit (NNCF's half_range spec, saved in the checkpoint's
+    config), the same weights keep at most 63 levels however the scales train.
+    """
+    from nncf.torch.function_hook.wrapper import get_hook_storage
+    from nncf.torch.quantization.layers import PTQuantizerSpec, SymmetricQuantizer
+
+    storage = get_hook_storage(model)
+    rebuilt = 0
+    for name, seen in quantizer_inputs(model, example).items():
+        old = seen.quantizer
+        if seen.weight_of is None or not isinstance(old, SymmetricQuantizer) or old.is_half_range:
+            continue
+        with torch.no_grad():
+            step = (old.scale.abs() + old.eps) / old.level_high
+            if torch.max(torch.abs(old(seen.tensor)) / step) > OVERFLOW_SAFE_LEVEL + 0.5:
+                continue  # a layer the fix does not cover (depthwise): full 8-bit range
+            new = SymmetricQuantizer(PTQuantizerSpec.from_state(old._qspec.get_state() | {"half_range": True}))
+            new.signed = old.signed
+            new.scale = nn.Parameter(step * new.level_high - new.eps)
+        storage.set_submodule(name, new)
+        rebuilt += 1
+    return rebuilt
+
+
+def quantization_record(model: CEANet, recipe: QuantRecipe, source: dict[str, Any]) -> dict[str, Any]:
+    """What a QAT checkpoint carries besides the weights: enough to rebuild the quantizers exactly."""
+    nncf = import_nncf()
+    return {"scheme": recipe.scheme, "method": "ptq" if recipe.ptq else "qat", "recipe": recipe.to_dict(),
+            "source_checkpoint": source, "nncf": nncf.__version__,
+            "nncf_config": portable_config(nncf.torch.get_config(model))}

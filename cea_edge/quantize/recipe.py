@@ -1,0 +1,135 @@
+"""A quantization scheme as data: NNCF's settings plus the QAT fine-tuning schedule.
+
+A recipe is a TOML file under quantization/ (the bundled one is int8.toml) and states every
+value: the file is the one source of them, so the dataclass has no defaults to disagree
+with it. Command-line flags override single values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from cea_edge.errors import CeaError
+from cea_edge.recipe_io import bundled_recipe, check_keys, check_type, read_toml
+from cea_edge.train import DEFAULT_SCHEDULE, SCHEDULE_FIELDS, TrainConfig, TrainSchedule
+
+SCHEMES = ("int8",)
+NNCF_PRESETS = ("mixed", "performance")
+OVERFLOW_FIXES = ("enable", "disable", "first_layer_only")
+# NNCF range estimators for activations: minmax = the calibration set's extremes;
+# mean_minmax = the mean of per-sample extremes (NNCF's default; clips bright images).
+ACTIVATION_RANGES = ("minmax", "mean_minmax")
+# What QAT fits: "fp32" = the source model's outputs (distillation; the int8 model is judged
+# against it), "clean" = the training stream's clean images, like training.
+QAT_TARGETS = ("fp32", "clean")
+# Fewer patches than this give activation ranges that swing with the seed.
+MIN_CALIBRATION_SIZE = 16
+
+# The recipe's layout: top-level keys, then the [train] table (what QAT fits, and its schedule).
+NNCF_KEYS = ("scheme", "nncf_preset", "overflow_fix", "activation_range", "ignored_patterns", "calibration_size",
+             "calibration_patch")
+TRAIN_TABLE_KEYS = ("target", *SCHEDULE_FIELDS)
+RENAMED_KEYS = {"preset": "nncf_preset"}  # "preset" read as a model preset; it is NNCF's
+
+
+@dataclass(frozen=True)
+class QuantRecipe:
+    """One quantization scheme (a TOML file under quantization/)."""
+
+    scheme: str
+    nncf_preset: str  # NNCF's quantization preset (mixed | performance), not a model preset
+    overflow_fix: str
+    activation_range: str
+    ignored_patterns: tuple[str, ...]  # NNCF node-name regexes kept in float
+    calibration_size: int
+    calibration_patch: int
+    target: str  # what QAT fits, see QAT_TARGETS
+    train: TrainSchedule  # the QAT fine-tuning schedule; steps = 0 is post-training quantization
+    source: str  # where the values came from, for error messages
+
+    def with_overrides(self, **overrides: Any) -> QuantRecipe:
+        """Command-line values over the recipe's (None = flag not given); schedule keys go to ``train``."""
+        given = {key: value for key, value in overrides.items() if value is not None}
+        schedule = {key: given.pop(key) for key in SCHEDULE_FIELDS if key in given}
+        return replace(self, train=self.train.with_overrides(**schedule), **given)
+
+    def train_config(self, preset: str, adapters: bool, val_suite: str) -> TrainConfig:
+        return TrainConfig(preset, adapters, val_suite, self.train)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The recipe in its TOML layout (plus source): what a checkpoint records, and reads back on --resume."""
+        nncf = {key: getattr(self, key) for key in NNCF_KEYS} | {"ignored_patterns": list(self.ignored_patterns)}
+        return nncf | {"train": {"target": self.target, **asdict(self.train)}, "source": self.source}
+
+    @property
+    def ptq(self) -> bool:
+        return self.train.steps == 0
+
+
+def validate(recipe: QuantRecipe, downsample: int | None = None) -> QuantRecipe:
+    """Types, choices and ranges of every value; downsample: the model preset's, which patches must divide."""
+    source, schedule = recipe.source, recipe.train
+    for name in ("calibration_size", "calibration_patch"):
+        check_type(source, name, getattr(recipe, name), int)
+    for name in SCHEDULE_FIELDS:
+        number = name in ("lr", "min_lr", "weight_decay", "frequency_loss", "grad_clip")
+        check_type(source, name, getattr(schedule, name), (int, float) if number else int)
+    for name, choices in (("scheme", SCHEMES), ("nncf_preset", NNCF_PRESETS), ("overflow_fix", OVERFLOW_FIXES),
+                          ("activation_range", ACTIVATION_RANGES), ("target", QAT_TARGETS)):
+        if getattr(recipe, name) not in choices:
+            raise CeaError(f"recipe {source}: unknown {name.replace('_', ' ')} {getattr(recipe, name)!r}; "
+                           f"choose one of: {', '.join(choices)}")
+    if not all(isinstance(p, str) for p in recipe.ignored_patterns):
+        raise CeaError(f"recipe {source}: 'ignored_patterns' must be a list of strings")
+    if recipe.calibration_size < MIN_CALIBRATION_SIZE:
+        raise CeaError(f"calibration set too small: {recipe.calibration_size} patches; NNCF's ranges need at least "
+                       f"{MIN_CALIBRATION_SIZE} (set calibration_size in {source} or pass --calibration-size)")
+    if schedule.steps < 0 or min(schedule.batch, schedule.patch, schedule.val_every, schedule.save_every,
+                                 schedule.lr, schedule.grad_clip) <= 0:
+        raise CeaError(f"recipe {source}: steps must be >= 0; batch, patch, val_every, save_every, lr and "
+                       "grad_clip positive")
+    if min(schedule.weight_decay, schedule.frequency_loss) < 0:
+        raise CeaError(f"recipe {source}: weight_decay and frequency_loss must be >= 0")
+    if downsample is not None:
+        for name, value in (("patch", schedule.patch), ("calibration_patch", recipe.calibration_patch)):
+            if value % downsample:
+                raise CeaError(f"{name} {value} must be a multiple of {downsample} for this preset")
+    return recipe
+
+
+def recipe_from_values(values: dict[str, Any], source: str) -> QuantRecipe:
+    """A validated recipe from a TOML document's values (top-level keys and a [train] table)."""
+    values = dict(values)
+    train = values.pop("train", None)
+    if not isinstance(train, dict):
+        raise CeaError(f"recipe {source}: the fine-tuning schedule belongs in a [train] table, which is missing")
+    check_keys(source, values, NNCF_KEYS, renamed=RENAMED_KEYS)
+    check_keys(source, train, TRAIN_TABLE_KEYS, table="train")
+    if not isinstance(values["ignored_patterns"], list):
+        raise CeaError(f"recipe {source}: 'ignored_patterns' must be a list of strings")
+    schedule = TrainSchedule(**{key: train[key] for key in SCHEDULE_FIELDS})
+    recipe = QuantRecipe(**(values | {"ignored_patterns": tuple(values["ignored_patterns"])}),
+                         target=train["target"], train=schedule, source=source)
+    return validate(recipe)
+
+
+def recipe_from_record(record: dict[str, Any]) -> QuantRecipe:
+    """The recipe a checkpoint recorded (to_dict), for --resume.
+
+    Checkpoints written before the [train] nesting recorded it flat, with "preset" for
+    NNCF's preset; they ran the schedule values they lack at DEFAULT_SCHEDULE's.
+    """
+    values = {key: value for key, value in record.items() if key != "source"}
+    if "train" not in values:
+        values["train"] = {"target": values.pop("target", None)} | {
+            key: values.pop(key) if key in values else getattr(DEFAULT_SCHEDULE, key) for key in SCHEDULE_FIELDS}
+        values["nncf_preset"] = values.pop("preset", None)
+    return recipe_from_values(values, record["source"])
+
+
+def load_quant_recipe(path: str | Path | None = None) -> QuantRecipe:
+    """The given recipe file, else the bundled quantization/int8.toml."""
+    path = bundled_recipe("quantization", "int8") if path is None else Path(path)
+    return recipe_from_values(read_toml(path), str(path))

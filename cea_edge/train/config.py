@@ -1,0 +1,61 @@
+"""What a training run trains: the model choice, and the schedule the shared loop runs.
+
+fp32 training (`python -m cea_edge.train`) and QAT fine-tuning (`python -m cea_edge.quantize`)
+each supply a ``TrainSchedule``: training from the command-line defaults below, QAT from
+its recipe's ``[train]`` table (quantization/int8.toml is the one source of those values).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainSchedule:
+    """Steps, optimizer, learning-rate schedule, loss weights and bookkeeping of one run."""
+
+    steps: int
+    batch: int  # per process under torchrun
+    patch: int  # training patch side in pixels
+    lr: float
+    min_lr: float  # the cosine decay's floor
+    weight_decay: float
+    warmup: int  # linear warm-up steps
+    frequency_loss: float  # weight of the spectral L1 term (0 = plain L1)
+    grad_clip: float
+    seed: int
+    val_every: int
+    save_every: int
+
+    def with_overrides(self, **overrides: Any) -> TrainSchedule:
+        """These values over this schedule's; None means "not given" (a command-line flag left out)."""
+        return replace(self, **{key: value for key, value in overrides.items() if value is not None})
+
+
+SCHEDULE_FIELDS = tuple(field.name for field in fields(TrainSchedule))
+
+# `python -m cea_edge.train`'s defaults: fp32 training from scratch. QAT does not use them.
+DEFAULT_SCHEDULE = TrainSchedule(steps=4000, batch=16, patch=96, lr=1e-3, min_lr=1e-5, weight_decay=1e-4, warmup=100,
+                                 frequency_loss=0.05, grad_clip=1.0, seed=0, val_every=500, save_every=500)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training run: which model (preset, with or without adapters), how, validated on what."""
+
+    preset: str = "edge"
+    adapters: bool = True
+    val_suite: str = "aio-synth-mini"
+    schedule: TrainSchedule = DEFAULT_SCHEDULE
+
+    @classmethod
+    def build(cls, preset: str = "edge", adapters: bool = True, val_suite: str = "aio-synth-mini",
+              **schedule: Any) -> TrainConfig:
+        """A config from flat values: schedule fields not given keep ``DEFAULT_SCHEDULE``'s."""
+        return cls(preset, adapters, val_suite, replace(DEFAULT_SCHEDULE, **schedule))
+
+    def record(self) -> dict[str, Any]:
+        """The flat dict checkpoints carry ("train_config" / "quantize_config"): its keys and order
+        are those of every checkpoint written so far, so that old and new ones compare."""
+        return {"preset": self.preset, "adapters": self.adapters, **asdict(self.schedule), "val_suite": self.val_suite}

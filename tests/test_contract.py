@@ -1,0 +1,86 @@
+"""The artifact contract: one typed self-description, written and read the same way by the
+exporters and the runtime, and the recipes as the one source of export settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cea_edge.errors import CeaError
+from cea_edge.export.recipes import TARGETS, load_recipe, recipe_for
+from cea_edge.runtime.contract import (
+    CHECKPOINT_CONTEXT_SIZE,
+    CHECKPOINT_OVERLAP,
+    CHECKPOINT_TILE,
+    CONSTANT_METHOD_NAMES,
+    CONTEXT_GRAPH,
+    FORWARD_GRAPH,
+    GLOBAL_GRAPH,
+    GRAPH_KEY,
+    ArtifactInfo,
+    factor_names,
+    sibling_path,
+)
+
+INFO = ArtifactInfo("edge", 256, 32, "int8", "ab" * 32, 512, (0.0, 1.0))
+
+
+def test_strings_round_trip_and_name_the_graph() -> None:
+    strings = INFO.to_strings(CONTEXT_GRAPH)
+    assert all(isinstance(value, str) for value in strings.values())
+    assert strings[GRAPH_KEY] == CONTEXT_GRAPH
+    # keys the artifacts already in users' hands carry (an ONNX model exported before this module)
+    assert strings["cea_edge.tile"] == "256" and strings["cea_edge.context"] == "512"
+    assert strings["cea_edge.value_range"] == "0,1" and strings["cea_edge.precision"] == "int8"
+    assert ArtifactInfo.from_strings(strings, "x.onnx") == INFO
+
+
+def test_constant_methods_round_trip_as_the_runtime_returns_them() -> None:
+    constants = INFO.constant_methods()
+    assert set(constants) == set(CONSTANT_METHOD_NAMES)
+    assert constants["tile_size"] == 256 and constants["tile_overlap"] == 32 and constants["context_size"] == 512
+    assert constants["value_range"] == [0.0, 1.0] and constants["precision"] == "int8"
+    # ExecuTorch's Method.execute([]) returns a list per method: [256], [0.0, 1.0], ['int8']
+    returned = {name: value if isinstance(value, list) else [value] for name, value in constants.items()}
+    assert ArtifactInfo.from_constant_methods(returned, "x.pte") == INFO
+
+
+def test_foreign_or_damaged_metadata_is_refused_with_the_file_named() -> None:
+    with pytest.raises(CeaError, match="'other.onnx' is a model, but not one cea-edge exported"):
+        ArtifactInfo.from_strings({"producer": "someone else"}, "other.onnx")
+    with pytest.raises(CeaError, match="'other.pte' is an ExecuTorch program, but not one cea-edge exported"):
+        ArtifactInfo.from_constant_methods({"forward": []}, "other.pte")
+    with pytest.raises(CeaError, match="cea_edge.tile = 'big' is not valid"):
+        ArtifactInfo.from_strings(INFO.to_strings() | {"cea_edge.tile": "big"}, "bad.onnx")
+
+
+def test_older_artifacts_without_newer_fields_still_open() -> None:
+    # A .pte exported before precision/preset/checkpoint were constant methods
+    returned = {"tile_size": [128], "tile_overlap": [16], "value_range": [0.0, 1.0], "context_size": [0]}
+    info = ArtifactInfo.from_constant_methods(returned, "old.pte")
+    assert (info.tile, info.overlap, info.context_size, info.precision) == (128, 16, 0, "unknown")
+
+
+def test_graph_files_and_factor_names() -> None:
+    assert sibling_path(Path("a/edge-int8-256.onnx"), CONTEXT_GRAPH) == Path("a/edge-int8-256.context.onnx")
+    assert sibling_path(Path("m.mlpackage"), GLOBAL_GRAPH) == Path("m.global.mlpackage")
+    assert factor_names(2) == ["routing_bases_0", "residual_directions_0", "routing_bases_1", "residual_directions_1"]
+    assert FORWARD_GRAPH == "forward"  # the ExecuTorch method every runtime calls by default
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_bundled_recipes_agree_with_the_checkpoint_tiling(target: str) -> None:
+    # A checkpoint carries no tiling; the runtime then uses the values every export recipe ships with.
+    recipe = recipe_for(target)
+    assert (recipe.tile, recipe.overlap, recipe.context_size) == (CHECKPOINT_TILE, CHECKPOINT_OVERLAP,
+                                                                  CHECKPOINT_CONTEXT_SIZE)
+
+
+def test_recipe_missing_a_setting_names_it(tmp_path: Path) -> None:
+    # The recipe files are the one source of export settings: no silent dataclass default stands in.
+    text = Path(recipe_for("onnx").source).read_text()
+    edited = tmp_path / "onnx.toml"
+    edited.write_text("\n".join(line for line in text.splitlines() if not line.startswith(("overlap", "int8_min"))))
+    with pytest.raises(CeaError, match=r"missing overlap, int8_min_psnr_db \(copy them from the bundled export/onnx.toml\)"):
+        load_recipe(edited)
