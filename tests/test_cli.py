@@ -12,10 +12,11 @@ import pytest
 import torch
 from PIL import Image
 
-from cea_edge import enhance, evaluate, train
+from cea_edge import enhance, evaluate
 from cea_edge.errors import run_cli
 from cea_edge.model import __main__ as model_cli
 from cea_edge.photo_io import read_rgb
+from cea_edge.train import __main__ as train_cli
 
 
 def bad_images(folder: Path, good: Path) -> dict[str, tuple[Path, str]]:
@@ -111,11 +112,11 @@ def test_checkpoint_of_another_preset(tiny_checkpoint, capsys):
 
 
 @pytest.mark.parametrize("main, args, expected", [
-    (train.main, ["--preset", "huge"], "unknown preset 'huge'"),
+    (train_cli.main, ["--preset", "huge"], "unknown preset 'huge'"),
     (model_cli.main, ["huge"], "unknown preset 'huge'"),
     (evaluate.main, ["--suite", "nope"], "unknown evaluation suite"),
-    (train.main, ["--preset", "tiny", "--patch", "30"], "must be a multiple of 4"),
-    (train.main, ["--preset", "tiny", "--steps", "0"], "must be positive"),
+    (train_cli.main, ["--preset", "tiny", "--patch", "30"], "must be a multiple of 4"),
+    (train_cli.main, ["--preset", "tiny", "--steps", "0"], "must be positive"),
 ])
 def test_bad_flags(main, args, expected, capsys):
     assert run_cli(main, args) == 2
@@ -125,7 +126,7 @@ def test_bad_flags(main, args, expected, capsys):
 def test_resume_from_weights_only_checkpoint_is_refused(tmp_path, tiny_checkpoint, capsys):
     args = ["--preset", "tiny", "--steps", "2", "--batch", "1", "--patch", "32", "--out", str(tmp_path / "r"),
             "--resume", str(tiny_checkpoint), "--no-progress"]
-    assert run_cli(train.main, args) == 2
+    assert run_cli(train_cli.main, args) == 2
     assert "not a run checkpoint" in capsys.readouterr().err
 
 
