@@ -46,9 +46,10 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise CeaError(f"recipe '{path}' is not valid TOML: {error}") from None
 
 
-def check_keys(source: str, values: dict[str, Any], known: tuple[str, ...], table: str | None = None,
-               renamed: dict[str, str] | None = None) -> None:
-    """Every key of ``known`` and no other: a recipe that states all its values is the one source of them.
+def check_keys(source: str, values: dict[str, Any], required: tuple[str, ...], optional: tuple[str, ...] = (),
+               table: str | None = None, renamed: dict[str, str] | None = None) -> None:
+    """Every ``required`` key, any ``optional`` one and no other: a recipe that states its values
+    is the one source of them (no code default stands in for a key left out).
 
     renamed: old key -> new key, for a clearer error than "unknown key" on recipes written before a rename.
     """
@@ -56,20 +57,21 @@ def check_keys(source: str, values: dict[str, Any], known: tuple[str, ...], tabl
     for old, new in (renamed or {}).items():
         if old in values:
             raise CeaError(f"recipe {source}: key '{old}'{where} is now called '{new}'; rename it")
+    known = (*required, *optional)
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise CeaError(f"recipe {source}: unknown key(s) {unknown}{where}; known keys: {', '.join(known)}")
-    missing = [key for key in known if key not in values]
+    missing = [key for key in required if key not in values]
     if missing:
-        raise CeaError(f"recipe {source}: missing key(s) {missing}{where}; every key is required "
-                       "(copy the bundled recipe and edit it)")
+        raise CeaError(f"recipe {source}: missing key(s) {missing}{where}; the recipe is the one source of these "
+                       "values (copy the bundled recipe and edit it)")
 
 
-def read_recipe(path: str | Path, known: set[str], tables: tuple[str, ...] = ()) -> dict[str, Any]:
+def read_recipe(path: str | Path, tables: tuple[str, ...] = ()) -> dict[str, Any]:
     """Read a recipe into one flat dict: top-level keys plus the keys of the named tables.
 
-    Unknown keys, a key given twice, a table that is not a table and invalid TOML are
-    errors naming the file.
+    A key given twice, a table that is not a table and invalid TOML are errors naming the
+    file; which keys belong is the caller's check_keys.
     """
     document = read_toml(path)
     values = {key: value for key, value in document.items() if key not in tables}
@@ -81,9 +83,6 @@ def read_recipe(path: str | Path, known: set[str], tables: tuple[str, ...] = ())
         if twice:
             raise CeaError(f"recipe {path}: {sorted(twice)} given twice")
         values |= section
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise CeaError(f"recipe {path}: unknown key(s) {unknown}; known keys: {', '.join(sorted(known))}")
     return values
 
 

@@ -82,5 +82,5 @@ def test_recipe_missing_a_setting_names_it(tmp_path: Path) -> None:
     text = Path(recipe_for("onnx").source).read_text()
     edited = tmp_path / "onnx.toml"
     edited.write_text("\n".join(line for line in text.splitlines() if not line.startswith(("overlap", "int8_min"))))
-    with pytest.raises(CeaError, match=r"missing overlap, int8_min_psnr_db \(copy them from the bundled export/onnx.toml\)"):
+    with pytest.raises(CeaError, match=r"missing key\(s\) \[.overlap., .int8_min_psnr_db.\]; the recipe is the one source"):
         load_recipe(edited)

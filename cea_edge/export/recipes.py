@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cea_edge.errors import CeaError
-from cea_edge.recipe_io import bundled_recipe, check_type, read_recipe, recipe_dirs
+from cea_edge.recipe_io import bundled_recipe, check_keys, check_type, read_recipe, recipe_dirs
 
 TARGETS = ("executorch", "coreml", "onnx")
 # int8: weights and activations from a QAT checkpoint; int8w: int8 weights only (Core ML).
@@ -114,15 +114,15 @@ def validate(recipe: Recipe) -> Recipe:
     return recipe
 
 
+# The recipe file states these (the one source of their values); the target-specific ones may be absent.
+REQUIRED_KEYS = tuple(f.name for f in fields(Recipe) if f.default is MISSING)
+OPTIONAL_KEYS = tuple(f.name for f in fields(Recipe) if f.default is not MISSING and f.name != "source")
+
+
 def load_recipe(path: str | Path) -> Recipe:
     """Read and validate one recipe file (the bars may sit in a [verify] table)."""
-    values = read_recipe(path, {f.name for f in fields(Recipe)} - {"source"}, tables=("verify",))
-    if "target" not in values:
-        raise CeaError(f"recipe {path}: missing 'target' ({', '.join(TARGETS)})")
-    missing = [f.name for f in fields(Recipe) if f.default is MISSING and f.name not in values]
-    if missing:
-        raise CeaError(f"recipe {path}: missing {', '.join(missing)} (copy them from the bundled "
-                       f"export/{values['target']}.toml)")
+    values = read_recipe(path, tables=("verify",))
+    check_keys(str(path), values, REQUIRED_KEYS, OPTIONAL_KEYS)
     return validate(Recipe(**values, source=str(path)))
 
 
