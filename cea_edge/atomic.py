@@ -3,70 +3,255 @@
 An interrupted or failed write never leaves a half-written file under the final name:
 single files through ``atomic_write``; several outputs that must appear together (an
 export's artifact, its siblings and manifest) through ``staged_outputs`` and ``publish``.
+
+Every temporary of ours carries the writing process's id in its name
+(``.{name}.{pid}.{random}.tmp``, staged outputs ``.{stem}.{pid}.{random}.tmp{suffix}``), so
+``remove_stale_temporaries`` can delete those a killed process (SIGKILL, power loss) left
+behind without ever touching the files of a process that is still writing.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
+import secrets
 import shutil
-import tempfile
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 from cea_edge.errors import CeaError
 
+# .{base}.{pid}.{8 hex}.tmp{suffix}: what _temporary_name makes (suffix: a staged output keeps its own,
+# a staged sibling graph adds its own: .x.PID.TOKEN.tmp.context.onnx).
+TEMPORARY_NAME = re.compile(r"^\.(?P<base>.+)\.(?P<pid>[0-9]+)\.(?P<token>[0-9a-f]{8})\.tmp(?P<suffix>(?:\.[^.]+)*)$")
+_CLEANED: set[Path] = set()  # folders already swept by this process (atomic_write runs once per file)
+
 
 def _default_mode() -> int:
-    # mkstemp creates files 0600; give the result the permissions a plain open() would.
+    # Exclusive creation makes files 0600 here; give the result the permissions a plain open() would.
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
 
 
-def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
-    """Call ``write(stream)`` on a temporary file beside ``path``, then rename it to ``path``."""
+def _temporary_name(base: str, suffix: str = "") -> str:
+    return f".{base}.{os.getpid()}.{secrets.token_hex(4)}.tmp{suffix}"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (another user's counts: we may not signal it, it is alive)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OverflowError:
+        return False
+    return True
+
+
+def remove_stale_temporaries(folder: str | Path, *, alive: Callable[[int], bool] = process_alive) -> list[Path]:
+    """Delete the temporaries of ours in ``folder`` whose writing process is gone; return them.
+
+    Only names of our pattern are considered, and one whose pid is alive (this process, or
+    another one writing there now) is never touched. Errors are ignored: this is tidying.
+    """
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        match = TEMPORARY_NAME.match(name)
+        if match is None or alive(int(match["pid"])):
+            continue
+        path = Path(folder) / name
+        try:
+            remove_staged(path)
+        except OSError:
+            continue
+        removed.append(path)
+    return removed
+
+
+def _sweep_once(folder: Path) -> None:
+    key = folder.resolve()
+    if key not in _CLEANED:
+        _CLEANED.add(key)
+        remove_stale_temporaries(folder)
+
+
+def _create_temporary(folder: Path, base: str, path: Path) -> tuple[int, Path]:
+    for _ in range(16):
+        temporary = folder / _temporary_name(base)
+        try:
+            return os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), temporary
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise CeaError(f"cannot write '{path}': {error.strerror}") from None
+    raise CeaError(f"cannot write '{path}': no free temporary name in '{folder}'")
+
+
+def _publish_exclusive(temporary: Path, path: Path) -> None:
+    """Give ``temporary`` the name ``path`` only if nothing has it: two writers cannot both win."""
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        raise CeaError(f"'{path}' exists; pass --overwrite to replace it") from None
+    except OSError as error:
+        if error.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
+            raise
+        # No hard links here (FAT, some network shares): claim the name exclusively, then rename over it.
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _default_mode()))
+        except FileExistsError:
+            raise CeaError(f"'{path}' exists; pass --overwrite to replace it") from None
+        try:
+            os.replace(temporary, path)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+    else:
+        temporary.unlink(missing_ok=True)
+
+
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], None], *, replace: bool = True) -> Path:
+    """Call ``write(stream)`` on a temporary file beside ``path``, then give it the name ``path``.
+
+    replace False: ``path`` is created exclusively -- if it exists (also when another process
+    made it while we were writing) raise CeaError and leave it as it was.
+    """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise CeaError(f"cannot write '{path}': folder '{folder}' does not exist")
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as error:
-        raise CeaError(f"cannot write '{path}': {error.strerror}") from None
+    if not replace and os.path.lexists(path):  # fail before the work; the link below is the real check
+        raise CeaError(f"'{path}' exists; pass --overwrite to replace it")
+    _sweep_once(folder)
+    handle, temporary = _create_temporary(folder, path.name, path)
     try:
         with os.fdopen(handle, "wb") as stream:
             write(stream)
         os.chmod(temporary, _default_mode())
-        os.replace(temporary, path)
+        if replace:
+            os.replace(temporary, path)
+        else:
+            _publish_exclusive(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
     return path
 
 
-def atomic_write_json(path: str | Path, data: Any) -> Path:
+def atomic_write_json(path: str | Path, data: Any, *, replace: bool = True) -> Path:
     """``data`` as indented JSON (non-JSON values as their str), written atomically."""
     text = json.dumps(data, indent=2, default=str) + "\n"
-    return atomic_write(path, lambda stream: stream.write(text.encode("utf-8")))
+    return atomic_write(path, lambda stream: stream.write(text.encode("utf-8")), replace=replace)
 
 
-def prepare_output_dir(folder: Path) -> Path:
-    """Create the output folder if needed and prove it writable (root ignores mode bits)."""
+def _check_writable(folder: Path, what: str, flag: str) -> None:
+    try:
+        handle, probe = _create_temporary(folder, "write-check", folder)
+        os.close(handle)
+        probe.unlink()
+    except (OSError, CeaError) as error:
+        reason = error.strerror if isinstance(error, OSError) else str(error)
+        raise CeaError(f"{what} '{folder}' is not writable ({reason}); pass {flag} with a folder you can write to") from None
+
+
+def check_output_dir(folder: str | Path, flag: str = "--out") -> Path:
+    """Fail now, before any work, unless ``folder`` is (or can be created as) a writable folder.
+
+    Creates nothing: a missing folder is judged by its nearest existing parent, which must be
+    a folder we can write to (proven by a probe file: root ignores mode bits). ``flag`` is the
+    option that named the folder, for the message.
+    """
     folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise CeaError(f"output folder '{folder}' is a file; pass --out with a folder")
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        if existing.is_symlink():  # a dangling link: mkdir would fail on it
+            raise CeaError(f"output folder '{folder}': '{existing}' is a broken link; pass {flag} with a folder")
+        existing = existing.parent
+    if not existing.is_dir():
+        if existing == folder:
+            raise CeaError(f"output folder '{folder}' is a file; pass {flag} with a folder")
+        raise CeaError(f"output folder '{folder}' is not writable: '{existing}' is a file; pass {flag} with a folder")
+    _check_writable(existing, "output folder" if existing == folder else f"output folder '{folder}': parent", flag)
+    return folder
+
+
+def prepare_output_dir(folder: str | Path, flag: str = "--out") -> Path:
+    """Create the output folder if needed, prove it writable and remove the temporaries dead
+    processes left there; ``flag`` is the option that named it, for the messages."""
+    folder = check_output_dir(folder, flag)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handle, probe = tempfile.mkstemp(prefix=".write-check.", dir=folder)
-        os.close(handle)
-        os.unlink(probe)
     except OSError as error:
-        raise CeaError(f"output folder '{folder}' is not writable ({error.strerror or error}); "
-                       "pass --out with a folder you can write to") from None
+        raise CeaError(f"cannot create output folder '{folder}' ({error.strerror or error}); "
+                       f"pass {flag} with a folder you can write to") from None
+    _check_writable(folder, "output folder", flag)
+    remove_stale_temporaries(folder)
     return folder
+
+
+def file_identity(path: Path) -> tuple[str, tuple[int, int] | None]:
+    """A path's resolved spelling and, when it exists, its (device, inode): one of the two is
+    equal for one file reached through symlinks, hard links or different spellings. Never
+    raises (os.path.realpath leaves a symlink loop unresolved; the open reports it)."""
+    try:
+        info = path.stat()
+        inode = (info.st_dev, info.st_ino)
+    except OSError:
+        inode = None
+    return os.path.normcase(os.path.realpath(path)), inode
+
+
+class InputGuard:
+    """The files a run reads; an output that is one of them is refused whatever the flags
+    (``--overwrite`` replaces outputs, never inputs)."""
+
+    def __init__(self, inputs: Iterable[Path]) -> None:
+        self._kept: dict[object, Path] = {}
+        for path in inputs:
+            spelled, inode = file_identity(Path(path))
+            self._kept[spelled] = Path(path)
+            if inode is not None:
+                self._kept[inode] = Path(path)
+
+    def input_at(self, output: Path) -> Path | None:
+        """The input that ``output`` would replace, or None."""
+        spelled, inode = file_identity(Path(output))
+        return self._kept.get(spelled) or (self._kept.get(inode) if inode is not None else None)
+
+
+def check_output_file(path: str | Path, flag: str, *, create_folder: bool = False,
+                      inputs: Iterable[Path] = ()) -> Path:
+    """Fail before any work unless ``path`` can be written later: not a folder, not one of the
+    run's ``inputs``, and its folder exists (or, create_folder, can be made later) and is
+    writable. Creates nothing."""
+    path = Path(path)
+    original = InputGuard(inputs).input_at(path)
+    if original is not None:
+        raise CeaError(f"{flag} '{path}' is the input '{original}' itself; an output never replaces an input: "
+                       f"pass {flag} with another name")
+    if path.is_dir():
+        raise CeaError(f"{flag} '{path}' is a folder; pass {flag} with a file name")
+    folder = path.parent if str(path.parent) else Path(".")
+    if create_folder:
+        check_output_dir(folder, flag)
+    elif not folder.is_dir():
+        what = "is a file;" if folder.exists() else "does not exist; create it or"
+        raise CeaError(f"{flag} '{path}': folder '{folder}' {what} pass {flag} elsewhere")
+    else:
+        _check_writable(folder, "folder", flag)
+    return path
 
 
 def remove_staged(path: Path) -> None:
@@ -78,7 +263,8 @@ def remove_staged(path: Path) -> None:
 
 def staging_path(destination: Path) -> Path:
     """A hidden temporary name beside ``destination`` with the same suffix (tools check it)."""
-    return destination.with_name(f".{destination.stem}.{uuid.uuid4().hex[:8]}.tmp{destination.suffix}")
+    destination = Path(destination)
+    return destination.with_name(_temporary_name(destination.stem, destination.suffix))
 
 
 def publish(staged: Path, destination: Path) -> None:

@@ -20,8 +20,9 @@ from typing import Sequence
 import numpy as np
 from tqdm import tqdm
 
-from cea_edge.errors import CeaError, run_cli
-from cea_edge.photo_io import DEFAULT_MAX_PIXELS, READABLE_SUFFIXES, read_photo, write_photo
+from cea_edge.atomic import InputGuard, file_identity
+from cea_edge.errors import CeaError, check_threads, run_cli
+from cea_edge.photo_io import DEFAULT_MAX_PIXELS, READABLE_SUFFIXES, check_output, peek_photo, read_photo, write_photo
 from cea_edge.runtime.backends import Backend, open_backend
 from cea_edge.runtime.contract import CHECKPOINT_CONTEXT_SIZE, CHECKPOINT_OVERLAP, CHECKPOINT_TILE
 from cea_edge.runtime.restore import CONTEXT_MODES, restore_photo
@@ -46,18 +47,40 @@ def default_model() -> Path:
     return DEFAULT_CHECKPOINT
 
 
-def expand_inputs(inputs: Sequence[Path]) -> list[Path]:
-    """Files as given; folders contribute their image files (sorted)."""
+OUTPUT_TAGS = ("_enhanced", "_compare", "_routing")  # the stems of what enhance writes end with these
+
+
+def expand_inputs(inputs: Sequence[Path], include_outputs: bool = False) -> tuple[list[Path], list[str]]:
+    """Files as given; folders contribute their image files (sorted), but not enhance's own
+    outputs (unless ``include_outputs``). Returns the files and one line per folder that says
+    what was skipped and why."""
     files: list[Path] = []
+    notes: list[str] = []
     for item in inputs:
-        if item.is_dir():
-            found = sorted(p for p in item.iterdir() if p.suffix.lower() in READABLE_SUFFIXES and p.is_file())
-            if not found:
-                raise CeaError(f"folder '{item}' holds no image files")
-            files.extend(found)
-        else:
+        if not item.is_dir():
             files.append(item)
-    return files
+            continue
+        try:
+            entries = sorted(item.iterdir())
+        except OSError as error:
+            raise CeaError(f"cannot list folder '{item}': {error.strerror or error}") from None
+        reasons: dict[str, list[str]] = {}
+        for entry in entries:
+            reason = ("hidden" if entry.name.startswith(".") else "a folder (not searched)" if entry.is_dir()
+                      else "not an image suffix" if entry.suffix.lower() not in READABLE_SUFFIXES
+                      else "an output of enhance; pass --include-outputs to take it"
+                      if entry.stem.endswith(OUTPUT_TAGS) and not include_outputs else None)
+            if reason is None:
+                files.append(entry)
+            else:
+                reasons.setdefault(reason, []).append(entry.name)
+        if reasons:
+            notes.append(f"skipped in '{item}': " + "; ".join(
+                f"{len(names)} {reason} ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})"
+                for reason, names in reasons.items()))
+        if not any(f.parent == item for f in files):
+            raise CeaError(f"folder '{item}' holds no image files to enhance" + (f" ({notes[-1]})" if reasons else ""))
+    return files, notes
 
 
 @dataclass(frozen=True)
@@ -70,16 +93,52 @@ class Outputs:
         return [p for p in (self.restored, self.compare, self.routing) if p is not None]
 
 
-def output_paths(source: Path, out: Path | None, many: bool, compare: bool, routing: bool) -> Outputs:
+def output_paths(source: Path, out: Path | None, to_folder: bool, compare: bool, routing: bool) -> Outputs:
     if out is None:
         restored = source.with_name(f"{source.stem}_enhanced.png")
-    elif many or out.is_dir():
+    elif to_folder or out.is_dir():
         restored = out / f"{source.stem}_enhanced.png"
     else:
         restored = out
     base = restored.with_suffix("")
     return Outputs(restored, base.with_name(base.name + "_compare.png") if compare else None,
                    base.with_name(base.name + "_routing.png") if routing else None)
+
+
+def check_plan(files: Sequence[Path], plans: Sequence[Outputs], protected: Sequence[Path]) -> None:
+    """Before any work: no two inputs write the same output, and no output is an input (or
+    another protected file, the model), whatever the flags."""
+    writers: dict[str, list[Path]] = {}
+    for source, targets in zip(files, plans):
+        for target in targets.all():
+            writers.setdefault(file_identity(target)[0], []).append(source)
+    for name, sources in writers.items():
+        if len(sources) > 1:
+            listed = ", ".join(f"'{s}'" for s in dict.fromkeys(sources))
+            raise CeaError(f"inputs {listed} would all be written to '{name}' (same name, different suffix or "
+                           "folder); rename one, or enhance them in separate runs with different -o folders")
+    guard = InputGuard(protected)
+    for source, targets in zip(files, plans):
+        for target in targets.all():
+            original = guard.input_at(target)
+            if original is not None:
+                raise CeaError(f"output '{target}' (for '{source}') is the input '{original}' itself; "
+                               "enhance never replaces an input, even with --overwrite: choose another -o")
+
+
+def prepare_out_folder(out: Path, count: int) -> None:
+    """-o for several inputs: an existing folder, or a new name without an image suffix (created)."""
+    if out.is_dir():
+        return
+    if out.exists():
+        raise CeaError(f"several inputs need -o to be a folder; '{out}' is a file")
+    if out.suffix.lower() in READABLE_SUFFIXES:
+        raise CeaError(f"-o '{out}' names an image file, but there are {count} inputs; give a folder "
+                       "(an existing one, or a new name without an image suffix)")
+    try:
+        out.mkdir(parents=True)
+    except OSError as error:
+        raise CeaError(f"cannot create output folder '{out}': {error.strerror or error}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,7 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--compare", action="store_true", help="also write <name>_compare.png: before | after")
     parser.add_argument("--routing-maps", action="store_true",
                         help="also write <name>_routing.png: each adapter's routing maps (rows) on the whole photo")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files (never an input)")
+    parser.add_argument("--include-outputs", action="store_true",
+                        help="in folders, also take files named like enhance's outputs (*_enhanced, *_compare, *_routing)")
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                         help=f"refuse images above this many pixels (decompression-bomb guard; default {DEFAULT_MAX_PIXELS:,})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -127,66 +188,80 @@ def open_model(args: argparse.Namespace) -> Backend:
                        "cea-edge); pass --context tile, or export it again")
     if args.routing_maps and not backend.global_mode:
         raise CeaError(f"--routing-maps needs the global-context graph, which '{model}' does not carry")
+    if args.routing_maps and backend.adapters == 0:
+        raise CeaError(f"--routing-maps shows the hyper-adapters' routing, and '{model}' has no adapters; "
+                       "drop --routing-maps")
     return backend
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    for name in ("tile", "overlap", "threads", "context_size", "max_pixels"):
+    check_threads(args.threads)
+    for name in ("tile", "overlap", "context_size", "max_pixels"):
         value = getattr(args, name)
         if value is not None and value < (0 if name == "overlap" else 1):
             raise CeaError(f"--{name.replace('_', '-')} must be {'>= 0' if name == 'overlap' else 'positive'}, got {value}")
-    files = expand_inputs(args.inputs)
-    many = len(files) > 1
-    if many and args.out is not None:
-        if args.out.exists() and not args.out.is_dir():
-            raise CeaError(f"several inputs need -o to be a folder; '{args.out}' is a file")
-        args.out.mkdir(parents=True, exist_ok=True)
-    backend = open_model(args)
-    overlap = backend.overlap if args.overlap is None else args.overlap
-    plan_tiles(1, 1, backend.tile, overlap)  # a clear error for an overlap the tile cannot take
-    mode = args.context
-    print(f"model: {backend.name}, tile {backend.tile}, overlap {overlap}, context: {mode}"
-          + (f" ({backend.context_size}x{backend.context_size})" if mode == "global" else ""))
-
+    files, skipped = expand_inputs(args.inputs, args.include_outputs)
+    for note in skipped:
+        print(note)
+    to_folder = len(files) > 1 or any(item.is_dir() for item in args.inputs)
+    plans = [output_paths(source, args.out, to_folder, args.compare, args.routing_maps) for source in files]
+    model = args.model or default_model()
+    check_plan(files, plans, [*files, model])
+    if to_folder and args.out is not None:
+        prepare_out_folder(args.out, len(files))
     failures: list[str] = []
-    for source in files:
+    work = []  # everything checkable from headers and paths is checked before the model opens
+    for source, targets in zip(files, plans):
         try:
-            targets = output_paths(source, args.out, many, args.compare, args.routing_maps)
-            existing = [str(p) for p in targets.all() if p.exists()]
-            if existing and not args.overwrite:
-                raise CeaError(f"'{existing[0]}' exists; pass --overwrite to replace it")
-            photo = read_photo(source, max_pixels=args.max_pixels)
-            started = time.perf_counter()
-            # leave=False: the bar clears itself; the summary line below says what was done
-            with tqdm(desc=source.name, unit="tile", leave=False, disable=args.quiet or not sys.stderr.isatty()) as bar:
-                def progress(done: int, total: int) -> None:
-                    bar.total = total
-                    bar.update(done - bar.n)
-
-                restored, context = restore_photo(photo.pixels, backend, mode, overlap, progress, args.routing_maps)
-            seconds = time.perf_counter() - started
-            keep = {"icc_profile": photo.icc_profile, "exif": photo.exif, "overwrite": args.overwrite}
-            write_photo(targets.restored, restored, alpha=photo.alpha, **keep)
-            if targets.compare is not None:
-                alpha = None if photo.alpha is None else np.concatenate([photo.alpha, photo.alpha], axis=1)
-                write_photo(targets.compare, np.concatenate([photo.pixels, restored], axis=1), alpha=alpha, **keep)
-            if targets.routing is not None:
-                grid = routing_grid(context.routing_maps, (photo.height, photo.width), backend.context_size)
-                write_photo(targets.routing, grid, overwrite=args.overwrite)
-            megapixels = photo.width * photo.height / 1e6
-            notes = f"; {', '.join(photo.notes)}" if photo.notes else ""
-            print(f"{source} -> {', '.join(str(p) for p in targets.all())} ({photo.width}x{photo.height}, "
-                  f"{photo.bit_depth}-bit, {seconds:.2f} s, {megapixels / seconds:.2f} MP/s{notes})")
+            alpha = peek_photo(source, args.max_pixels)
+            for target in targets.all():
+                check_output(target, alpha=alpha and target != targets.routing, overwrite=args.overwrite)
+            work.append((source, targets))
         except CeaError as error:
             failures.append(f"{source}: {error}")
             print(f"error: {error}", file=sys.stderr)
-        except MemoryError:
-            failures.append(f"{source}: out of memory")
-            print(f"error: '{source}': out of memory; lower --max-pixels or free memory", file=sys.stderr)
+    if work:
+        args.model = model
+        backend = open_model(args)
+        overlap = backend.overlap if args.overlap is None else args.overlap
+        plan_tiles(1, 1, backend.tile, overlap)  # a clear error for an overlap the tile cannot take
+        mode = args.context
+        print(f"model: {backend.name}, tile {backend.tile}, overlap {overlap}, context: {mode}"
+              + (f" ({backend.context_size}x{backend.context_size})" if mode == "global" else ""))
+        for source, targets in work:
+            try:
+                photo = read_photo(source, max_pixels=args.max_pixels)
+                started = time.perf_counter()
+                # leave=False: the bar clears itself; the summary line below says what was done
+                with tqdm(desc=source.name, unit="tile", leave=False, disable=args.quiet or not sys.stderr.isatty()) as bar:
+                    def progress(done: int, total: int) -> None:
+                        bar.total = total
+                        bar.update(done - bar.n)
+
+                    restored, context = restore_photo(photo.pixels, backend, mode, overlap, progress, args.routing_maps)
+                seconds = time.perf_counter() - started
+                keep = {"icc_profile": photo.icc_profile, "exif": photo.exif, "overwrite": args.overwrite}
+                write_photo(targets.restored, restored, alpha=photo.alpha, **keep)
+                if targets.compare is not None:
+                    alpha = None if photo.alpha is None else np.concatenate([photo.alpha, photo.alpha], axis=1)
+                    write_photo(targets.compare, np.concatenate([photo.pixels, restored], axis=1), alpha=alpha, **keep)
+                if targets.routing is not None:
+                    grid = routing_grid(context.routing_maps, (photo.height, photo.width), backend.context_size)
+                    write_photo(targets.routing, grid, overwrite=args.overwrite)
+                megapixels = photo.width * photo.height / 1e6
+                notes = f"; {', '.join(photo.notes)}" if photo.notes else ""
+                print(f"{source} -> {', '.join(str(p) for p in targets.all())} ({photo.width}x{photo.height}, "
+                      f"{photo.bit_depth}-bit, {seconds:.2f} s, {megapixels / seconds:.2f} MP/s{notes})")
+            except CeaError as error:
+                failures.append(f"{source}: {error}")
+                print(f"error: {error}", file=sys.stderr)
+            except MemoryError:
+                failures.append(f"{source}: out of memory")
+                print(f"error: '{source}': out of memory; lower --max-pixels or free memory", file=sys.stderr)
     if failures:
-        print(f"{len(failures)} of {len(files)} file(s) failed" + (":" if many else ""), file=sys.stderr)
-        for failure in failures if many else ():
+        print(f"{len(failures)} of {len(files)} file(s) failed" + (":" if len(files) > 1 else ""), file=sys.stderr)
+        for failure in failures if len(files) > 1 else ():
             print(f"  {failure}", file=sys.stderr)
         return 2
     return 0

@@ -20,11 +20,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from cea_edge.atomic import atomic_write_json
+from cea_edge.atomic import atomic_write_json, check_output_file
 from cea_edge.data.suite import SuiteSample, build_suite, get_suite_spec
-from cea_edge.errors import run_cli
+from cea_edge.errors import check_threads, checked_flag, run_cli
 from cea_edge.metrics import psnr, ssim
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+from cea_edge.model.config import get_preset
 from cea_edge.model.inference import restore_array
 from cea_edge.model.network import CEANet
 
@@ -118,10 +119,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-ssim", action="store_true", help="PSNR only (faster)")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     args = parser.parse_args(argv)
+    # Flags and the report's location first: scoring a suite takes minutes.
+    check_threads(args.threads)
+    spec = checked_flag(get_suite_spec, "--suite", args.suite)
+    if args.preset is not None:
+        checked_flag(get_preset, "--preset", args.preset)
+    if args.json is not None:
+        check_output_file(args.json, "--json", inputs=args.checkpoint or [DEFAULT_CHECKPOINT])
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    spec = get_suite_spec(args.suite)
     checkpoints = args.checkpoint or [DEFAULT_CHECKPOINT]
     models = {}
     for path in checkpoints:

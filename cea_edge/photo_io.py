@@ -2,29 +2,31 @@
 
 `read_photo` gives upright 8- or 16-bit RGB pixels plus alpha, ICC profile and EXIF, so the
 output can carry what the input had. Pillow reads the header and metadata of every file and the
-samples of all but 16-bit ones, which it silently cuts to 8 bits: those are decoded by libpng
-(through imagecodecs) for PNG and by tifffile (which uses imagecodecs for LZW, deflate and
-PackBits) for TIFF. `read_rgb`/`write_rgb` are the 8-bit RGB float interface of the first stage.
+samples of all but 16-bit ones, which it silently cuts to 8 bits: those go through photo_deep.py
+(libpng for PNG, tifffile for TIFF). `read_rgb`/`write_rgb` are the 8-bit RGB float interface of
+the first stage.
 """
 
 from __future__ import annotations
 
 import io
+import os
+import stat
 import struct
 import threading
-import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
-import imagecodecs
 import numpy as np
 import tifffile
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from cea_edge.atomic import atomic_write
+from cea_edge.atomic import atomic_write, check_output_file
 from cea_edge.errors import CeaError
+from cea_edge.photo_deep import png16_samples, tiff16_samples, write_png16
+from cea_edge.photo_exif import EXIF_PREFIX, exif_of, upright
 
 DEFAULT_MAX_PIXELS = 100_000_000  # decompression-bomb guard; 48 MP photos must pass
 WRITABLE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP",
@@ -32,15 +34,12 @@ WRITABLE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TI
 READABLE_SUFFIXES = set(WRITABLE_SUFFIXES)
 ALPHA_FORMATS = {"PNG", "TIFF", "WEBP"}
 DEEP_FORMATS = {"PNG", "TIFF"}  # formats written with 16-bit samples
-EXIF_PREFIX = b"Exif\x00\x00"
-ORIENTATION = 0x0112
 JPEG_QUALITY = 95
 # What Pillow, tifffile and imagecodecs raise for damaged data (CeaError passes through untouched).
 # imagecodecs raises one RuntimeError subclass per codec (PngError, DeflateError, ...), and their
 # shared base class is private.
 DAMAGED = (OSError, SyntaxError, ValueError, EOFError, struct.error, KeyError, IndexError, Image.DecompressionBombError,
            RuntimeError)
-PNG_HEADER_END = 33  # signature (8) + IHDR chunk (25), which a PNG always starts with
 _PILLOW_SETTINGS = threading.Lock()
 
 
@@ -122,31 +121,6 @@ def _raw_bit_depth(image: Image.Image) -> int:
     return 16 if image.mode.startswith("I;16") else 32 if image.mode in ("I", "F") else 8
 
 
-def _upright_exif(exif: bytes) -> bytes:
-    """EXIF with IFD0's Orientation set to 1, patched in place so every other byte is kept."""
-    data = bytearray(exif if exif.startswith(EXIF_PREFIX) else EXIF_PREFIX + exif)
-    order = {b"II": "<", b"MM": ">"}.get(bytes(data[6:8]))
-    if order is None:
-        return bytes(data)
-    try:
-        ifd = 6 + struct.unpack_from(order + "I", data, 10)[0]
-        for entry in range(ifd + 2, ifd + 2 + 12 * struct.unpack_from(order + "H", data, ifd)[0], 12):
-            tag, kind = struct.unpack_from(order + "HH", data, entry)
-            if tag == ORIENTATION and kind == 3:  # SHORT, stored in the entry itself
-                struct.pack_into(order + "H", data, entry + 8, 1)
-    except struct.error:
-        pass  # a damaged IFD: keep the bytes as they are
-    return bytes(data)
-
-
-def _upright(array: np.ndarray, orientation: int) -> np.ndarray:
-    """Apply EXIF orientation 1-8 (the transforms of PIL.ImageOps.exif_transpose) to (H, W, ...)."""
-    transforms = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
-                  5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1),
-                  7: lambda a: np.rot90(a, 2).swapaxes(0, 1), 8: lambda a: np.rot90(a, 1)}
-    return transforms[orientation](array) if orientation in transforms else array
-
-
 def _keyed_alpha(pixels: np.ndarray, key: Any, top: int) -> np.ndarray:
     """Alpha for a tRNS colour key: transparent where the pixel equals the key."""
     match = (pixels == np.asarray(key, pixels.dtype)).all(axis=-1) if pixels.ndim == 3 else pixels == key
@@ -201,63 +175,56 @@ def _pillow_samples(image: Image.Image, name: str) -> tuple[np.ndarray, Any, lis
     return samples, key, notes
 
 
-def _tiff16_samples(path: Path, name: str) -> np.ndarray:
-    """(H, W, C) uint16 samples of a 16-bit TIFF (gray or RGB, optional unassociated alpha)."""
-    with tifffile.TiffFile(path) as tiff:
-        page = tiff.pages[0]
-        compression = page.compression
-        if compression != 1 and compression not in tifffile.TIFF.DECOMPRESSORS:
-            kind = getattr(compression, "name", compression)
-            raise CeaError(f"{name} is a 16-bit TIFF with {kind} compression, which cea-edge cannot decode; "
-                           "re-save it uncompressed or with LZW or ZIP compression")
-        if page.photometric not in (1, 2) or page.dtype != np.uint16 or 1 in tuple(page.extrasamples):
-            raise CeaError(f"{name} is a 16-bit TIFF layout cea-edge cannot read (photometric "
-                           f"{page.photometric.name}, extra samples {tuple(page.extrasamples)}); save it as 16-bit RGB")
-        samples = page.asarray()
-        if page.planarconfig == 2 and samples.ndim == 3:  # separate planes: (C, H, W)
-            samples = np.moveaxis(samples, 0, -1)
-        samples = samples[..., None] if samples.ndim == 2 else samples
-        if samples.shape[2] == 4 and tuple(page.extrasamples) == (0,):
-            samples = samples[..., :3]  # an unspecified extra sample is not alpha
-    if samples.ndim != 3 or samples.shape[2] > 4:
-        raise CeaError(f"{name} is a 16-bit TIFF with {samples.shape[-1]} samples per pixel; save it as 16-bit RGB")
-    return samples
-
-
-def _png16_samples(data: bytes, has_key: bool) -> np.ndarray:
-    """(H, W, C) samples of a 16-bit PNG, C in 1..4 (gray, gray+alpha, RGB, RGBA), by libpng."""
-    samples = imagecodecs.png_decode(data)
-    samples = samples[..., None] if samples.ndim == 2 else samples
-    if has_key and data[25] in (0, 2) and samples.shape[2] in (2, 4):  # IHDR colour type gray or RGB
-        # libpng turned the tRNS colour key into an alpha channel; drop it so `_split` builds
-        # alpha from the key exactly as for 8-bit files (same rule, same note).
-        samples = samples[..., :-1]
-    return samples
-
-
-def _exif_of(image: Image.Image) -> tuple[int, bytes | None]:
-    """EXIF orientation (1 when absent or unreadable) and the EXIF bytes to carry, made upright."""
-    try:
-        orientation = int(image.getexif().get(ORIENTATION, 1))
-    except Exception:  # noqa: BLE001 -- a broken EXIF block must not stop the photo from being read
-        orientation = 1
-    raw = image.info.get("exif")
-    return orientation, _upright_exif(raw) if isinstance(raw, bytes) and raw else None
-
-
 @contextmanager
-def _decoding(name: str, damaged: tuple[type[BaseException], ...]) -> Iterator[None]:
+def _decoding(name: str, damaged: tuple[type[BaseException], ...], path: Path | None = None) -> Iterator[None]:
     """Turn a decoder's complaint about the file into one CeaError line naming it."""
     try:
         yield
     except UnidentifiedImageError:
-        raise CeaError(f"{name} is not an image file Pillow can read") from None
+        raise CeaError(_unidentified(path, name)) from None
     except MemoryError:
         raise CeaError(f"not enough memory to read {name}; lower the image size") from None
     except PermissionError:
         raise CeaError(f"cannot read {name}: permission denied") from None
     except damaged as error:
         raise CeaError(f"{name} is damaged or truncated ({error})") from None
+
+
+def _unidentified(path: Path | None, name: str) -> str:
+    """Why Pillow could not identify a file: say what a TIFF it cannot read holds (float RGB, ...)."""
+    try:
+        if path is not None and path.read_bytes()[:4] in (b"II*\x00", b"MM\x00*"):
+            with tifffile.TiffFile(path) as tiff:
+                page = tiff.pages[0]
+                kind = {"f": "floating-point", "i": "signed-integer", "u": "integer"}.get(page.dtype.kind, str(page.dtype))
+                return (f"{name} is a TIFF with {page.dtype.itemsize * 8}-bit {kind} samples ({page.samplesperpixel} per "
+                        "pixel), which cea-edge does not read (it reads 8- and 16-bit unsigned integer images); "
+                        "convert it to a 16-bit integer TIFF or PNG")
+    except Exception:  # noqa: BLE001 -- a TIFF tifffile cannot parse either: the plain message below
+        pass
+    return f"{name} is not an image file Pillow can read"
+
+
+def check_input(path: str | Path) -> None:
+    """Refuse what is not a non-empty regular file, without opening it (a FIFO would block)."""
+    path = Path(path)
+    name = f"'{path}'"
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise CeaError(f"{name} does not exist") from None
+    except NotADirectoryError:
+        raise CeaError(f"{name} does not exist (a part of its path is a file, not a folder)") from None
+    except OSError as error:
+        raise CeaError(f"cannot read {name}: {error.strerror or error}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise CeaError(f"{name} is a folder, not an image file")
+    if not stat.S_ISREG(info.st_mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode)
+                else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "not a regular file")
+        raise CeaError(f"{name} is {kind}, not an image file; save the image to a file first")
+    if info.st_size == 0:
+        raise CeaError(f"{name} is empty (0 bytes)")
 
 
 def _size(pixels: int, *, limit: bool = False) -> str:
@@ -267,40 +234,54 @@ def _size(pixels: int, *, limit: bool = False) -> str:
     return f"{pixels / 1e6:g} MP" if limit else f"{pixels / 1e6:.1f} MP"
 
 
+def peek_photo(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> bool:
+    """Check a photo from its header only (a regular file, an image, within the pixel limit), before
+    any work; returns whether it has alpha, so an output format without alpha is refused early."""
+    path = Path(path)
+    name = f"'{path}'"
+    check_input(path)
+    with _decoding(name, DAMAGED, path), _pillow_settings(), Image.open(path) as image:
+        _check_size(image, name, max_pixels)
+        palette = image.palette.mode if image.mode == "P" and image.palette is not None else ""
+        return "A" in image.mode or "transparency" in image.info or palette == "RGBA"
+
+
+def _check_size(image: Image.Image, name: str, max_pixels: int) -> None:
+    width, height = image.size
+    if width * height > max_pixels:
+        raise CeaError(f"{name} has {_size(width * height)}, above the {_size(max_pixels, limit=True)} "
+                       "limit (--max-pixels)")
+
+
 def _read(path: str | Path, max_pixels: int) -> tuple[Photo, str]:
     """The photo and its Pillow mode as stored (for `read_rgb`'s 8-bit RGB rule)."""
     path = Path(path)
     name = f"'{path}'"
-    if not path.exists():
-        raise CeaError(f"{name} does not exist")
-    if path.is_dir():
-        raise CeaError(f"{name} is a folder, not an image")
-    if path.stat().st_size == 0:
-        raise CeaError(f"{name} is empty (0 bytes)")
-    with _decoding(name, DAMAGED), _pillow_settings(), Image.open(path) as image:
-        width, height = image.size
-        if width * height > max_pixels:
-            raise CeaError(f"{name} has {_size(width * height)}, above the {_size(max_pixels, limit=True)} "
-                           "limit (--max-pixels)")
+    check_input(path)
+    with _decoding(name, DAMAGED, path), _pillow_settings(), Image.open(path) as image:
+        _check_size(image, name, max_pixels)
         mode, depth, fmt = image.mode, _raw_bit_depth(image), image.format
         icc, key = image.info.get("icc_profile") or None, image.info.get("transparency")
-        orientation, exif = _exif_of(image)
+        orientation, exif = exif_of(image)
         if depth == 16 and fmt not in ("PNG", "TIFF") and not mode.startswith("I"):
             raise CeaError(f"{name} is a 16-bit {fmt} colour image; save it as 16-bit PNG or TIFF")
         if depth != 16 or fmt not in ("PNG", "TIFF"):
             samples, key, notes = _pillow_samples(image, name)
+        frames = getattr(image, "n_frames", 1)
     # 16-bit PNG and TIFF: Pillow would keep only the high byte. Decoded outside the lock.
     if depth == 16 and fmt == "PNG":
         with _decoding(name, DAMAGED):
-            samples, notes = _png16_samples(path.read_bytes(), has_key=key is not None), []
+            samples, notes = png16_samples(path.read_bytes(), has_key=key is not None), []
     elif depth == 16 and fmt == "TIFF":
         with _decoding(name, DAMAGED):
-            samples, key, notes = _tiff16_samples(path, name), None, []
+            samples, key, notes = tiff16_samples(path, name), None, []
     pixels, alpha, split_notes = _split(samples, key)
     del samples
     notes += split_notes
+    if frames > 1:  # animated GIF/WebP/PNG, multi-page TIFF: say so rather than drop the rest silently
+        notes.append(f"{frames} {'pages' if fmt == 'TIFF' else 'frames'} in the file: only the first restored")
     if orientation in range(2, 9):
-        pixels, alpha = _upright(pixels, orientation), None if alpha is None else _upright(alpha, orientation)
+        pixels, alpha = upright(pixels, orientation), None if alpha is None else upright(alpha, orientation)
         notes.append(f"EXIF orientation {orientation} applied")
     pixels, alpha = _owned(pixels), None if alpha is None else _owned(alpha)
     bit_depth = 16 if pixels.dtype == np.uint16 else 8
@@ -328,7 +309,7 @@ def _to_8bit(samples: np.ndarray) -> np.ndarray:
 def _encoder(fmt: str, samples: np.ndarray, icc_profile: bytes | None, exif: bytes | None):
     """A function writing (H, W, 3 or 4) samples in `fmt` to a stream, with metadata where it fits."""
     if fmt == "PNG" and samples.dtype == np.uint16:
-        return lambda stream: _write_png16(stream, samples, icc_profile, exif)
+        return lambda stream: write_png16(stream, samples, icc_profile, exif)
     if fmt == "TIFF":
         extras = {"extrasamples": ["unassalpha"]} if samples.shape[2] == 4 else {}
 
@@ -350,23 +331,21 @@ def _encoder(fmt: str, samples: np.ndarray, icc_profile: bytes | None, exif: byt
     return write
 
 
-def _png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def _write_png16(stream: BinaryIO, samples: np.ndarray, icc_profile: bytes | None, exif: bytes | None) -> None:
-    """(H, W, 3 or 4) uint16 samples as a 16-bit PNG (Pillow cannot write one), ICC and EXIF included.
-
-    imagecodecs writes no metadata, so iCCP and eXIf go in right after IHDR, where the PNG spec
-    wants them (before any IDAT).
-    """
-    png = memoryview(imagecodecs.png_encode(np.ascontiguousarray(samples)))  # it refuses strided views
-    stream.write(png[:PNG_HEADER_END])
-    if icc_profile:
-        stream.write(_png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc_profile)))
-    if exif:
-        stream.write(_png_chunk(b"eXIf", exif[len(EXIF_PREFIX):] if exif.startswith(EXIF_PREFIX) else exif))
-    stream.write(png[PNG_HEADER_END:])
+def check_output(path: str | Path, *, alpha: bool = False, overwrite: bool = False) -> str:
+    """Everything about an output path that can be checked before any work: a known suffix, an
+    existing writable folder, alpha only where the format holds it, no file in the way without
+    ``overwrite``. Returns the format name; CeaError naming the problem otherwise."""
+    path = check_output_file(path, "-o")
+    fmt = WRITABLE_SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        what = f"unknown image suffix '{path.suffix}'" if path.suffix else "no image suffix"
+        raise CeaError(f"cannot write '{path}': use one of {', '.join(sorted(WRITABLE_SUFFIXES))} ({what})")
+    if alpha and fmt not in ALPHA_FORMATS:
+        raise CeaError(f"cannot write '{path}': {fmt} has no alpha channel and this image has one; "
+                       "choose a .png output (or .tif/.webp)")
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise CeaError(f"'{path}' exists; pass --overwrite to replace it")
+    return fmt
 
 
 def write_photo(path: str | Path, pixels: np.ndarray, *, alpha: np.ndarray | None = None,
@@ -374,28 +353,22 @@ def write_photo(path: str | Path, pixels: np.ndarray, *, alpha: np.ndarray | Non
     """Write (H, W, 3) uint8/uint16 RGB (+ (H, W) alpha), format from the suffix, atomically.
 
     PNG and TIFF keep 16 bits; JPEG, WEBP and BMP get 8. ICC and EXIF go where the format
-    holds them (TIFF: ICC only; BMP: neither).
+    holds them (TIFF: ICC only; BMP: neither). Without ``overwrite`` the final name is created
+    exclusively: a file another process put there meanwhile is kept and this write refused.
     """
     path = Path(path)
-    if path.is_dir():
-        raise CeaError(f"cannot write '{path}': it is a folder; give a file name")
-    fmt = WRITABLE_SUFFIXES.get(path.suffix.lower())
-    if fmt is None:
-        raise CeaError(f"cannot write '{path}': use one of {', '.join(sorted(WRITABLE_SUFFIXES))}")
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"pixels must be (H, W, 3) uint8 or uint16, not {pixels.shape} {pixels.dtype}")
     if alpha is not None and (alpha.shape != pixels.shape[:2] or alpha.dtype != pixels.dtype):
         raise ValueError(f"alpha must be {pixels.shape[:2]} {pixels.dtype}, not {alpha.shape} {alpha.dtype}")
-    if alpha is not None and fmt not in ALPHA_FORMATS:
-        raise CeaError(f"cannot write '{path}': {fmt} has no alpha channel and this image has one; "
-                       "choose a .png output (or .tif/.webp)")
-    if path.exists() and not overwrite:
-        raise CeaError(f"'{path}' exists; pass --overwrite to replace it")
+    fmt = check_output(path, alpha=alpha is not None, overwrite=overwrite)
     samples = pixels if alpha is None else np.dstack([pixels, alpha])
     if fmt not in DEEP_FORMATS:
         samples = _to_8bit(samples)
     try:
-        atomic_write(path, _encoder(fmt, samples, icc_profile, exif))
+        atomic_write(path, _encoder(fmt, samples, icc_profile, exif), replace=overwrite)
+    except FileExistsError:
+        raise CeaError(f"'{path}' exists; pass --overwrite to replace it") from None
     except OSError as error:
         raise CeaError(f"cannot write '{path}': {error.strerror or error}") from None
 

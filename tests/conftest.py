@@ -15,7 +15,8 @@ from PIL import Image
 
 from cea_edge.model import CEANet, get_preset
 from cea_edge.model.checkpoint import save_checkpoint
-from tests.helpers import CONTEXT, Exported, export_argv, load_manifest, make_active
+from cea_edge.train import TrainConfig, train
+from tests.helpers import CONTEXT, Exported, export_argv, load_manifest, make_active, run_qat
 
 
 @pytest.fixture
@@ -79,3 +80,21 @@ def export_once(tmp_path_factory) -> ExportOnce:
         return built[key]
 
     return export
+
+
+# --- a trained tiny model and its QAT twin (int8 exports and parity) ---------------------------
+
+@pytest.fixture(scope="session")
+def fp32_checkpoint(tmp_path_factory) -> Path:
+    """A briefly trained `tiny` (~20 s; the int8 exports and the int8 parity start from it): a random
+    one amplifies every rounding difference chaotically, which says nothing about a quantized graph
+    of a trained model."""
+    torch.manual_seed(0)
+    config = TrainConfig.build(preset="tiny", steps=80, batch=4, patch=32, lr=2e-3, warmup=5, val_every=80, save_every=80)
+    return train(config, tmp_path_factory.mktemp("fp32"), progress=False)
+
+
+@pytest.fixture(scope="session")
+def qat_checkpoint(fp32_checkpoint, tmp_path_factory) -> Path:
+    pytest.importorskip("nncf")
+    return run_qat(fp32_checkpoint, tmp_path_factory.mktemp("qat"))

@@ -9,10 +9,12 @@ from pathlib import Path
 import torch
 
 from cea_edge.model import CEANet
+from cea_edge.quantize import load_quant_recipe, quantize
 
 # The export settings the tests share: a 32-pixel tile (tiny's smallest multiple of 16 that
 # leaves an interior), overlap 8, and a 64-pixel global context (0: no global-context graphs).
 TILE, OVERLAP, CONTEXT = 32, 8, 64
+COREML_FLAGS = ("--deployment-target", "iOS17")  # every Core ML export of the suite: built once, shared
 
 
 def make_active(model: CEANet, seed: int = 0) -> CEANet:
@@ -56,3 +58,11 @@ class Exported:
     @property
     def folder(self) -> Path:
         return self.artifact.parent
+
+
+QUICK_QAT = load_quant_recipe().with_overrides(calibration_size=16, calibration_patch=32, steps=2, batch=2, patch=32,
+                                               lr=1e-4, warmup=1, val_every=2, save_every=2, source="test")
+
+
+def run_qat(fp32: Path, out: Path, **overrides) -> Path:
+    return quantize(fp32, QUICK_QAT.with_overrides(**overrides), out, progress=False, val_suite="aio-synth-mini")

@@ -3,6 +3,8 @@ and one clear error for every model file the runtime cannot use."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -13,7 +15,8 @@ import torch
 from cea_edge.errors import CeaError, run_cli
 from cea_edge.model.checkpoint import load_checkpoint
 from cea_edge.runtime.backends import open_backend
-from tests.helpers import CONTEXT, OVERLAP, TILE
+from cea_edge.runtime.contract import CONTEXT_GRAPH, GLOBAL_GRAPH, sibling_path
+from tests.helpers import CONTEXT, COREML_FLAGS, OVERLAP, TILE
 
 
 @pytest.fixture
@@ -71,16 +74,27 @@ def test_checkpoint_backend_runs_the_model_in_batches(checkpoint):
     np.testing.assert_allclose(backend.run(tiles, factors), expected_global, atol=1e-5)
 
 
-@pytest.mark.parametrize("case", ["missing", "suffix", "corrupt_onnx", "corrupt_pte", "foreign_onnx", "coreml_off_mac",
+@pytest.mark.parametrize("case", ["missing", "loop", "broken_link", "fifo", "folder", "suffix",
+                                  "corrupt_onnx", "corrupt_pte", "foreign_onnx", "coreml_off_mac",
                                   "bad_tile", "wrong_shape"])
-def test_unusable_models_are_one_clear_error(case, checkpoint, tmp_path):
+def test_unusable_models_are_one_clear_error(case, checkpoint, export_once, tmp_path):
     path = tmp_path / "model.onnx"
-    expected = {"missing": "does not exist", "suffix": "not a model cea-edge runs", "corrupt_onnx": "not a loadable ONNX model",
+    expected = {"missing": "does not exist", "loop": "symbolic link loop", "broken_link": "broken link",
+                "fifo": "not a regular file", "folder": "is a folder",
+                "suffix": "not a model cea-edge runs", "corrupt_onnx": "not a loadable ONNX model",
                 "corrupt_pte": "not a loadable ExecuTorch program", "foreign_onnx": "not one cea-edge exported",
                 "coreml_off_mac": "Core ML runs on macOS only", "bad_tile": "not a multiple of",
                 "wrong_shape": "takes (N, 3, 32, 32) tiles"}[case]
     kwargs = {}
-    if case == "suffix":
+    if case == "loop":
+        path.symlink_to(path)
+    elif case == "broken_link":
+        path.symlink_to(tmp_path / "gone.onnx")
+    elif case == "fifo":
+        os.mkfifo(path)  # onnxruntime would wait for a writer forever
+    elif case == "folder":
+        path.mkdir()
+    elif case == "suffix":
         path = tmp_path / "model.txt"
         path.write_text("hello")
     elif case == "corrupt_onnx":
@@ -100,7 +114,9 @@ def test_unusable_models_are_one_clear_error(case, checkpoint, tmp_path):
         if sys.platform == "darwin":
             pytest.skip("Core ML runs here")
         path = tmp_path / "model.mlpackage"
-        path.mkdir()
+        path.mkdir()  # refused for the platform before coremltools, if missing, would be asked for it
+        if importlib.util.find_spec("coremltools") is not None:
+            path = export_once(checkpoint, "coreml", "fp16", *COREML_FLAGS).artifact  # sound, and still refused
     elif case == "bad_tile":
         path, kwargs = checkpoint, {"tile": 20}
     elif case == "wrong_shape":
@@ -141,3 +157,106 @@ def test_enhance_runs_exported_models_tile_by_tile(export_once, checkpoint, tmp_
     photo = np.asarray(Image.open(rgb_file), dtype=np.int16)
     assert a.shape == (40, 56, 3) and np.abs(a - b).max() <= 1
     assert np.abs(a - photo).mean() > 1  # the model did something: not a copy of the input
+
+
+# --- issue 12: nothing crashes ---------------------------------------------------------
+
+
+def test_bytes_that_are_no_program_never_reach_the_executorch_runtime(tmp_path):
+    """Random bytes (and random bytes behind a valid identifier) as a .pte: one CeaError each, in
+    a child process so that a native abort would show as a signal, not kill the test run."""
+    import os
+    import subprocess
+
+    pytest.importorskip("executorch")
+    (tmp_path / "random.pte").write_bytes(np.random.default_rng(0).bytes(4096))
+    (tmp_path / "tiny.pte").write_bytes(b"\x10\x00\x00\x00ET12")
+    (tmp_path / "header.pte").write_bytes(b"\x10\x00\x00\x00ET12" + np.random.default_rng(1).bytes(4096))
+    probe = ("import sys; from cea_edge.errors import CeaError; from cea_edge.runtime.backends import open_backend\n"
+             "for name in sys.argv[1:]:\n"
+             "    try:\n        open_backend(name)\n    except CeaError as error:\n        print('CeaError', error)\n")
+    names = [str(tmp_path / f"{n}.pte") for n in ("random", "tiny", "header")]
+    done = subprocess.run([sys.executable, "-c", probe, *names], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).parent.parent, env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in done.stdout.splitlines() if line.startswith("CeaError")]
+    assert len(lines) == 3 and all("not a loadable ExecuTorch program" in line for line in lines)
+    assert "no ET12 identifier" in lines[0] and "a file of 8 bytes" in lines[1]
+
+
+@pytest.mark.parametrize("case", ["swapped", "other_checkpoint", "other_tile", "foreign"])
+def test_a_wrong_onnx_sibling_is_one_error_at_open(case, export_once, checkpoint, tmp_path):
+    import shutil
+
+    onnx = pytest.importorskip("onnx")
+    source = export_once(checkpoint, "onnx", "fp32").artifact
+    for file in source.parent.iterdir():
+        shutil.copy(file, tmp_path / file.name)
+    main = tmp_path / source.name
+    context, global_ = main.with_name(main.stem + ".context.onnx"), main.with_name(main.stem + ".global.onnx")
+    if case == "swapped":
+        context.write_bytes(global_.read_bytes())
+        expected = "should hold the context graph .* but holds the forward_global graph"
+    elif case == "foreign":
+        shutil.copy(main, global_)  # the main graph where the global one belongs
+        expected = "should hold the forward_global graph .* but holds the forward graph"
+    else:
+        model = onnx.load(str(context))
+        key = {"other_checkpoint": "cea_edge.checkpoint_sha256", "other_tile": "cea_edge.tile"}[case]
+        for prop in model.metadata_props:
+            if prop.key == key:
+                prop.value = "f" * 64 if case == "other_checkpoint" else "64"
+        onnx.save(model, str(context))
+        expected = "is not the context graph of .* its " + {"other_checkpoint": "checkpoint", "other_tile": "tile"}[case]
+    with pytest.raises(CeaError, match=expected):
+        open_backend(main)
+
+
+@pytest.mark.parametrize("case", ["swapped", "foreign"])
+def test_a_wrong_core_ml_sibling_is_one_error_at_open_on_every_platform(case, export_once, checkpoint, tmp_path):
+    """coremltools reads the packages' metadata on Linux too: the siblings are checked before the
+    platform refuses to predict."""
+    import shutil
+
+    pytest.importorskip("coremltools")
+    source = export_once(checkpoint, "coreml", "fp16", *COREML_FLAGS).artifact
+    for item in source.parent.iterdir():
+        (shutil.copytree if item.is_dir() else shutil.copy)(item, tmp_path / item.name)
+    main = tmp_path / source.name
+    context, global_ = sibling_path(main, CONTEXT_GRAPH), sibling_path(main, GLOBAL_GRAPH)
+    if case == "swapped":
+        shutil.rmtree(context)
+        shutil.copytree(global_, context)
+        expected = "should hold the context graph .* but holds the forward_global graph"
+    else:
+        shutil.rmtree(global_)
+        shutil.copytree(main, global_)
+        expected = "should hold the forward_global graph .* but holds the forward graph"
+    with pytest.raises(CeaError, match=expected):
+        open_backend(main)
+
+
+def test_memory_estimate_guards_tiles_that_cannot_fit(checkpoint, monkeypatch):
+    """The guard works from the estimate: available memory is faked, nothing large is allocated."""
+    from cea_edge.model import get_preset, memory
+
+    config = get_preset("tiny")
+    budget_gb = 2
+    monkeypatch.setattr(memory, "available_memory", lambda: budget_gb << 30)
+    budget = int((budget_gb << 30) * memory.USABLE_FRACTION)
+    fits = memory.largest_tile(config, budget)
+    assert fits % config.min_tile == 0 and memory.activation_bytes(config, fits) <= budget
+    assert memory.activation_bytes(config, fits + config.min_tile) > budget
+    with pytest.raises(CeaError, match=f"tile 8192 needs about .* GB .*the largest tile that fits is {fits}$"):
+        open_backend(checkpoint, tile=8192, overlap=8, context_size=64)
+    with pytest.raises(CeaError, match="context size 8192 needs"):
+        open_backend(checkpoint, tile=TILE, overlap=8, context_size=8192)
+    # a tile that fits once but not eight times: fewer tiles per call instead of a refusal
+    single = memory.activation_bytes(config, 1024) - memory.FIXED_BYTES
+    monkeypatch.setattr(memory, "available_memory", lambda: int((3 * single + memory.FIXED_BYTES) / memory.USABLE_FRACTION) + 1)
+    assert open_backend(checkpoint, tile=1024, overlap=8, context_size=64).max_batch == 3
+    # the estimate grows with batch, tile area and width (the calibration constants are in model/memory.py)
+    edge = get_preset("edge")
+    net = lambda cfg, tile, batch=1: memory.activation_bytes(cfg, tile, batch) - memory.FIXED_BYTES  # noqa: E731
+    assert net(edge, 512, 2) == 2 * net(edge, 512) and net(edge, 1024) == 4 * net(edge, 512)
+    assert memory.activation_bytes(edge, 256) > memory.activation_bytes(config, 256)

@@ -150,3 +150,62 @@ def test_cli_process_prints_no_traceback(tmp_path, tiny_checkpoint):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [f"error: '{tmp_path / 'nothing.png'}' does not exist",
                                                   "1 of 1 file(s) failed"]
+
+
+# --- every flag value and output location is checked before the work ---------------------------
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--lr", "0"], "--lr 0.0: must be positive"),
+    (["--batch", "0"], "--batch 0: must be positive"),
+    (["--warmup", "-1"], "--warmup -1: must be >= 0"),
+    (["--weight-decay", "-0.1"], "--weight-decay -0.1: must be >= 0"),
+    (["--threads", "-2"], "--threads -2: must be positive"),
+    (["--val-suite", "nope"], "--val-suite nope: unknown evaluation suite"),
+    (["--preset", "huge"], "--preset huge: unknown preset 'huge'"),
+    (["--patch", "30"], "--patch 30: must be a multiple of 4"),
+])
+def test_train_flag_values_name_the_flag(args, expected, tmp_path, capsys):
+    assert run_cli(train_cli.main, ["--preset", "tiny", "--out", str(tmp_path / "run"), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {expected}") and err.count("\n") == 1, err
+    assert not (tmp_path / "run").exists()
+
+
+def blocked_run_folders(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """name -> (a --out that cannot hold a run, expected message)."""
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep me")
+    with_folder_for_final = tmp_path / "run_with_final_dir"
+    (with_folder_for_final / "final.pt").mkdir(parents=True)
+    return {
+        "is_a_file": (a_file, "is a file; pass --out with a folder"),
+        "under_a_file": (a_file / "run", "is a file; pass --out with a folder"),
+        "final_is_a_folder": (with_folder_for_final, "is a folder, where the run writes a file"),
+    }
+
+
+def test_train_refuses_an_unusable_run_folder_before_the_first_step(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(train_cli, "train", lambda *a, **k: pytest.fail("the work started"))
+    for name, (out, expected) in blocked_run_folders(tmp_path).items():
+        args = ["--preset", "tiny", "--steps", "1000000", "--out", str(out), "--no-progress"]
+        assert run_cli(train_cli.main, args) == 2, name
+        err = capsys.readouterr().err
+        assert expected in err and err.count("\n") == 1, (name, err)
+    assert (tmp_path / "a_file").read_text() == "keep me"
+
+
+def test_evaluate_checks_its_report_path_and_flags_before_scoring(tmp_path, tiny_checkpoint, capsys):
+    base = ["--checkpoint", str(tiny_checkpoint), "--suite", "aio-synth", "--no-ssim"]
+    for extra, expected in ((["--json", str(tmp_path / "missing" / "r.json")], "folder '" + str(tmp_path / "missing")),
+                            (["--json", str(tmp_path)], "--json '" + str(tmp_path) + "' is a folder"),
+                            (["--threads", "0"], "--threads 0: must be positive"),
+                            (["--threads", "100000"], "--threads 100000: this process may use"),
+                            (["--json", str(tiny_checkpoint)], "is the input '" + str(tiny_checkpoint)),
+                            (["--preset", "huge"], "--preset huge: unknown preset"),
+                            (["--suite", "nope"], "--suite nope: unknown evaluation suite")):
+        assert run_cli(evaluate.main, [*base, *extra]) == 2, extra
+        captured = capsys.readouterr()
+        assert expected in captured.err and captured.err.count("\n") == 1, captured.err
+        assert "suite" not in captured.out  # nothing was scored
+    assert not (tmp_path / "missing").exists()

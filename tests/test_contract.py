@@ -23,7 +23,7 @@ from cea_edge.runtime.contract import (
     sibling_path,
 )
 
-INFO = ArtifactInfo("edge", 256, 32, "int8", "ab" * 32, 512, (0.0, 1.0))
+INFO = ArtifactInfo("edge", 256, 32, "int8", "ab" * 32, 512, (0.0, 1.0), source_sha256="cd" * 32)
 
 
 def test_strings_round_trip_and_name_the_graph() -> None:
@@ -60,6 +60,9 @@ def test_older_artifacts_without_newer_fields_still_open() -> None:
     returned = {"tile_size": [128], "tile_overlap": [16], "value_range": [0.0, 1.0], "context_size": [0]}
     info = ArtifactInfo.from_constant_methods(returned, "old.pte")
     assert (info.tile, info.overlap, info.context_size, info.precision) == (128, 16, 0, "unknown")
+    # one exported before the lineage field descends, as far as it can say, from its own checkpoint
+    strings = {k: v for k, v in INFO.to_strings().items() if k != "cea_edge.source_sha256"}
+    assert ArtifactInfo.from_strings(strings, "old.onnx").source_sha256 == "ab" * 32
 
 
 def test_graph_files_and_factor_names() -> None:

@@ -3,6 +3,8 @@ seams, thread safety, photo I/O through `enhance`, and its error paths."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import sys
 import threading
 from pathlib import Path
@@ -233,9 +235,9 @@ def test_model_problems_are_one_line(case, tmp_path, rgb_file, onnx_model, capsy
         args += ["--model", str(tmp_path / "m.onnx")]
     elif case == "wrong_kind":
         args += ["--model", str(rgb_file)]
-    elif case == "coreml":
-        if sys.platform == "darwin":
-            pytest.skip("Core ML runs here")
+    elif case == "coreml":  # an empty package: coremltools, where installed, says so on every platform
+        if sys.platform == "darwin" or importlib.util.find_spec("coremltools") is not None:
+            expected = "not a loadable Core ML package"
         (tmp_path / "m.mlpackage").mkdir()
         args += ["--model", str(tmp_path / "m.mlpackage")]
     elif case == "overlap":
@@ -271,3 +273,127 @@ def test_routing_grid_is_signed_and_one_row_per_adapter():
     assert (cropped[:, :64] == BLUE).all()  # -2, the peak
     half = cropped[:, 64:].reshape(-1, 3)  # -1: half way from white to blue
     assert (half == half[0]).all() and all(b < h < w for b, h, w in zip(BLUE, half[0], WHITE))
+
+
+# --- issue 12: nothing lost, nothing crashes -------------------------------------------
+
+
+def enhance_args(checkpoint: Path, *extra: str) -> list[str]:
+    return ["--checkpoint", str(checkpoint), "--tile", "32", "--context-size", "64", "--quiet", *extra]
+
+
+@pytest.mark.parametrize("spelling", ["same", "dotted", "symlink", "hardlink"])
+def test_an_input_is_never_the_output_even_with_overwrite(spelling, tmp_path, rgb_file, tiny_checkpoint, capsys):
+    original = rgb_file.read_bytes()
+    out = {"same": rgb_file, "dotted": tmp_path / "sub" / ".." / rgb_file.name}.get(spelling, tmp_path / "link.png")
+    (tmp_path / "sub").mkdir()
+    if spelling == "symlink":
+        out.symlink_to(rgb_file)
+    elif spelling == "hardlink":
+        os.link(rgb_file, out)
+    assert run_cli(enhance.main, [str(rgb_file), "-o", str(out), "--overwrite", *enhance_args(tiny_checkpoint)]) == 2
+    assert "is the input" in capsys.readouterr().err and rgb_file.read_bytes() == original
+
+
+@pytest.mark.parametrize("layout", ["suffixes", "folders"])
+def test_inputs_that_would_share_an_output_are_refused_before_any_work(layout, tmp_path, rgb_file, tiny_checkpoint,
+                                                                       capsys):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = tmp_path / "a" / "x.png"
+    second = tmp_path / "a" / "x.jpg" if layout == "suffixes" else tmp_path / "b" / "x.png"
+    Image.open(rgb_file).save(first)
+    Image.open(rgb_file).save(second)
+    out = tmp_path / "out"
+    assert run_cli(enhance.main, [str(first), str(second), "-o", str(out), *enhance_args(tiny_checkpoint)]) == 2
+    err = capsys.readouterr().err
+    assert f"'{first}'" in err and f"'{second}'" in err and "would all be written" in err
+    assert not out.exists()
+
+
+def test_folder_runs_say_what_they_skip_and_never_take_their_own_outputs(tmp_path, rgb_file, tiny_checkpoint, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.open(rgb_file).save(folder / "a.png")
+    (folder / "notes.txt").write_text("hi")
+    for _ in range(2):  # the second run finds a_enhanced.png beside a.png and leaves it alone
+        assert run_cli(enhance.main, [str(folder), "--overwrite", *enhance_args(tiny_checkpoint)]) == 0
+    out = capsys.readouterr().out
+    assert "1 not an image suffix (notes.txt)" in out and "an output of enhance" in out and "a_enhanced.png" in out
+    assert sorted(p.name for p in folder.iterdir()) == ["a.png", "a_enhanced.png", "notes.txt"]
+    # asked to take them: a.png's output would replace the input a_enhanced.png -- refused; elsewhere fine
+    assert run_cli(enhance.main, [str(folder), "--include-outputs", "--overwrite", *enhance_args(tiny_checkpoint)]) == 2
+    assert "is the input" in capsys.readouterr().err
+    assert run_cli(enhance.main, [str(folder), "--include-outputs", "-o", str(tmp_path / "out"),
+                                  *enhance_args(tiny_checkpoint)]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_enhanced.png", "a_enhanced_enhanced.png"]
+
+
+@pytest.mark.parametrize("case", ["image_name", "file_in_the_way", "through_a_file"])
+def test_out_for_several_inputs_must_be_a_folder(case, tmp_path, rgb_file, tiny_checkpoint, capsys):
+    second = tmp_path / "second.png"
+    Image.open(rgb_file).save(second)
+    (tmp_path / "file").write_bytes(b"x")
+    out = {"image_name": tmp_path / "result.png", "file_in_the_way": tmp_path / "file",
+           "through_a_file": tmp_path / "file" / "sub"}[case]
+    expected = {"image_name": "names an image file", "file_in_the_way": "is a file",
+                "through_a_file": "cannot create output folder"}[case]
+    code = run_cli(enhance.main, [str(rgb_file), str(second), "-o", str(out), *enhance_args(tiny_checkpoint)])
+    err = capsys.readouterr().err
+    assert code == 2 and expected in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "result.png").exists()
+
+
+@pytest.mark.parametrize("case", ["missing_folder", "suffix", "alpha_in_jpeg", "fifo", "folder_as_file"])
+def test_everything_checkable_is_checked_before_the_model_opens(case, tmp_path, rgb_file, capsys):
+    """The model given does not exist: each problem must be found before it is opened."""
+    source, out = rgb_file, tmp_path / "out.png"
+    if case == "missing_folder":
+        out = tmp_path / "missing" / "out.png"
+    elif case == "suffix":
+        out = tmp_path / "out.gif"
+    elif case == "alpha_in_jpeg":
+        source, out = tmp_path / "rgba.png", tmp_path / "out.jpg"
+        Image.fromarray(np.zeros((8, 8, 4), np.uint8), "RGBA").save(source)
+    elif case == "fifo":
+        source = tmp_path / "pipe.png"
+        os.mkfifo(source)
+    else:
+        source = tmp_path / "dir.png"
+        source.mkdir()
+        (source / "x.txt").write_text("not an image")
+    expected = {"missing_folder": "does not exist", "suffix": "use one of", "alpha_in_jpeg": "no alpha channel",
+                "fifo": "is a FIFO", "folder_as_file": "holds no image files"}[case]
+    assert run_cli(enhance.main, [str(source), "-o", str(out), "--model", str(tmp_path / "none.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "none.onnx" not in err and "Traceback" not in err
+
+
+def test_routing_maps_need_adapters(tmp_path, rgb_file, capsys):
+    from cea_edge.model import CEANet, get_preset
+    from cea_edge.model.checkpoint import save_checkpoint
+
+    save_checkpoint(tmp_path / "plain.pt", CEANet(get_preset("tiny").without_adapters()), {})
+    out = tmp_path / "out.png"
+    assert run_cli(enhance.main, [str(rgb_file), "-o", str(out), "--routing-maps", "--context", "tile",
+                                  *enhance_args(tmp_path / "plain.pt")]) == 2
+    assert "has no adapters" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_tile_that_cannot_fit_is_refused_with_the_largest_that_does(tmp_path, rgb_file, tiny_checkpoint, monkeypatch,
+                                                                      capsys):
+    from cea_edge.model import memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 4 << 30)
+    assert run_cli(enhance.main, [str(rgb_file), "-o", str(tmp_path / "out.png"), "--checkpoint", str(tiny_checkpoint),
+                                  "--tile", "8192"]) == 2
+    err = capsys.readouterr().err
+    assert "tile 8192 needs about" in err and "the largest tile that fits is" in err and not (tmp_path / "out.png").exists()
+
+
+def test_animated_input_says_only_the_first_frame_was_restored(tmp_path, rgb_file, tiny_checkpoint, capsys):
+    frames = [Image.open(rgb_file), Image.open(rgb_file).rotate(180)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    assert run_cli(enhance.main, [str(tmp_path / "anim.gif"), "-o", str(tmp_path / "out.png"),
+                                  *enhance_args(tiny_checkpoint)]) == 0
+    assert "2 frames in the file: only the first restored" in capsys.readouterr().out

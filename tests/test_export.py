@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -16,13 +18,27 @@ import torch
 
 from cea_edge.atomic import staged_outputs
 from cea_edge.errors import CeaError, run_cli
+from cea_edge.export import pipeline
 from cea_edge.export.__main__ import main
 from cea_edge.export.manifest import artifact_digest
+from cea_edge.export.pipeline import MEASURED_EXPORT_GROWTH, export_bytes
 from cea_edge.export.recipes import TARGETS, recipe_for
 from cea_edge.export.verify import fit_to_tile, verification_inputs
 from cea_edge.model import CEANet, get_preset
 from cea_edge.model.checkpoint import file_sha256, load_checkpoint, save_checkpoint
-from tests.helpers import CONTEXT, OVERLAP, TILE, Exported, error_lines, export_argv, files_in, load_manifest, make_active
+from cea_edge.model.memory import USABLE_FRACTION
+from tests.helpers import (
+    CONTEXT,
+    COREML_FLAGS,
+    OVERLAP,
+    TILE,
+    Exported,
+    error_lines,
+    export_argv,
+    files_in,
+    load_manifest,
+    make_active,
+)
 
 GLOBAL_SUFFIXES = (".context", ".global")  # ONNX / Core ML: x.onnx beside x.context.onnx and x.global.onnx
 
@@ -186,7 +202,7 @@ def test_edge_lowers_entirely_into_xnnpack_through_the_exporter(export_once, edg
 @pytest.mark.parametrize("precision", ["fp16", "fp32"])
 def test_coreml_end_to_end(export_once, session_checkpoint, precision):
     ct = pytest.importorskip("coremltools")
-    exported = export_once(session_checkpoint, "coreml", precision, "--deployment-target", "iOS17")
+    exported = export_once(session_checkpoint, "coreml", precision, *COREML_FLAGS)
     artifact = exported.artifact
     check_export(exported, "coreml", precision, f"tiny-{precision}-{TILE}.mlpackage")
     assert artifact.is_dir() and all((artifact.parent / name).is_dir() for name in artifact_files(artifact)
@@ -216,7 +232,7 @@ def test_coreml_end_to_end(export_once, session_checkpoint, precision):
 @pytest.mark.skipif(sys.platform != "darwin", reason="Core ML prediction needs macOS (coremltools cannot predict on Linux)")
 def test_coreml_prediction_matches_pytorch(export_once, session_checkpoint):
     ct = pytest.importorskip("coremltools")
-    exported = export_once(session_checkpoint, "coreml", "fp32", "--deployment-target", "iOS17")
+    exported = export_once(session_checkpoint, "coreml", "fp32", *COREML_FLAGS)
     image = np.random.default_rng(3).random((1, 3, TILE, TILE), dtype=np.float32)
     predicted = ct.models.MLModel(str(exported.artifact)).predict({"image": image})["restored"]
     with torch.no_grad():
@@ -317,7 +333,7 @@ def test_bad_input_is_one_clear_error(case, tiny_checkpoint, tmp_path, capsys):
         "under_file": "not writable", "out_is_file": "is a file", "delegate_for_onnx": "applies to executorch only",
         "recipe_missing": "recipe", "recipe_toml": "not valid TOML", "recipe_key": "unknown key(s) ['tiles']",
         "recipe_type": "'tile' must be an integer", "recipe_target": "is for target 'coreml'",
-        "overlap": "overlap must be in [0, tile)",
+        "overlap": "--overlap 32: must be in [0, tile) for --tile 32",
     }[case]
     # The recipe cases edit the bundled recipe, so that each holds exactly one mistake.
     onnx_recipe = bundled_recipe_text("onnx")
@@ -432,3 +448,86 @@ def test_installed_recipes_are_found_outside_a_checkout(tmp_path, monkeypatch):
     assert recipe_for("onnx").tile == 128 and recipe_for("onnx").source == str(installed / "onnx.toml")
     with pytest.raises(CeaError, match="pass --recipe PATH"):
         recipe_for("coreml")
+
+
+# --- flags named in messages, sizes checked before the build, SIGTERM ---------------------------------
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--tile", "0"], "--tile 0: must be positive"),
+    (["--tile", "-32"], "--tile -32: must be positive"),
+    (["--overlap", "300"], "--overlap 300: must be in [0, tile) for --tile 32"),
+    (["--overlap", "-1"], "--overlap -1: must be in [0, tile)"),
+    (["--context-size", "-64"], "--context-size -64: must be >= 0"),
+    (["--context-size", "40"], "--context-size 40: does not fit preset 'tiny'"),
+    (["--tile", "40"], "--tile 40: does not fit preset 'tiny'"),
+])
+def test_a_bad_flag_value_names_the_flag_not_the_recipe(extra, expected, tiny_checkpoint, tmp_path, capsys):
+    assert run_cli(main, export_argv("onnx", tiny_checkpoint, tmp_path / "out", "--precision", "fp32", *extra,
+                                     context=0)) == 2
+    (error,) = error_lines(capsys.readouterr().err)
+    assert error == f"error: {expected}" or error.startswith(f"error: {expected}"), error
+    assert "recipe" not in error.split(":")[1] and not (tmp_path / "out").exists()
+
+
+def test_a_bad_recipe_value_still_names_the_recipe(tmp_path, capsys):
+    text = re.sub(r"^overlap = \d+", "overlap = 999", bundled_recipe_text("onnx"), flags=re.MULTILINE)
+    with pytest.raises(CeaError, match=r"recipe .*recipe.toml: overlap 999: must be in \[0, tile\).*; pass --overlap"):
+        recipe_for("onnx", write_recipe(tmp_path, text))
+
+
+def test_flags_are_not_recorded_in_the_manifest_recipe():
+    recipe = recipe_for("onnx").with_overrides(tile=64)
+    assert recipe.flags == ("tile",) and "flags" not in recipe.to_dict()
+
+
+def test_global_context_of_a_checkpoint_without_adapters_is_refused_up_front(tmp_path, capsys):
+    checkpoint = tmp_path / "noadapter.pt"
+    save_checkpoint(checkpoint, CEANet(get_preset("tiny").without_adapters()), {})
+    assert run_cli(main, export_argv("onnx", checkpoint, tmp_path / "out", "--precision", "fp32", context=64)) == 2
+    (error,) = error_lines(capsys.readouterr().err)
+    assert "this checkpoint has no adapters" in error and "--context-size 0" in error
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("flag", ["--tile", "--context-size"])
+def test_a_size_that_cannot_fit_in_memory_is_refused_with_the_largest_that_fits(flag, tiny_checkpoint, tmp_path,
+                                                                                  capsys, monkeypatch):
+    monkeypatch.setattr(pipeline, "available_memory", lambda: 2 * 10**9)
+    config = get_preset("tiny")
+    budget = int(2 * 10**9 * USABLE_FRACTION)
+    sizes = {"--tile": TILE, "--context-size": 0} | {flag: 8192}
+    argv = export_argv("onnx", tiny_checkpoint, tmp_path / "out", "--precision", "fp32", "--tile", str(sizes["--tile"]),
+                       context=sizes["--context-size"])
+    assert run_cli(main, argv) == 2
+    (error,) = error_lines(capsys.readouterr().err)
+    fits = int(re.search(r"the largest that fits is (\d+)", error)[1])
+    assert error.startswith(f"error: {flag} 8192: exporting preset 'tiny' at 8192x8192 needs about")
+    assert fits % config.min_tile == 0 and export_bytes(config, fits) <= budget < export_bytes(config, fits + config.min_tile)
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_memory_estimate_covers_the_measured_peaks():
+    """The peak RSS growth measured for `export --target onnx` (see EXPORT_MEMORY_FACTOR) is under the estimate."""
+    for preset, tile, measured_bytes in MEASURED_EXPORT_GROWTH:
+        assert export_bytes(get_preset(preset), tile) >= measured_bytes, (preset, tile)
+
+
+def test_sigterm_during_export_leaves_no_temporary_and_no_artifact(tiny_checkpoint, tmp_path):
+    """What a job scheduler or a closing terminal sends: handled like Ctrl-C, exit code 143."""
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "cea_edge.export",
+                                *export_argv("onnx", tiny_checkpoint, out, "--precision", "fp32", context=0)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not any(name.startswith(".") for name in files_in(out)):  # the staged artifact
+            assert process.poll() is None and time.monotonic() < deadline, "the export never staged a file"
+            time.sleep(0.005)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 143, stderr
+    assert stderr.strip().splitlines()[-1] == "terminated" and "Traceback" not in stderr
+    assert files_in(out) == []

@@ -14,35 +14,11 @@ from cea_edge.errors import run_cli
 from cea_edge.export.__main__ import main as export_main
 from cea_edge.metrics import psnr
 from cea_edge.model import get_preset
-from cea_edge.model.checkpoint import load_checkpoint
-from cea_edge.quantize import load_quant_recipe, quantize
+from cea_edge.model.checkpoint import file_sha256, load_checkpoint
 from cea_edge.runtime.backends import open_backend
-from cea_edge.train import TrainConfig, train
-from tests.helpers import TILE, Exported, error_lines, export_argv, files_in
+from tests.helpers import TILE, Exported, error_lines, export_argv, files_in, run_qat
 
 pytest.importorskip("nncf")
-
-QUICK_QAT = load_quant_recipe().with_overrides(calibration_size=16, calibration_patch=32, steps=2, batch=2, patch=32,
-                                               lr=1e-4, warmup=1, val_every=2, save_every=2, source="test")
-
-
-@pytest.fixture(scope="module")
-def fp32_checkpoint(tmp_path_factory) -> Path:
-    """A briefly trained `tiny` (~20 s): a random one amplifies every rounding difference
-    chaotically, which says nothing about a quantized graph of a trained model."""
-    torch.manual_seed(0)
-    config = TrainConfig.build(preset="tiny", steps=80, batch=4, patch=32, lr=2e-3, warmup=5, val_every=80, save_every=80)
-    return train(config, tmp_path_factory.mktemp("fp32"), progress=False)
-
-
-def run_qat(fp32: Path, out: Path, **overrides) -> Path:
-    return quantize(fp32, QUICK_QAT.with_overrides(**overrides), out, progress=False, val_suite="aio-synth-mini")
-
-
-@pytest.fixture(scope="module")
-def qat_checkpoint(fp32_checkpoint, tmp_path_factory) -> Path:
-    return run_qat(fp32_checkpoint, tmp_path_factory.mktemp("qat"))
-
 
 def exported(export_once, target: str, checkpoint: Path, precision: str, name: str, *flags: str) -> Exported:
     """The session's build of ``checkpoint`` for ``target`` at ``precision`` (global context 64)."""
@@ -120,9 +96,12 @@ def test_qat_keeps_weights_in_the_overflow_safe_range(fp32_checkpoint, tmp_path)
 
 # --- the three targets ---------------------------------------------------------------------
 
-def test_onnx_int8_end_to_end(export_once, qat_checkpoint, session_checkpoint):
+def test_onnx_int8_end_to_end(export_once, qat_checkpoint, fp32_checkpoint, session_checkpoint):
     result = exported(export_once, "onnx", qat_checkpoint, "int8", f"tiny-int8-{TILE}.onnx")
     check_verified_against_qat_and_fp32(result.manifest)
+    # the artifact names the fp32 checkpoint its QAT weights came from (the parity stage's lineage)
+    info = open_backend(result.artifact).info
+    assert (info.checkpoint_sha256, info.source_sha256) == (file_sha256(qat_checkpoint), file_sha256(fp32_checkpoint))
     weights = initializer_bytes(result.artifact)
     assert weights.get("INT8", 0) > 0
     quantization = result.manifest["target_details"]["quantization"]

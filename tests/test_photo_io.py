@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import struct
 import tracemalloc
 import warnings
@@ -607,7 +608,7 @@ def test_failed_writes_leave_nothing(tmp_path, monkeypatch):
         stream.write(b"\x89PNG half")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(photo_io, "_write_png16", disk_full)
+    monkeypatch.setattr(photo_io, "write_png16", disk_full)
     with pytest.raises(CeaError, match=f"cannot write '{out / 'deep.png'}': No space left on device"):
         write_photo(out / "deep.png", np.zeros((2, 2, 3), np.uint16))
     assert list(out.iterdir()) == []
@@ -680,3 +681,87 @@ def test_read_rgb_and_write_rgb_keep_their_8bit_contract(tmp_path):
         with pytest.raises(CeaError, match=expected):
             read_rgb(tmp_path / name)
     assert photo_io.READABLE_SUFFIXES == set(photo_io.WRITABLE_SUFFIXES)
+
+
+# --- issue 12: nothing lost, nothing crashes ------------------------------------------
+
+
+def test_exclusive_write_keeps_a_file_another_process_made_meanwhile(tmp_path, monkeypatch):
+    """Without overwrite the final name is created exclusively: a file that appears while we
+    encode (another process writing the same output) is kept, and this write refused."""
+    target = tmp_path / "out.png"
+    encoder = photo_io._encoder
+
+    def racing_encoder(*args, **kwargs):
+        write = encoder(*args, **kwargs)
+
+        def write_while_another_process_publishes(stream):
+            target.write_bytes(b"the other process's result")
+            write(stream)
+
+        return write_while_another_process_publishes
+
+    monkeypatch.setattr(photo_io, "_encoder", racing_encoder)
+    with pytest.raises(CeaError, match="exists; pass --overwrite"):
+        write_photo(target, np.zeros((2, 2, 3), np.uint8))
+    assert target.read_bytes() == b"the other process's result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]  # no temporary left behind
+    write_photo(target, np.zeros((2, 2, 3), np.uint8), overwrite=True)  # asked for: replaced
+    assert read_photo(target).pixels.shape == (2, 2, 3)
+
+
+@pytest.mark.parametrize("case", ["folder", "fifo", "device", "through_a_file", "missing"])
+def test_what_is_not_a_regular_file_is_named_for_what_it_is(tmp_path, case):
+    path = {"folder": tmp_path / "dir.png", "fifo": tmp_path / "pipe.png", "device": Path("/dev/null"),
+            "through_a_file": tmp_path / "file.png" / "x.png", "missing": tmp_path / "none.png"}[case]
+    expected = {"folder": "is a folder", "fifo": "is a FIFO", "device": "is a device",
+                "through_a_file": "part of its path is a file", "missing": "does not exist"}[case]
+    if case == "folder":
+        path.mkdir()
+    elif case == "fifo":
+        os.mkfifo(path)  # opening it would block: the check must only stat it
+    elif case == "through_a_file":
+        path.parent.write_bytes(b"x")
+    for check in (read_photo, photo_io.peek_photo):
+        with pytest.raises(CeaError, match=expected):
+            check(path)
+
+
+def test_float_rgb_tiff_is_named_as_such(tmp_path):
+    tifffile.imwrite(tmp_path / "float.tif", np.zeros((4, 5, 3), np.float32), photometric="rgb")
+    with pytest.raises(CeaError, match=r"32-bit floating-point samples \(3 per pixel\).*convert it to a 16-bit"):
+        read_photo(tmp_path / "float.tif")
+
+
+def test_animated_images_say_only_the_first_frame_is_restored(tmp_path):
+    frames = [Image.fromarray(np.full((6, 7, 3), v, np.uint8)) for v in (10, 200, 90)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    frames[0].save(tmp_path / "anim.webp", save_all=True, append_images=frames[1:], lossless=True)
+    for name in ("anim.gif", "anim.webp"):
+        assert "3 frames in the file: only the first restored" in read_photo(tmp_path / name).notes
+    frames[0].save(tmp_path / "still.gif")
+    assert not any("frames" in note for note in read_photo(tmp_path / "still.gif").notes)
+
+
+@pytest.mark.parametrize("case", ["suffix", "no_suffix", "missing_folder", "folder_is_file", "alpha_in_jpeg", "exists",
+                                  "is_folder"])
+def test_output_paths_are_checked_before_any_work(tmp_path, case):
+    (tmp_path / "file").write_bytes(b"x")
+    (tmp_path / "old.png").write_bytes(b"x")
+    path, alpha = {"suffix": ("a.gif", False), "no_suffix": ("result", False), "missing_folder": ("no/a.png", False),
+                   "folder_is_file": ("file/a.png", False), "alpha_in_jpeg": ("a.jpg", True), "exists": ("old.png", False),
+                   "is_folder": (".", False)}[case]
+    expected = {"suffix": r"use one of .*unknown image suffix '\.gif'", "no_suffix": "no image suffix",
+                "missing_folder": "folder .* does not exist", "folder_is_file": "folder .* is a file",
+                "alpha_in_jpeg": "no alpha channel", "exists": "pass --overwrite", "is_folder": "-o .* is a folder"}[case]
+    with pytest.raises(CeaError, match=expected):
+        photo_io.check_output(tmp_path / path, alpha=alpha)
+    assert photo_io.check_output(tmp_path / "new.png", alpha=True) == "PNG"
+
+
+def test_peek_photo_reads_the_header_only(tmp_path):
+    Image.fromarray(np.zeros((30, 40, 4), np.uint8), "RGBA").save(tmp_path / "a.png")
+    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(tmp_path / "b.png")
+    assert photo_io.peek_photo(tmp_path / "a.png") and not photo_io.peek_photo(tmp_path / "b.png")
+    with pytest.raises(CeaError, match="limit"):
+        photo_io.peek_photo(tmp_path / "b.png", max_pixels=100)

@@ -204,3 +204,40 @@ def test_bad_input_is_one_clear_error(case, tiny_checkpoint, tiny_recipe, tmp_pa
     errors = error_lines(capsys.readouterr().err)
     assert len(errors) == 1 and expected in errors[0], errors
     assert not out.exists()
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--batch", "0"], "--batch 0: must be positive"),
+    (["--lr", "-1"], "--lr -1.0: must be positive"),
+    (["--steps", "-5"], "--steps -5: must be >= 0"),
+    (["--calibration-size", "4"], "--calibration-size 4: calibration set too small"),
+    (["--patch", "30"], "--patch 30: must be a multiple of 4"),
+    (["--threads", "0"], "--threads 0: must be positive"),
+    (["--ptq", "--steps", "10"], "--ptq means --steps 0"),
+])
+def test_a_bad_flag_value_names_the_flag_not_the_recipe(extra, expected, tiny_checkpoint, tiny_recipe, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run_cli(main, quantize_argv(tiny_checkpoint, tiny_recipe, out, *extra)) == 2
+    (error,) = error_lines(capsys.readouterr().err)
+    assert error.startswith(f"error: {expected}"), error
+    assert not out.exists()
+
+
+def test_a_bad_recipe_value_names_the_recipe(tiny_checkpoint, tiny_recipe, tmp_path, capsys):
+    tiny_recipe.write_text(TINY_RECIPE.replace("batch = ", "batch = 0 #", 1))
+    assert run_cli(main, quantize_argv(tiny_checkpoint, tiny_recipe, tmp_path / "out")) == 2
+    (error,) = error_lines(capsys.readouterr().err)
+    assert error == f"error: recipe {tiny_recipe}: batch 0: must be positive"
+
+
+@pytest.mark.parametrize("blocker", ["file", "under_file", "final_dir", "quality_dir"])
+def test_an_unusable_out_fails_before_calibration(blocker, tiny_checkpoint, tiny_recipe, tmp_path, capsys, monkeypatch):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep me")
+    out = {"file": a_file, "under_file": a_file / "run"}.get(blocker, tmp_path / "run")
+    if blocker in ("final_dir", "quality_dir"):
+        (out / ("final.pt" if blocker == "final_dir" else "quality.json")).mkdir(parents=True)
+    monkeypatch.setattr("cea_edge.quantize.__main__.quantize", lambda *a, **k: pytest.fail("the work started"))
+    assert run_cli(main, quantize_argv(tiny_checkpoint, tiny_recipe, out, "--ptq")) == 2
+    (error,) = error_lines(capsys.readouterr().err)
+    assert "pass --out" in error and a_file.read_text() == "keep me"

@@ -26,6 +26,8 @@ from cea_edge.model.checkpoint import (
     find_source_checkpoint,
     load_checkpoint,
 )
+from cea_edge.model.config import CEAConfig
+from cea_edge.model.memory import USABLE_FRACTION, activation_bytes, available_memory, largest_tile
 from cea_edge.model.network import CEANet
 from cea_edge.runtime.contract import CONTEXT_GRAPH, GLOBAL_GRAPH, ArtifactInfo, sibling_path
 
@@ -35,6 +37,18 @@ TARGET_MODULES = {
     "coreml": "cea_edge.export.coreml_target",
     "onnx": "cea_edge.export.onnx_target",
 }
+
+# Exporting a graph holds a multiple of one forward pass's activations (tracing, lowering, the
+# verification runs in PyTorch and in the target runtime) on top of the toolchains themselves.
+# Peak RSS growth of `export --target onnx --precision fp32 --context-size 0` over the same
+# export at the smallest tile (/usr/bin/time -v, 2 CPU threads), (preset, tile, bytes):
+MEASURED_EXPORT_GROWTH = (("tiny", 512, 457_396_224), ("tiny", 1024, 1_607_876_608),
+                          ("edge", 512, 818_724_864), ("edge", 1024, 3_056_431_104))
+# ... is 2.4-3.0 x activation_bytes at those tiles (3.2-3.3 x its per-pixel part, which dominates
+# large tiles); 3.5 x leaves a margin, and the fixed part covers the toolchains (onnx,
+# onnxruntime) imported after the check.
+EXPORT_MEMORY_FACTOR = 3.5
+EXPORT_FIXED_BYTES = 256 << 20
 
 
 @dataclass
@@ -88,10 +102,54 @@ def check_quantization(loaded: LoadedCheckpoint, recipe: Recipe) -> None:
                        f"--precision {recipe.precision}")
 
 
+def check_sizes(config: CEAConfig, recipe: Recipe) -> None:
+    """Tile and context size against the model (multiples of its min_tile; global context needs
+    adapters) and against this machine's memory; each message names where the value came from."""
+    step = config.min_tile
+    if recipe.tile % step:
+        raise CeaError(f"{recipe.where('tile')}: does not fit preset '{config.name}': tiles are multiples of {step} "
+                       f"(downsampling x{config.downsample_factor} times a {config.adapter.grid}x{config.adapter.grid} "
+                       "pooled grid)")
+    if recipe.context_size and not config.adapter_sites:
+        raise CeaError(f"this checkpoint has no adapters (preset '{config.name}'), so it has no global context: "
+                       "export it with --context-size 0")
+    if recipe.context_size % step:
+        raise CeaError(f"{recipe.where('context_size')}: does not fit preset '{config.name}': use a multiple "
+                       f"of {step} (or 0 for no global-context graphs)")
+    for name in ("tile", "context_size"):
+        check_export_memory(config, recipe, name)
+
+
+def export_bytes(config: CEAConfig, size: int) -> int:
+    """Estimated peak memory of exporting (tracing, lowering, verifying) a graph at ``size`` x ``size``."""
+    return int(EXPORT_MEMORY_FACTOR * activation_bytes(config, size)) + EXPORT_FIXED_BYTES
+
+
+def check_export_memory(config: CEAConfig, recipe: Recipe, name: str) -> None:
+    """CeaError when exporting at the recipe's ``name`` (tile or context_size) cannot fit in memory here."""
+    size, available = getattr(recipe, name), available_memory()
+    if not size or available is None:
+        return
+    budget = int(available * USABLE_FRACTION)
+    needed = export_bytes(config, size)
+    if needed <= budget:
+        return
+    fits = largest_tile(config, int((budget - EXPORT_FIXED_BYTES) / EXPORT_MEMORY_FACTOR))
+    raise CeaError(f"{recipe.where(name)}: exporting preset '{config.name}' at {size}x{size} needs about "
+                   f"{needed / 1e9:.1f} GB of memory, more than the {budget / 1e9:.1f} GB this machine can give now "
+                   f"({USABLE_FRACTION:.0%} of {available / 1e9:.1f} GB available); the largest that fits is "
+                   + (str(fits) if fits else "none: free memory first"))
+
+
 def fp32_source(loaded: LoadedCheckpoint) -> CEANet | None:
     """The fp32 model a QAT checkpoint came from, when that file is still here unchanged."""
     path = find_source_checkpoint((loaded.quantization or {}).get("source_checkpoint") or {}, loaded.path.parent)
     return None if path is None else load_checkpoint(path).model.eval()
+
+
+def source_sha256(loaded: LoadedCheckpoint, checkpoint_sha256: str) -> str:
+    """The fp32 checkpoint the weights descend from: a QAT checkpoint records its source."""
+    return ((loaded.quantization or {}).get("source_checkpoint") or {}).get("sha256") or checkpoint_sha256
 
 
 def quality_lines(loaded: LoadedCheckpoint) -> list[str]:
@@ -121,15 +179,13 @@ def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool 
                        "drop the flag to verify by program inspection here")
     loaded = load_checkpoint(default_checkpoint(recipe) if checkpoint is None else checkpoint)
     check_quantization(loaded, recipe)
-    model = loaded.model.eval().fix_input_size(recipe.tile, recipe.tile)  # CeaError if the tile does not fit
-    out_dir = prepare_output_dir(out_dir)
+    check_sizes(loaded.config, recipe)
+    model = loaded.model.eval().fix_input_size(recipe.tile, recipe.tile)
+    out_dir = prepare_output_dir(out_dir, "--out")
 
     checkpoint_sha256 = file_sha256(loaded.path)
-    if recipe.context_size % loaded.config.min_tile:
-        raise CeaError(f"context size {recipe.context_size} does not fit preset '{loaded.config.name}': use a multiple "
-                       f"of {loaded.config.min_tile} (or 0 for no global-context graphs)")
     embedded = ArtifactInfo(loaded.config.name, recipe.tile, recipe.overlap, recipe.precision, checkpoint_sha256,
-                            recipe.context_size)
+                            recipe.context_size, source_sha256=source_sha256(loaded, checkpoint_sha256))
     destination = out_dir / artifact_name(loaded.config.name, recipe, target.SUFFIX)
     manifest_path = destination.with_name(destination.name + ".json")
 

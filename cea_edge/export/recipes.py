@@ -47,14 +47,23 @@ class Recipe:
     compute_units: str | None = None  # coreml: one of COMPUTE_UNITS
     opset: int | None = None  # onnx only
     source: str = "defaults"  # where the recipe was read from (for the manifest)
+    flags: tuple[str, ...] = ()  # fields a command-line flag set: messages name the flag, not the file
 
     def with_overrides(self, **overrides: Any) -> "Recipe":
         """The recipe with the CLI's flags applied (None means 'not given'), validated."""
         given = {key: value for key, value in overrides.items() if value is not None}
-        return validate(replace(self, **given))
+        return validate(replace(self, **given, flags=tuple(dict.fromkeys(self.flags + tuple(given)))))
+
+    def where(self, name: str) -> str:
+        """Where the value of ``name`` came from, with it: "--tile 0" or "recipe export/onnx.toml: tile 0"."""
+        value = getattr(self, name)
+        return f"--{name.replace('_', '-')} {value}" if name in self.flags else f"recipe {self.source}: {name} {value}"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The recipe as the manifest records it (its values, not which flag set them)."""
+        values = asdict(self)
+        del values["flags"]
+        return values
 
     @property
     def quantized(self) -> bool:
@@ -84,13 +93,13 @@ def validate(recipe: Recipe) -> Recipe:
     _check_choice(recipe, "delegate", DELEGATES)
     _check_choice(recipe, "compute_units", COMPUTE_UNITS)
     if recipe.tile <= 0:
-        raise CeaError(f"recipe {recipe.source}: tile must be positive, got {recipe.tile}")
+        raise CeaError(f"{recipe.where('tile')}: must be positive")
     if not 0 <= recipe.overlap < recipe.tile:
-        raise CeaError(f"recipe {recipe.source}: overlap must be in [0, tile), got {recipe.overlap} for tile {recipe.tile} "
-                       "(pass --overlap)")
+        hint = "" if "overlap" in recipe.flags else "; pass --overlap"
+        tile = f"--tile {recipe.tile}" if "tile" in recipe.flags else f"tile {recipe.tile}"
+        raise CeaError(f"{recipe.where('overlap')}: must be in [0, tile) for {tile}{hint}")
     if recipe.context_size < 0:
-        raise CeaError(f"recipe {recipe.source}: context_size must be >= 0 (0: no global-context graphs), "
-                       f"got {recipe.context_size}")
+        raise CeaError(f"{recipe.where('context_size')}: must be >= 0 (0: no global-context graphs)")
     if recipe.fp32_max_abs_error < 0:
         raise CeaError(f"recipe {recipe.source}: fp32_max_abs_error must be >= 0")
     if recipe.target == "executorch" and recipe.delegate is None:
@@ -116,7 +125,7 @@ def validate(recipe: Recipe) -> Recipe:
 
 # The recipe file states these (the one source of their values); the target-specific ones may be absent.
 REQUIRED_KEYS = tuple(f.name for f in fields(Recipe) if f.default is MISSING)
-OPTIONAL_KEYS = tuple(f.name for f in fields(Recipe) if f.default is not MISSING and f.name != "source")
+OPTIONAL_KEYS = tuple(f.name for f in fields(Recipe) if f.default is not MISSING and f.name not in ("source", "flags"))
 
 
 def load_recipe(path: str | Path) -> Recipe:

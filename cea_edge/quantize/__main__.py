@@ -19,10 +19,11 @@ import torch
 
 from cea_edge.atomic import atomic_write_json
 from cea_edge.data.suite import SUITES
-from cea_edge.errors import CeaError, run_cli
+from cea_edge.errors import CeaError, check_threads, run_cli
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from cea_edge.quantize.recipe import QAT_TARGETS, load_quant_recipe, validate
 from cea_edge.quantize.run import compare_quality, quantize, record_quality
+from cea_edge.train.run import check_run_dir
 
 # The schedule values a flag may override (the rest only in a recipe file), in --help order.
 SCHEDULE_FLAGS = ("steps", "batch", "patch", "lr", "min_lr", "warmup", "seed", "val_every", "save_every")
@@ -50,16 +51,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
+    # Every flag and output location is checked here: PTQ takes minutes, QAT hours, before the first save.
     if args.resume and (args.recipe or args.ptq):
         raise CeaError("--resume continues with the run's own recipe; drop --recipe / --ptq")
+    if args.ptq and args.steps not in (None, 0):
+        raise CeaError(f"--ptq means --steps 0; drop --steps {args.steps}")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise CeaError("--device cuda: no CUDA device is available on this machine")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    check_threads(args.threads)
     overrides = {name: getattr(args, name) for name in SCHEDULE_FLAGS + ("calibration_size", "target")}
     if args.ptq:
         overrides["steps"] = 0
     recipe = validate(load_quant_recipe(args.recipe).with_overrides(**overrides))
+    for flag, path in (("--checkpoint", None if args.resume else args.checkpoint), ("--resume", args.resume)):
+        if path is not None and not path.is_file():
+            raise CeaError(f"{flag} '{path}': no such checkpoint file")
+    check_run_dir(args.out)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     final = quantize(args.checkpoint, recipe, args.out, args.resume, args.device, progress=not args.no_progress)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0

@@ -14,6 +14,7 @@ from typing import Any
 from cea_edge.errors import CeaError
 from cea_edge.recipe_io import bundled_recipe, check_keys, check_type, read_toml
 from cea_edge.train import DEFAULT_SCHEDULE, SCHEDULE_FIELDS, TrainConfig, TrainSchedule
+from cea_edge.train.config import check_schedule, flag_name
 
 SCHEMES = ("int8",)
 NNCF_PRESETS = ("mixed", "performance")
@@ -48,12 +49,19 @@ class QuantRecipe:
     target: str  # what QAT fits, see QAT_TARGETS
     train: TrainSchedule  # the QAT fine-tuning schedule; steps = 0 is post-training quantization
     source: str  # where the values came from, for error messages
+    flags: tuple[str, ...] = ()  # fields a command-line flag set (with_overrides): messages name the flag
+
+    def where(self, name: str) -> str:
+        """Where the value of ``name`` came from, with it: "--lr -1" or "recipe int8.toml: lr -1"."""
+        value = getattr(self.train, name) if name in SCHEDULE_FIELDS else getattr(self, name)
+        return f"{flag_name(name)} {value}" if name in self.flags else f"recipe {self.source}: {name} {value}"
 
     def with_overrides(self, **overrides: Any) -> QuantRecipe:
         """Command-line values over the recipe's (None = flag not given); schedule keys go to ``train``."""
         given = {key: value for key, value in overrides.items() if value is not None}
+        flags = tuple(dict.fromkeys(self.flags + tuple(given)))
         schedule = {key: given.pop(key) for key in SCHEDULE_FIELDS if key in given}
-        return replace(self, train=self.train.with_overrides(**schedule), **given)
+        return replace(self, train=self.train.with_overrides(**schedule), flags=flags, **given)
 
     def train_config(self, preset: str, adapters: bool, val_suite: str) -> TrainConfig:
         return TrainConfig(preset, adapters, val_suite, self.train)
@@ -84,18 +92,16 @@ def validate(recipe: QuantRecipe, downsample: int | None = None) -> QuantRecipe:
     if not all(isinstance(p, str) for p in recipe.ignored_patterns):
         raise CeaError(f"recipe {source}: 'ignored_patterns' must be a list of strings")
     if recipe.calibration_size < MIN_CALIBRATION_SIZE:
-        raise CeaError(f"calibration set too small: {recipe.calibration_size} patches; NNCF's ranges need at least "
-                       f"{MIN_CALIBRATION_SIZE} (set calibration_size in {source} or pass --calibration-size)")
-    if schedule.steps < 0 or min(schedule.batch, schedule.patch, schedule.val_every, schedule.save_every,
-                                 schedule.lr, schedule.grad_clip) <= 0:
-        raise CeaError(f"recipe {source}: steps must be >= 0; batch, patch, val_every, save_every, lr and "
-                       "grad_clip positive")
-    if min(schedule.weight_decay, schedule.frequency_loss) < 0:
-        raise CeaError(f"recipe {source}: weight_decay and frequency_loss must be >= 0")
+        hint = "" if "calibration_size" in recipe.flags else " (or pass --calibration-size)"
+        raise CeaError(f"{recipe.where('calibration_size')}: calibration set too small; NNCF's ranges need at least "
+                       f"{MIN_CALIBRATION_SIZE} patches{hint}")
+    if recipe.calibration_patch <= 0:
+        raise CeaError(f"{recipe.where('calibration_patch')}: must be positive")
+    check_schedule(schedule, recipe.where, min_steps=0)
     if downsample is not None:
         for name, value in (("patch", schedule.patch), ("calibration_patch", recipe.calibration_patch)):
             if value % downsample:
-                raise CeaError(f"{name} {value} must be a multiple of {downsample} for this preset")
+                raise CeaError(f"{recipe.where(name)}: must be a multiple of {downsample} for this preset")
     return recipe
 
 

@@ -8,6 +8,10 @@ flags the user must remember, nor from side files.
 
 from __future__ import annotations
 
+import errno
+import importlib.util
+import os
+import stat
 import sys
 import threading
 import time
@@ -33,8 +37,10 @@ from cea_edge.runtime.contract import (
     ArtifactInfo,
     sibling_path,
 )
+from cea_edge.runtime.tracing import Trace, executorch_trace, onnx_trace, torch_trace, trace_folder
 from cea_edge.toolchain import require
 
+CHECKPOINT_BATCH = 8  # tiles per PyTorch call, fewer when memory is short (model/memory.py)
 Factors = list[np.ndarray]  # flat, adapter by adapter (see runtime/contract.py)
 
 
@@ -63,6 +69,8 @@ class Backend:
     reentrant: bool = True
     model_seconds: float = 0.0  # wall time spent inside the runtime's calls (the overhead benchmark)
     info: ArtifactInfo | None = None  # what an exported artifact says about itself (None: a checkpoint)
+    adapters: int | None = None  # hyper-adapters in the model (None: unknown until its context graph runs)
+    trace: Trace | None = None  # the runtime's profiler (open_backend(trace=True))
     _run_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _stats_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -121,15 +129,35 @@ def _from_info(runtime: str, info: ArtifactInfo, run: Callable[[np.ndarray], np.
                    reentrant=reentrant, info=info)
 
 
-def open_onnx(path: Path, threads: int | None) -> Backend:
+def check_sibling(info: ArtifactInfo, main: Path, graph: str, file: Path, strings: dict[str, str]) -> None:
+    """CeaError unless ``file`` is the ``graph`` sibling of ``main``: its role, checkpoint and tiling."""
+    role = strings.get(GRAPH_KEY)
+    if role != graph:
+        raise CeaError(f"'{file}' should hold the {graph} graph of '{main.name}' but holds "
+                       f"{'the ' + role + ' graph' if role else 'no cea-edge graph'}; export the model again "
+                       "(its siblings are written together)")
+    theirs = ArtifactInfo.from_strings(strings, str(file))
+    for label, ours, other in (("checkpoint", info.checkpoint_sha256, theirs.checkpoint_sha256),
+                               ("tile", info.tile, theirs.tile), ("context size", info.context_size, theirs.context_size)):
+        if ours != other:
+            raise CeaError(f"'{file}' is not the {graph} graph of '{main.name}': its {label} is "
+                           f"{str(other)[:12]}, the main file's {str(ours)[:12]}; export the model again")
+
+
+def open_onnx(path: Path, threads: int | None, trace: bool = False) -> Backend:
     ort = require("onnxruntime", "running an ONNX model")
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    folder = trace_folder() if trace else None
+    sessions: dict[str, Any] = {}
 
-    def session_for(file: Path) -> Any:
+    def session_for(file: Path, graph: str = FORWARD_GRAPH) -> Any:
+        if folder is not None:
+            options.enable_profiling, options.profile_file_prefix = True, str(folder / graph)
         try:
-            return ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+            sessions[graph] = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+            return sessions[graph]
         except Exception as error:  # noqa: BLE001 -- onnxruntime raises its own types for bad files
             raise CeaError(f"'{file}' is not a loadable ONNX model ({str(error).splitlines()[0][:160]})") from None
 
@@ -141,17 +169,45 @@ def open_onnx(path: Path, threads: int | None) -> Backend:
     backend = _from_info("onnxruntime", info, lambda tiles: session.run([OUTPUT_NAME], {INPUT_NAME: tiles})[0])
     context_file, global_file = sibling_path(path, CONTEXT_GRAPH), sibling_path(path, GLOBAL_GRAPH)
     if info.context_size and context_file.is_file() and global_file.is_file():
-        context_session, global_session = session_for(context_file), session_for(global_file)
+        context_session, global_session = session_for(context_file, CONTEXT_GRAPH), session_for(global_file, GLOBAL_GRAPH)
+        for graph, file, sibling in ((CONTEXT_GRAPH, context_file, context_session),
+                                     (GLOBAL_GRAPH, global_file, global_session)):
+            check_sibling(info, path, graph, file, sibling.get_modelmeta().custom_metadata_map)
         factor_inputs = [i.name for i in global_session.get_inputs()][1:]
         context_outputs = [o.name for o in context_session.get_outputs()]
-        backend.context_size = info.context_size
+        backend.context_size, backend.adapters = info.context_size, len(context_outputs) // 3
         backend._context = lambda image: context_session.run(context_outputs, {INPUT_NAME: image})
         backend._run_global = lambda tiles, factors: global_session.run(
             [OUTPUT_NAME], {INPUT_NAME: tiles, **dict(zip(factor_inputs, factors))})[0]
+    if folder is not None:
+        backend.trace = onnx_trace(sessions, folder)
     return backend
 
 
-def open_executorch(path: Path, threads: int | None) -> Backend:
+# An ExecuTorch program is a flatbuffer: root offset (4 bytes), then the schema's file identifier
+# (executorch/schema/program.fbs: file_identifier "ET12"). The runtime aborts the process on some
+# files that are not programs, so anything else is refused before it sees the bytes.
+EXECUTORCH_IDENTIFIER = b"ET12"
+EXECUTORCH_MIN_BYTES = 64
+
+
+def check_executorch_file(path: Path) -> None:
+    if not path.is_file():
+        raise CeaError(f"'{path}' is not a file; an ExecuTorch program is one .pte file")
+    size = path.stat().st_size
+    with path.open("rb") as stream:
+        header = stream.read(8)
+    if size < EXECUTORCH_MIN_BYTES or header[4:8] != EXECUTORCH_IDENTIFIER:
+        found = repr(header[4:8]) if len(header) >= 8 and size >= EXECUTORCH_MIN_BYTES else f"a file of {size} bytes"
+        raise CeaError(f"'{path}' is not a loadable ExecuTorch program (no {EXECUTORCH_IDENTIFIER.decode()} "
+                       f"identifier at bytes 4-8: found {found}); export it again with --target executorch")
+    root = int.from_bytes(header[:4], "little")
+    if not 8 <= root < size:
+        raise CeaError(f"'{path}' is not a loadable ExecuTorch program (its root offset {root} lies outside "
+                       f"its {size} bytes); export it again")
+
+
+def open_executorch(path: Path, threads: int | None, trace: bool = False) -> Backend:
     runtime = require("executorch.runtime", "running an ExecuTorch program")
     torch = require("torch", "running an ExecuTorch program")
     if threads:
@@ -160,8 +216,10 @@ def open_executorch(path: Path, threads: int | None) -> Backend:
         )
 
         _unsafe_reset_threadpool(threads)  # XNNPACK's pool is process-wide
+    check_executorch_file(path)
     try:
-        program = runtime.Runtime.get().load_program(str(path))
+        program = runtime.Runtime.get().load_program(str(path), verification=runtime.Verification.InternalConsistency,
+                                                     enable_etdump=trace)
         names = set(program.method_names)
         constants = {name: list(program.load_method(name).execute([])) for name in CONSTANT_METHOD_NAMES if name in names}
         methods = {name: program.load_method(name) for name in (FORWARD_GRAPH, CONTEXT_GRAPH, GLOBAL_GRAPH)
@@ -172,40 +230,57 @@ def open_executorch(path: Path, threads: int | None) -> Backend:
     if FORWARD_GRAPH not in methods:
         raise CeaError(f"'{path}' is an ExecuTorch program, but not one cea-edge exported (no {FORWARD_GRAPH} method)")
 
+    backend_trace, ran = executorch_trace(program) if trace else (None, None)
+
     def execute(method: str, inputs: list[np.ndarray], _keep_alive: Any = program) -> list[np.ndarray]:
         # copy: outputs alias the method's planned memory, which the next call reuses
         outputs = methods[method].execute([torch.from_numpy(np.ascontiguousarray(x)) for x in inputs])
+        if ran is not None:
+            ran()
         return [output.float().numpy().copy() for output in outputs]
 
     backend = _from_info("executorch", info, lambda tiles: execute(FORWARD_GRAPH, [tiles])[0], reentrant=False)
     if info.context_size and CONTEXT_GRAPH in methods and GLOBAL_GRAPH in methods:
-        backend.context_size = info.context_size
+        backend.context_size, backend.adapters = info.context_size, methods[CONTEXT_GRAPH].metadata.num_outputs() // 3
         backend._context = lambda image: execute(CONTEXT_GRAPH, [image])
         backend._run_global = lambda tiles, factors: execute(GLOBAL_GRAPH, [tiles, *factors])[0]
+    backend.trace = backend_trace
     return backend
 
 
-def open_coreml(path: Path, threads: int | None) -> Backend:
-    if sys.platform != "darwin":
-        raise CeaError(f"'{path}' is a Core ML model: Core ML runs on macOS only, not on {sys.platform}; "
-                       "use the .onnx or .pte export here")
+def open_coreml(path: Path, threads: int | None, compute_units: str | None = None) -> Backend:
+    """A Core ML package. Its metadata and siblings are checked on every platform (coremltools
+    reads specs anywhere); predicting needs macOS. compute_units: a coremltools.ComputeUnit name
+    (default: what the package was exported with)."""
+    on_mac = sys.platform == "darwin"
+    off_mac = (f"'{path}' is a Core ML model: Core ML runs on macOS only, not on {sys.platform}; "
+               "use the .onnx or .pte export here")
+    if not on_mac and importlib.util.find_spec("coremltools") is None:
+        raise CeaError(off_mac)
     ct = require("coremltools", "running a Core ML model")
+    units = {"compute_units": getattr(ct.ComputeUnit, compute_units)} if compute_units else {}
 
     def load(package: Path) -> Any:
         try:
-            return ct.models.MLModel(str(package))
+            return ct.models.MLModel(str(package), skip_model_load=not on_mac, **units)
         except Exception as error:  # noqa: BLE001 -- coremltools raises its own types for bad packages
             raise CeaError(f"'{package}' is not a loadable Core ML package ({str(error).splitlines()[0][:160]})") from None
 
     model = load(path)
     info = ArtifactInfo.from_strings(dict(model.get_spec().description.metadata.userDefined), str(path))
-    backend = _from_info("core ml", info, lambda tiles: model.predict({INPUT_NAME: tiles})[OUTPUT_NAME])
     context_file, global_file = sibling_path(path, CONTEXT_GRAPH), sibling_path(path, GLOBAL_GRAPH)
-    if info.context_size and context_file.is_dir() and global_file.is_dir():
+    with_context = bool(info.context_size) and context_file.is_dir() and global_file.is_dir()
+    if with_context:
         context_model, global_model = load(context_file), load(global_file)
+        for graph, file, sibling in ((CONTEXT_GRAPH, context_file, context_model), (GLOBAL_GRAPH, global_file, global_model)):
+            check_sibling(info, path, graph, file, dict(sibling.get_spec().description.metadata.userDefined))
+    if not on_mac:
+        raise CeaError(off_mac)
+    backend = _from_info("core ml", info, lambda tiles: model.predict({INPUT_NAME: tiles})[OUTPUT_NAME])
+    if with_context:
         context_outputs = [o.name for o in context_model.get_spec().description.output]
         factor_inputs = [i.name for i in global_model.get_spec().description.input][1:]
-        backend.context_size = info.context_size
+        backend.context_size, backend.adapters = info.context_size, len(context_outputs) // 3
 
         def context(image: np.ndarray) -> list[np.ndarray]:
             outputs = context_model.predict({INPUT_NAME: image})
@@ -217,8 +292,10 @@ def open_coreml(path: Path, threads: int | None) -> Backend:
     return backend
 
 
-def open_checkpoint(path: Path, threads: int | None, tile: int, overlap: int, context_size: int) -> Backend:
-    """A PyTorch checkpoint (fp32 or QAT) in eager mode; any tile (and context side) that fits the preset."""
+def open_checkpoint(path: Path, threads: int | None, tile: int, overlap: int, context_size: int,
+                    device: str = "cpu", trace: bool = False) -> Backend:
+    """A PyTorch checkpoint (fp32 or QAT) in eager mode on ``device`` ("cpu", "cuda", "cuda:1"; the
+    parity reference runs on a GPU); any tile (and context side) that fits the preset."""
     torch = require("torch", "running a checkpoint")
     from cea_edge.model.adapter import AdapterFactors
     from cea_edge.model.checkpoint import load_checkpoint
@@ -228,7 +305,13 @@ def open_checkpoint(path: Path, threads: int | None, tile: int, overlap: int, co
         if side % loaded.config.min_tile:
             raise CeaError(f"{name} {side} is not a multiple of {loaded.config.min_tile}, the smallest tile of preset "
                            f"'{loaded.config.name}'")
-    model = loaded.model.eval()
+    from cea_edge.model.memory import check_fits, largest_batch
+
+    if device == "cpu":  # the estimate is of host memory
+        check_fits(loaded.config, tile, what="tile")
+        check_fits(loaded.config, context_size, what="context size")
+    batch = largest_batch(loaded.config, tile, CHECKPOINT_BATCH) if device == "cpu" else CHECKPOINT_BATCH
+    model = loaded.model.eval().to(device)
     precision = "int8 (fake-quantized)" if loaded.quantization else "fp32"
 
     def infer(image: np.ndarray, factors: Factors | None = None, full_output: bool = False) -> Any:
@@ -236,33 +319,68 @@ def open_checkpoint(path: Path, threads: int | None, tile: int, overlap: int, co
             torch.set_num_threads(threads)
         pairs = None
         if factors is not None:
-            tensors = [torch.from_numpy(f).expand(len(image), -1, -1) for f in factors]
+            tensors = [torch.from_numpy(f).to(device).expand(len(image), -1, -1) for f in factors]
             pairs = [AdapterFactors(tensors[i], tensors[i + 1]) for i in range(0, len(tensors), 2)]
         with torch.no_grad():
-            return model(torch.from_numpy(image), pairs, full_output=full_output)
+            return model(torch.from_numpy(image).to(device), pairs, full_output=full_output)
+
+    def host(tensor: Any) -> np.ndarray:
+        return tensor.cpu().numpy()
 
     def context_outputs(image: np.ndarray) -> list[np.ndarray]:
         output = infer(image, full_output=True)
-        return [t.numpy() for f in output.factors for t in f] + [m.numpy() for m in output.routing_maps]
+        return [host(t) for f in output.factors for t in f] + [host(m) for m in output.routing_maps]
 
-    return Backend(f"pytorch ({precision})", tile, overlap, precision, VALUE_RANGE, 8,
-                   lambda tiles: infer(tiles).numpy(), context_size=context_size, _context=context_outputs,
-                   _run_global=lambda tiles, factors: infer(tiles, factors).numpy())
+    where = "" if device == "cpu" else f", {device}"
+    backend = Backend(f"pytorch ({precision}{where})", tile, overlap, precision, VALUE_RANGE, batch,
+                      lambda tiles: host(infer(tiles)), context_size=context_size, _context=context_outputs,
+                      _run_global=lambda tiles, factors: host(infer(tiles, factors)), adapters=len(model.adapters))
+    backend.trace = torch_trace(torch) if trace else None
+    return backend
 
 
 OPENERS = {".onnx": open_onnx, ".pte": open_executorch, ".mlpackage": open_coreml}
 
 
+def check_model_path(path: Path) -> None:
+    """A model is a regular file (a .mlpackage a folder): a FIFO or device would block or
+    feed a runtime endless bytes, a link loop fails deep inside it."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise CeaError(f"model '{path}' is a symbolic link loop; give the model file itself") from None
+        if path.is_symlink():
+            raise CeaError(f"model '{path}' is a broken link (to '{os.readlink(path)}')") from None
+        if error.errno == errno.ENOENT:
+            raise CeaError(f"model '{path}' does not exist") from None
+        raise CeaError(f"model '{path}' cannot be read ({error.strerror or error})") from None
+    wanted_dir = path.suffix.lower() == ".mlpackage"
+    if wanted_dir and not stat.S_ISDIR(mode):
+        raise CeaError(f"model '{path}' is not a Core ML package (a .mlpackage is a folder)")
+    if not wanted_dir and not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a pipe, socket or device)"
+        raise CeaError(f"model '{path}' is {kind}; give a model file")
+
+
 def open_backend(path: str | Path, threads: int | None = None, tile: int = CHECKPOINT_TILE,
-                 overlap: int = CHECKPOINT_OVERLAP, context_size: int = CHECKPOINT_CONTEXT_SIZE) -> Backend:
+                 overlap: int = CHECKPOINT_OVERLAP, context_size: int = CHECKPOINT_CONTEXT_SIZE,
+                 device: str = "cpu", trace: bool = False, compute_units: str | None = None) -> Backend:
     """The backend for an exported artifact (tile, overlap and context side from the
-    artifact) or a checkpoint (.pt: ``tile``, ``overlap`` and ``context_size`` apply)."""
+    artifact) or a checkpoint (.pt: ``tile``, ``overlap``, ``context_size`` and ``device`` apply).
+
+    trace: switch on the runtime's own profiler (Backend.trace; Core ML has none).
+    compute_units: Core ML only, a coremltools.ComputeUnit name.
+    """
     path = Path(path)
-    if not path.exists():
-        raise CeaError(f"model '{path}' does not exist")
+    check_model_path(path)
     suffix = path.suffix.lower()
+    if device != "cpu" and suffix != ".pt":
+        raise CeaError(f"'{path.name}' runs in its own runtime on this machine's CPU; a device applies to checkpoints")
     if suffix == ".pt":
-        return open_checkpoint(path, threads, tile, overlap, context_size)
+        return open_checkpoint(path, threads, tile, overlap, context_size, device, trace)
     if suffix not in OPENERS:
         raise CeaError(f"'{path}': not a model cea-edge runs (expected .onnx, .pte, .mlpackage or a .pt checkpoint)")
-    return OPENERS[suffix](path, threads)
+    if suffix == ".mlpackage":
+        return open_coreml(path, threads, compute_units)
+    return OPENERS[suffix](path, threads, trace)

@@ -67,6 +67,9 @@ class ArtifactInfo:
     checkpoint_sha256: str
     context_size: int = 0  # side of the context graph's input; 0: tile mode only
     value_range: tuple[float, float] = VALUE_RANGE
+    # The fp32 checkpoint the weights descend from (a QAT checkpoint's source; else the checkpoint
+    # itself): what the parity stage matches against a reference set's checkpoint.
+    source_sha256: str = ""
 
     # ---- string stores (ONNX metadata_props, Core ML user metadata) ----
     def to_strings(self, graph: str = FORWARD_GRAPH) -> dict[str, str]:
@@ -106,10 +109,11 @@ class ArtifactInfo:
 
 
 _STRING_KEYS = {"preset": "preset", "tile": "tile", "overlap": "overlap", "precision": "precision",
-                "checkpoint_sha256": "checkpoint_sha256", "context_size": "context", "value_range": "value_range"}
+                "checkpoint_sha256": "checkpoint_sha256", "context_size": "context", "value_range": "value_range",
+                "source_sha256": "source_sha256"}
 _CONSTANT_METHODS = {"preset": "preset", "tile": "tile_size", "overlap": "tile_overlap", "precision": "precision",
                      "checkpoint_sha256": "checkpoint_sha256", "context_size": "context_size",
-                     "value_range": "value_range"}
+                     "value_range": "value_range", "source_sha256": "source_sha256"}
 CONSTANT_METHOD_NAMES = tuple(_CONSTANT_METHODS.values())
 
 
@@ -131,4 +135,5 @@ def _from_string(name: str, text: str, source: str) -> Any:
 
 def _with_fallbacks(values: dict[str, Any]) -> dict[str, Any]:
     # Artifacts exported before a field existed lack it: say so instead of refusing them.
-    return {"preset": "unknown", "overlap": 0, "precision": "unknown", "checkpoint_sha256": ""} | values
+    values = {"preset": "unknown", "overlap": 0, "precision": "unknown", "checkpoint_sha256": ""} | values
+    return values | {"source_sha256": values.get("source_sha256") or values["checkpoint_sha256"]}

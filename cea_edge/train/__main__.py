@@ -16,10 +16,11 @@ from typing import Sequence
 
 import torch
 
-from cea_edge.errors import CeaError, run_cli
+from cea_edge.data.suite import get_suite_spec
+from cea_edge.errors import CeaError, check_threads, checked_flag, run_cli
 from cea_edge.model.config import get_preset
-from cea_edge.train.config import DEFAULT_SCHEDULE, SCHEDULE_FIELDS, TrainConfig, TrainSchedule
-from cea_edge.train.run import train
+from cea_edge.train.config import DEFAULT_SCHEDULE, SCHEDULE_FIELDS, TrainConfig, TrainSchedule, check_schedule, flag_name
+from cea_edge.train.run import check_run_dir, train
 
 # Flag order of --help (ints, then floats), as it has always been.
 INT_FLAGS = ("steps", "batch", "patch", "warmup", "seed", "val_every", "save_every")
@@ -44,19 +45,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
-    downsample = get_preset(args.preset).downsample_factor
+    # Every flag and output location is checked here, before any step: a run must not fail at its first save.
+    downsample = checked_flag(get_preset, "--preset", args.preset).downsample_factor
+    schedule = TrainSchedule(**{name: getattr(args, name) for name in SCHEDULE_FIELDS})
+    check_schedule(schedule, lambda name: f"{flag_name(name)} {getattr(args, name)}")
     if args.patch % downsample:
-        raise CeaError(f"--patch {args.patch} must be a multiple of {downsample} for preset '{args.preset}'")
-    if min(args.steps, args.batch, args.patch, args.val_every, args.save_every) <= 0:
-        raise CeaError("--steps, --batch, --patch, --val-every and --save-every must be positive")
+        raise CeaError(f"--patch {args.patch}: must be a multiple of {downsample} for preset '{args.preset}'")
+    checked_flag(get_suite_spec, "--val-suite", args.val_suite)
+    check_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise CeaError("--device cuda: no CUDA device is available on this machine")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    schedule = TrainSchedule(**{name: getattr(args, name) for name in SCHEDULE_FIELDS})
-    config = TrainConfig(args.preset, not args.no_adapters, args.val_suite, schedule)
     if args.init and args.resume:
         raise CeaError("--init and --resume exclude each other: --resume already restores the weights")
+    for flag, path in (("--init", args.init), ("--resume", args.resume)):
+        if path is not None and not path.is_file():
+            raise CeaError(f"{flag} '{path}': no such checkpoint file")
+    check_run_dir(args.out)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = TrainConfig(args.preset, not args.no_adapters, args.val_suite, schedule)
     final = train(config, args.out, args.resume, args.device, progress=not args.no_progress, init=args.init)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"wrote {final}")

@@ -8,7 +8,9 @@ its recipe's ``[train]`` table (quantization/int8.toml is the one source of thos
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from typing import Any, Callable
+
+from cea_edge.errors import CeaError
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,25 @@ class TrainSchedule:
 
 
 SCHEDULE_FIELDS = tuple(field.name for field in fields(TrainSchedule))
+POSITIVE_FIELDS = ("batch", "patch", "lr", "grad_clip", "val_every", "save_every")
+NON_NEGATIVE_FIELDS = ("min_lr", "weight_decay", "warmup", "frequency_loss")
+
+
+def check_schedule(schedule: TrainSchedule, where: Callable[[str], str], min_steps: int = 1) -> None:
+    """CeaError for the first value out of range; ``where(name)`` says where it came from and
+    what it was ("--lr -1" for a flag, "recipe int8.toml: lr -1" for a file)."""
+    if schedule.steps < min_steps:
+        raise CeaError(f"{where('steps')}: must be {'positive' if min_steps == 1 else f'>= {min_steps}'}")
+    for name in POSITIVE_FIELDS:
+        if getattr(schedule, name) <= 0:
+            raise CeaError(f"{where(name)}: must be positive")
+    for name in NON_NEGATIVE_FIELDS:
+        if getattr(schedule, name) < 0:
+            raise CeaError(f"{where(name)}: must be >= 0")
+
+
+def flag_name(field: str) -> str:
+    return "--" + field.replace("_", "-")
 
 # `python -m cea_edge.train`'s defaults: fp32 training from scratch. QAT does not use them.
 DEFAULT_SCHEDULE = TrainSchedule(steps=4000, batch=16, patch=96, lr=1e-3, min_lr=1e-5, weight_decay=1e-4, warmup=100,

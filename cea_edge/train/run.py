@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from cea_edge.atomic import check_output_dir, remove_stale_temporaries
 from cea_edge.errors import CeaError
 from cea_edge.model.checkpoint import file_sha256, load_checkpoint, save_checkpoint
 from cea_edge.model.config import get_preset
@@ -51,3 +52,15 @@ def train(config: TrainConfig, out: Path, resume: Path | None = None, device_nam
                         training_state)
 
     return run_loop(model, config, env, optimizer, scheduler, state, out, save, progress, model_config.name)
+
+
+def check_run_dir(out: Path, flag: str = "--out") -> Path:
+    """Fail before the first step unless the run can write its checkpoints (train's and quantize's)
+    into ``out``; creates nothing (the first save makes the folder), sweeps dead runs' temporaries."""
+    check_output_dir(out, flag)
+    for name in ("last.pt", "final.pt", "quality.json"):
+        if (out / name).is_dir():
+            raise CeaError(f"{flag} '{out}': '{out / name}' is a folder, where the run writes a file; "
+                           f"remove it or pass {flag} with another folder")
+    remove_stale_temporaries(out)
+    return out
