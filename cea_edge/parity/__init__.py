@@ -1,0 +1,1 @@
+"""Parity: artifacts against the FP32 reference (python -m cea_edge.parity)."""
