@@ -82,13 +82,16 @@ def executorch_trace(program: Any) -> tuple[Trace, Callable[[], None]]:
 
 
 def torch_trace(torch: Any) -> Trace:
-    """torch.profiler (CPU activities), started now."""
+    """torch.profiler (CPU activities, and CUDA where there is a GPU), started now."""
     state: dict[str, Any] = {}
 
     def reset() -> None:
         if "profile" in state:
             state["profile"].__exit__(None, None, None)
-        state["profile"] = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+        activities = [torch.profiler.ProfilerActivity.CPU]
+        if torch.cuda.is_available():  # a checkpoint on a GPU: its kernels too
+            activities.append(torch.profiler.ProfilerActivity.CUDA)
+        state["profile"] = torch.profiler.profile(activities=activities)
         state["profile"].__enter__()
 
     def collect() -> Any:

@@ -1,0 +1,155 @@
+"""The profile document: typed rows, the JSON they become, and the check an imported file passes.
+
+A document is {"schema", "created", "machine", "peaks", "settings", "profiles"}; every profile
+carries its own machine and peaks, so profiles taken elsewhere (a phone through ExecuTorch's
+runner, a Mac) land in the same tables. The full field list is in cea_edge/profile/__init__.py.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cea_edge.errors import CeaError
+
+SCHEMA = "cea-edge-profile/1"
+
+
+@dataclass
+class Latency:
+    """One graph at one thread count (or Core ML compute-unit setting): seconds per call, in ms."""
+
+    graph: str  # forward | context | forward_global
+    threads: int | None  # None: the runtime decides (Core ML)
+    runs: int
+    median_ms: float
+    p10_ms: float
+    p90_ms: float
+    compute_units: str | None = None  # Core ML only
+    gflops: float | None = None  # achieved: model GFLOPs per tile / median (forward only)
+    peak_fp32_gflops: float | None = None  # this machine's measured fp32 MatMul peak at these threads
+    peak_fraction: float | None = None  # gflops / peak_fp32_gflops
+
+
+@dataclass
+class EndToEndRun:
+    mode: str  # global | tile
+    threads: int | None
+    seconds: float
+    ms_per_mp: float
+    model_seconds: float  # inside the runtime's calls; the rest is tiling, blending, conversion
+
+
+@dataclass
+class EndToEnd:
+    megapixels: float
+    size: list[int]  # [height, width]
+    runs: list[EndToEndRun]
+    peak_rss_mb: float | None
+    baseline_rss_mb: float | None  # the same process after imports and the photo, before the model opened
+    rss_method: str
+
+
+@dataclass
+class OpRecord:
+    name: str  # node / event name as the runtime reports it
+    type: str  # op type (ONNX op_type, XNNPACK operator, aten op)
+    where: str  # execution provider, "XNNPACK delegate", "portable kernel", "delegate call", "cpu"
+    calls: int
+    total_ms: float
+
+
+@dataclass
+class OpBreakdown:
+    graph: str
+    threads: int | None
+    runs: int
+    source: str  # the profiler
+    records: list[OpRecord]
+
+
+@dataclass
+class ArtifactProfile:
+    artifact: str
+    format: str  # onnx | executorch | coreml | checkpoint
+    runtime: str
+    precision: str
+    preset: str
+    tile: int
+    context_size: int
+    machine: dict[str, Any]
+    source: str = "measured"  # or "imported from <file>"
+    gflop_per_tile: float | None = None
+    latency: list[Latency] = field(default_factory=list)
+    end_to_end: EndToEnd | None = None
+    ops: list[OpBreakdown] = field(default_factory=list)
+    census: dict[str, Any] | None = None
+    not_measured: list[str] = field(default_factory=list)
+
+
+def document(machine: dict[str, Any], peaks: list[dict[str, Any]], settings: dict[str, Any],
+             profiles: list[ArtifactProfile | dict[str, Any]], created: str) -> dict[str, Any]:
+    return {"schema": SCHEMA, "created": created, "machine": machine, "peaks": peaks, "settings": settings,
+            "profiles": [p if isinstance(p, dict) else asdict(p) for p in profiles]}
+
+
+# What an imported profile must hold: key -> accepted JSON types (None: may be null).
+_PROFILE_KEYS: dict[str, tuple] = {
+    "artifact": (str,), "format": (str,), "runtime": (str,), "precision": (str,), "preset": (str,), "tile": (int,),
+    "context_size": (int,), "machine": (dict,), "latency": (list,), "ops": (list,), "not_measured": (list,),
+    "end_to_end": (dict, type(None)), "census": (dict, type(None)),
+}
+_LATENCY_KEYS: dict[str, tuple] = {"graph": (str,), "threads": (int, type(None)), "runs": (int,),
+                                   "median_ms": (int, float), "p10_ms": (int, float), "p90_ms": (int, float)}
+_OPS_KEYS: dict[str, tuple] = {"graph": (str,), "runs": (int,), "source": (str,), "records": (list,)}
+_RECORD_KEYS: dict[str, tuple] = {"name": (str,), "type": (str,), "where": (str,), "calls": (int,),
+                                  "total_ms": (int, float)}
+
+
+def _check(item: Any, keys: dict[str, tuple], where: str) -> None:
+    if not isinstance(item, dict):
+        raise ValueError(f"{where} is not an object")
+    for key, types in keys.items():
+        if key not in item:
+            raise ValueError(f"{where} has no '{key}'")
+        if not isinstance(item[key], types) or (isinstance(item[key], bool) and bool not in types):
+            raise ValueError(f"{where}.{key} is {type(item[key]).__name__}, expected "
+                             f"{' or '.join('null' if t is type(None) else t.__name__ for t in types)}")
+
+
+def validate(data: Any, source: str) -> dict[str, Any]:
+    """The document ``data`` read from ``source``, or CeaError naming the first thing wrong."""
+    try:
+        if not isinstance(data, dict) or "schema" not in data:
+            raise ValueError("it has no 'schema' field")
+        if data["schema"] != SCHEMA:
+            raise ValueError(f"schema is {data['schema']!r}; this cea-edge reads {SCHEMA!r}")
+        profiles = data.get("profiles")
+        if not isinstance(profiles, list) or not profiles:
+            raise ValueError("'profiles' is not a non-empty list")
+        for i, profile in enumerate(profiles):
+            _check(profile, _PROFILE_KEYS, f"profiles[{i}]")
+            for j, row in enumerate(profile["latency"]):
+                _check(row, _LATENCY_KEYS, f"profiles[{i}].latency[{j}]")
+            for j, breakdown in enumerate(profile["ops"]):
+                _check(breakdown, _OPS_KEYS, f"profiles[{i}].ops[{j}]")
+                for k, record in enumerate(breakdown["records"]):
+                    _check(record, _RECORD_KEYS, f"profiles[{i}].ops[{j}].records[{k}]")
+    except ValueError as error:
+        raise CeaError(f"--import '{source}' is not a cea-edge profile ({error}); import a JSON file written by "
+                       "python -m cea_edge.profile --json (or converted to its schema)") from None
+    return data
+
+
+def load_import(path: Path) -> list[dict[str, Any]]:
+    """The profiles of a document written elsewhere, marked as imported."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise CeaError(f"--import '{path}' cannot be read ({error.strerror or error})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CeaError(f"--import '{path}' is not JSON ({error})") from None
+    profiles = validate(data, str(path))["profiles"]
+    return [profile | {"source": f"imported from {path.name}"} for profile in profiles]
