@@ -61,18 +61,5 @@ java -jar "$jar" --disable-banner --disable-ansi-colors --details=tree \
 junit_status=${PIPESTATUS[0]}
 set -e
 
-count() {  # the number on JUnit's summary line "[   N tests <what>   ]"
-    sed -n "s/^\[ *\([0-9][0-9]*\) tests $1 *\]$/\1/p" "$build/junit.log" | tail -n 1
-}
-passed="$(count successful)"
-failed="$(count failed)"
-aborted="$(count aborted)"
-passed="${passed:-0}"
-failed=$(( ${failed:-0} + ${aborted:-0} ))
-if [[ "$junit_status" != 0 && "$failed" == 0 ]]; then
-    failed=1  # the launcher failed without a test failing (e.g. an engine error)
-fi
-echo "$passed passed, $failed failed"
-if [[ "$failed" != 0 || "$passed" == 0 ]]; then
-    exit 1
-fi
+source "$here/junit_summary.sh"
+junit_summary "$build/junit.log" "$junit_status" || exit 1

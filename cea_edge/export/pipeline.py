@@ -25,6 +25,8 @@ from cea_edge.model.checkpoint import (
     file_sha256,
     find_source_checkpoint,
     load_checkpoint,
+    source_record,
+    source_sha256,
 )
 from cea_edge.model.config import CEAConfig
 from cea_edge.model.memory import USABLE_FRACTION, activation_bytes, available_memory, largest_tile
@@ -143,13 +145,8 @@ def check_export_memory(config: CEAConfig, recipe: Recipe, name: str) -> None:
 
 def fp32_source(loaded: LoadedCheckpoint) -> CEANet | None:
     """The fp32 model a QAT checkpoint came from, when that file is still here unchanged."""
-    path = find_source_checkpoint((loaded.quantization or {}).get("source_checkpoint") or {}, loaded.path.parent)
+    path = find_source_checkpoint(source_record(loaded), loaded.path.parent)
     return None if path is None else load_checkpoint(path).model.eval()
-
-
-def source_sha256(loaded: LoadedCheckpoint, checkpoint_sha256: str) -> str:
-    """The fp32 checkpoint the weights descend from: a QAT checkpoint records its source."""
-    return ((loaded.quantization or {}).get("source_checkpoint") or {}).get("sha256") or checkpoint_sha256
 
 
 def quality_lines(loaded: LoadedCheckpoint) -> list[str]:

@@ -96,6 +96,17 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
+def source_record(loaded: LoadedCheckpoint) -> dict[str, Any]:
+    """What a derived (QAT) checkpoint records of the fp32 checkpoint it came from; {} for an fp32 one."""
+    return (loaded.quantization or {}).get("source_checkpoint") or {}
+
+
+def source_sha256(loaded: LoadedCheckpoint, own_sha256: str | None = None) -> str:
+    """The sha256 of the fp32 checkpoint the weights descend from: the recorded source of a QAT
+    checkpoint, else the file itself (``own_sha256`` when the caller has hashed it already)."""
+    return source_record(loaded).get("sha256") or own_sha256 or file_sha256(loaded.path)
+
+
 def find_source_checkpoint(source: dict[str, Any], beside: Path | None = None) -> Path | None:
     """The file a derived checkpoint (QAT) records as its source, found by its sha256: at the
     recorded path (relative to where that run started), beside the derived file, or bundled."""

@@ -74,10 +74,6 @@ def reference_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     spec = checked_flag(get_parity_set, "--set", args.set_name)
     out = args.out or default_reference()
     check_output_dir(out.parent if str(out.parent) else Path("."), "--out")
-    if out.exists() and not args.overwrite:
-        raise CeaError(f"reference set '{out}' exists; pass --overwrite to replace it")
-    if not args.checkpoint.is_file():
-        raise CeaError(f"checkpoint '{args.checkpoint}' does not exist")
     cases = len(spec.tile_cases) + len(spec.photos)
     with _progress(args.quiet, cases, "case") as bar:
         reference = make_reference(args.checkpoint, spec.name, args.device, args.tile, args.overlap, args.context_size,

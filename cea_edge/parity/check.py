@@ -127,11 +127,9 @@ def lineage(path: Path, backend: Backend) -> str:
     """The sha256 of the fp32 checkpoint the artifact's weights descend from."""
     if backend.info is not None:
         return backend.info.source_sha256
-    from cea_edge.model.checkpoint import file_sha256, load_checkpoint
+    from cea_edge.model.checkpoint import load_checkpoint, source_sha256
 
-    quantization = load_checkpoint(path).quantization
-    source = ((quantization or {}).get("source_checkpoint") or {}).get("sha256")
-    return source or file_sha256(path)
+    return source_sha256(load_checkpoint(path))
 
 
 def open_for(path: Path, reference: ReferenceSet, threads: int | None) -> Backend:
