@@ -16,8 +16,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+from PIL import Image
 
-from cea_edge.photo_io import from_float, to_float
+from cea_edge.errors import CeaError
+from cea_edge.photo_exif import exif_of, upright
+from cea_edge.photo_io import DEFAULT_MAX_PIXELS, from_float, read_photo, to_float
 from cea_edge.runtime.restore import restore_photo
 from cea_edge.runtime.tiling import blend_window, context_image, edge_ramp, plan_tiles, tiled_apply
 
@@ -139,9 +142,62 @@ def main() -> None:
         writer.add(f"restore_in_{height}_{width}", pixels)
         for mode in ("global", "tile"):
             writer.add(f"restore_{mode}_{height}_{width}", restore_photo(pixels, backend, mode=mode).pixels)
+    write_photo_fixtures(writer, rng)
     writer.close()
     total = sum(f.stat().st_size for f in OUT.iterdir())
     print(f"wrote {len(writer.lines)} arrays and {len(lines)} plans to {OUT} ({total / 1024:.0f} KiB)")
+
+
+def write_photo_fixtures(writer: Writer, rng: np.random.Generator) -> None:
+    """EXIF orientation as photo_exif applies it, and photo files with Python's verdict on each:
+    format, orientation (exif_of) and whether read_photo reads it (truncated files it refuses)."""
+    stored = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    writer.add("orient_in", stored)
+    for orientation in range(1, 9):
+        writer.add(f"orient_out_{orientation}", np.ascontiguousarray(upright(stored, orientation)))
+
+    folder = OUT / "photos"
+    folder.mkdir(exist_ok=True)
+    for old in folder.iterdir():
+        old.unlink()
+    y, x = np.mgrid[0:48, 0:64]
+    pixels = np.stack([x * 4, y * 5, (x + y) * 2], -1).astype(np.uint8) + rng.integers(0, 8, (48, 64, 3), dtype=np.uint8)
+    image = Image.fromarray(pixels)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "cea-edge fixture"  # another IFD0 entry, so the orientation is not the only one
+    files = {
+        "plain.jpg": lambda path: image.save(path, quality=90),
+        "rotated.jpg": lambda path: image.save(path, quality=90, exif=exif.tobytes()),
+        "progressive.jpg": lambda path: image.save(path, quality=90, progressive=True, exif=exif.tobytes()),
+        "rotated.png": lambda path: image.save(path, exif=exif.tobytes()),
+        "rotated.webp": lambda path: image.save(path, quality=90, exif=exif.tobytes()),
+        "plain.png": lambda path: image.save(path),
+    }
+    for name, save in files.items():
+        save(folder / name)
+    data = (folder / "rotated.jpg").read_bytes()
+    (folder / "trailer.jpg").write_bytes(data + b"\x00\x00\x00\x18ftypmp42" + bytes(200))  # a motion-photo tail
+    for name in ["rotated.jpg", "progressive.jpg", "rotated.png", "rotated.webp"]:
+        data = (folder / name).read_bytes()
+        (folder / f"cut-{name}").write_bytes(data[: len(data) * 3 // 5])
+    (folder / "notes.txt").write_bytes(b"not a photo\n")
+    rows = []
+    for path in sorted(folder.iterdir()):
+        try:
+            with Image.open(path) as opened:
+                kind = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp"}.get(opened.format, "none")
+                orientation = exif_of(opened)[0]
+        except OSError:
+            kind, orientation = "none", 1
+        try:
+            read_photo(path)
+            readable = "complete"
+        except CeaError:
+            readable = "refused"
+        rows.append(f"{path.name} {kind} {orientation} {readable}")
+    (OUT / "photos.txt").write_text("\n".join(rows) + "\n")
+    (OUT / "limits.txt").write_text(f"max_pixels {DEFAULT_MAX_PIXELS}\n")
 
 
 if __name__ == "__main__":

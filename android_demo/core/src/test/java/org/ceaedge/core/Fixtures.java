@@ -95,7 +95,7 @@ final class Fixtures {
         return lines;
     }
 
-    private static byte[] bytes(String name) {
+    static byte[] bytes(String name) {
         try (InputStream stream = Fixtures.class.getResourceAsStream("/fixtures/" + name)) {
             if (stream == null) {
                 throw new IllegalStateException("fixture /fixtures/" + name + " is not on the classpath");
