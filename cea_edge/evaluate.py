@@ -15,7 +15,7 @@ import sys
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -66,12 +66,14 @@ def _mean_score(name: str, family: str, rows: list[CaseScore]) -> CaseScore:
                      field("input_ssim"), field("output_ssim"))
 
 
-def evaluate_model(model: CEANet, samples: Sequence[SuiteSample], suite: str = "custom",
-                   device: str = "cpu", compute_ssim: bool = True) -> EvaluationReport:
+def evaluate_restorer(restore: Callable[[np.ndarray], np.ndarray], samples: Sequence[SuiteSample],
+                      suite: str = "custom", compute_ssim: bool = True) -> EvaluationReport:
+    """Score ``restore`` ((H, W, 3) float degraded -> restored) on ``samples``: a model, or any
+    artifact through the runtime (the trade-off report passes restore_photo on a backend)."""
     per_case: dict[str, list[tuple[float, float, float, float]]] = defaultdict(list)
     families: dict[str, str] = {}
     for sample in samples:
-        restored = restore_array(model, sample.degraded, device)
+        restored = restore(sample.degraded)
         per_case[sample.case].append((
             psnr(sample.clean, sample.degraded),
             psnr(sample.clean, restored),
@@ -87,6 +89,11 @@ def evaluate_model(model: CEANet, samples: Sequence[SuiteSample], suite: str = "
     for family in dict.fromkeys(families.values()):
         summary[family] = _mean_score(family, family, [c for c in cases if c.family == family])
     return EvaluationReport(suite, cases, summary)
+
+
+def evaluate_model(model: CEANet, samples: Sequence[SuiteSample], suite: str = "custom",
+                   device: str = "cpu", compute_ssim: bool = True) -> EvaluationReport:
+    return evaluate_restorer(lambda degraded: restore_array(model, degraded, device), samples, suite, compute_ssim)
 
 
 def _cell(psnr_db: float, ssim_value: float) -> str:

@@ -2,7 +2,9 @@
 
 Run from the repository root with the project's Python:
 
-    .venv/bin/python android_demo/tools/make_core_fixtures.py
+    .venv/bin/python android_demo/tools/make_core_fixtures.py [OUT]
+
+(OUT defaults to the test resources; tests/test_android_demo.py writes elsewhere and compares.)
 
 Every array goes to core/src/test/resources/fixtures/<name>.bin (little-endian, C order)
 and one line of fixtures/index.txt: "<name> <dtype> <dim> <dim> ...". Plans go to
@@ -12,6 +14,7 @@ so rerunning it rewrites identical files.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -76,15 +79,15 @@ def affine_model(tile: int) -> tuple[np.ndarray, np.ndarray]:
     return gain, bias.astype(np.float32)
 
 
-def main() -> None:
-    writer = Writer(OUT)
+def main(out: Path = OUT) -> None:
+    writer = Writer(out)
     rng = np.random.default_rng(14)
 
     lines = []
     for height, width, tile, overlap in PLAN_CASES:
         plan = plan_tiles(height, width, tile, overlap)
         lines.append(f"{height} {width} {tile} {overlap} | {' '.join(map(str, plan.ys))} | {' '.join(map(str, plan.xs))}")
-    (OUT / "plans.txt").write_text("\n".join(lines) + "\n")
+    (out / "plans.txt").write_text("\n".join(lines) + "\n")
 
     for tile, overlap in WINDOW_CASES:
         writer.add(f"ramp_{tile}_{overlap}", edge_ramp(tile, overlap))
@@ -142,13 +145,13 @@ def main() -> None:
         writer.add(f"restore_in_{height}_{width}", pixels)
         for mode in ("global", "tile"):
             writer.add(f"restore_{mode}_{height}_{width}", restore_photo(pixels, backend, mode=mode).pixels)
-    write_photo_fixtures(writer, rng)
+    write_photo_fixtures(writer, rng, out)
     writer.close()
-    total = sum(f.stat().st_size for f in OUT.iterdir())
-    print(f"wrote {len(writer.lines)} arrays and {len(lines)} plans to {OUT} ({total / 1024:.0f} KiB)")
+    total = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    print(f"wrote {len(writer.lines)} arrays and {len(lines)} plans to {out} ({total / 1024:.0f} KiB)")
 
 
-def write_photo_fixtures(writer: Writer, rng: np.random.Generator) -> None:
+def write_photo_fixtures(writer: Writer, rng: np.random.Generator, out: Path) -> None:
     """EXIF orientation as photo_exif applies it, and photo files with Python's verdict on each:
     format, orientation (exif_of) and whether read_photo reads it (truncated files it refuses)."""
     stored = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
@@ -156,7 +159,7 @@ def write_photo_fixtures(writer: Writer, rng: np.random.Generator) -> None:
     for orientation in range(1, 9):
         writer.add(f"orient_out_{orientation}", np.ascontiguousarray(upright(stored, orientation)))
 
-    folder = OUT / "photos"
+    folder = out / "photos"
     folder.mkdir(exist_ok=True)
     for old in folder.iterdir():
         old.unlink()
@@ -196,9 +199,9 @@ def write_photo_fixtures(writer: Writer, rng: np.random.Generator) -> None:
         except CeaError:
             readable = "refused"
         rows.append(f"{path.name} {kind} {orientation} {readable}")
-    (OUT / "photos.txt").write_text("\n".join(rows) + "\n")
-    (OUT / "limits.txt").write_text(f"max_pixels {DEFAULT_MAX_PIXELS}\n")
+    (out / "photos.txt").write_text("\n".join(rows) + "\n")
+    (out / "limits.txt").write_text(f"max_pixels {DEFAULT_MAX_PIXELS}\n")
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT)

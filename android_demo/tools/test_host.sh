@@ -4,7 +4,10 @@
 # runtime, and cross-language parity with `python -m cea_edge.enhance` on the same photo.
 #
 # Usage: tools/test_host.sh [--edge]
-#   --edge  also export the bundled edge fp32 .pte (~60 s) and time a 256^2 tile at 1 and 2 threads.
+#   Cases: "tiny" (a perturbed tiny model exported fp32 here, tile 32, context 64) and "edge" (the
+#   int8 program the app ships, app/src/main/assets/cea-edge.pte), each on a photo, both modes.
+#   --edge  also export the bundled edge model fp32 (~60 s) and time a 256^2 tile of it and of the
+#           shipped int8 program at 1 and 2 threads, in Java (host JVM) and in Python, same run.
 # Needs: the project venv with executorch (and torch, for the export), a JDK >= 11, g++, JUnit 5's
 # console launcher ($JUNIT_JAR or /usr/share/java/junit-platform-console-standalone.jar).
 # Set CEA_HOST_FIXTURES=DIR to keep and reuse the exported .pte files between runs.
@@ -61,20 +64,95 @@ if [[ $edge == 1 ]]; then
     fi
 fi
 
-# 2. The photo (70x100, smooth colours plus seeded noise) and Python's outputs in both modes.
-photo="$build/photo.png"
-"$python" -c "
+asset="$demo/app/src/main/assets/cea-edge.pte"
+[[ -f "$asset" ]] || fail "no $asset: run android_demo/tools/bundle_model.sh"
+
+# 2. Photos (smooth colours plus seeded noise; the edge one spans 2 x 2 tiles of 256) and Python's
+# outputs in both modes: the CLI's PNG and the same restoration before rounding (float32 H x W x 3).
+photo() { # photo PATH HEIGHT WIDTH
+    "$python" -c "
 import numpy as np
 from PIL import Image
 rng = np.random.default_rng(0)
-y, x = np.mgrid[0:70, 0:100] / 100.0
-rgb = np.stack([0.5 + 0.4 * np.sin(6 * x), 0.3 + 0.5 * y, 0.6 - 0.3 * x * y], -1)
+y, x = np.mgrid[0:$2, 0:$3] / 100.0
+rgb = np.stack([0.5 + 0.4 * np.sin(6 * x), 0.3 + 0.5 * np.sin(3 * y), 0.6 - 0.3 * np.cos(4 * x * y)], -1)
 rgb = np.clip(rgb + rng.normal(0, 0.05, rgb.shape), 0, 1)
-Image.fromarray((rgb * 255).round().astype(np.uint8)).save('$photo')"
-for mode in global tile; do
-    (cd "$root" && "$python" -m cea_edge.enhance "$photo" --model "$pte" --context $mode \
-        -o "$build/python-$mode.png" --quiet) >&2
-done
+Image.fromarray((rgb * 255).round().astype(np.uint8)).save('$1')"
+}
+python_outputs() { # python_outputs CASE PTE PHOTO
+    for mode in global tile; do
+        (cd "$root" && "$python" -m cea_edge.enhance "$3" --model "$2" --context $mode \
+            -o "$build/$1-python-$mode.png" --quiet) >&2
+    done
+    (cd "$root" && "$python" - "$2" "$3" "$build/$1-python" <<'PY'
+import sys
+
+import numpy as np
+from PIL import Image
+
+from cea_edge.runtime.backends import open_backend
+from cea_edge.runtime.tiling import context_image, tiled_apply
+
+# restore_photo's steps with a float output (it rounds into the input's dtype): what the Java
+# pipeline hands its sink before rounding.
+backend = open_backend(sys.argv[1])
+pixels = np.asarray(Image.open(sys.argv[2]).convert("RGB"))
+factors = backend.context(context_image(pixels, backend.context_size)).factors
+for mode, chosen in (("global", factors), ("tile", None)):
+    restored = tiled_apply(pixels, lambda tiles: backend.run(tiles, chosen), backend.tile, backend.overlap,
+                           batch=backend.max_batch)
+    restored.astype("<f4").tofile(f"{sys.argv[3]}-{mode}.f32")
+PY
+    ) >&2
+}
+photo "$build/tiny-photo.png" 70 100
+photo "$build/edge-photo.png" 300 420
+python_outputs tiny "$pte" "$build/tiny-photo.png"
+python_outputs edge "$asset" "$build/edge-photo.png"
+case_properties=()
+case_set() { # case_set CASE PTE PRECISION TILE OVERLAP CONTEXT PRESET
+    local p="-Dcea.$1"
+    case_properties+=("$p.pte=$2" "$p.photo=$build/$1-photo.png" "$p.expect.precision=$3" "$p.expect.tile=$4"
+        "$p.expect.overlap=$5" "$p.expect.context=$6" "$p.expect.preset=$7")
+    for mode in global tile; do
+        case_properties+=("$p.python.$mode.png=$build/$1-python-$mode.png" "$p.python.$mode.f32=$build/$1-python-$mode.f32")
+    done
+}
+case_set tiny "$pte" fp32 $tile $overlap $context $preset
+# The shipped program's settings, from the export recipe (one source of each default).
+read -r edge_tile edge_overlap edge_context < <(cd "$root" && "$python" -c "
+from cea_edge.runtime.backends import open_backend
+b = open_backend('$asset')
+print(b.tile, b.overlap, b.context_size)" 2>/dev/null)
+case_set edge "$asset" int8 "$edge_tile" "$edge_overlap" "$edge_context" edge
+timing=""
+if [[ -n "$edge_pte" ]]; then
+    timing="$edge_pte,$asset"
+    # The Python runtime on the same programs, same tile, same machine, same run.
+    (cd "$root" && "$python" - "$edge_pte" "$asset" <<'PY'
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from cea_edge.runtime.backends import open_backend
+
+for path in sys.argv[1:]:
+    for threads in (1, 2):
+        backend = open_backend(path, threads=threads)
+        tile = (np.arange(3 * backend.tile ** 2, dtype=np.float32) % 97 / 96).reshape(1, 3, backend.tile, backend.tile)
+        backend.run(tile, None)
+        times = []
+        for _ in range(20):
+            start = time.perf_counter()
+            backend.run(tile, None)
+            times.append((time.perf_counter() - start) * 1e3)
+        print(f"TIMING python edge {backend.precision}: {statistics.median(times):.1f} ms per {backend.tile}^2 tile "
+              f"at {threads} thread(s) (forward, executorch runtime)")
+PY
+    ) 2>/dev/null
+fi
 
 # 3. Build: natives, the core + the app's model class (Java 8 class files, as for dx) against the
 # test double, then the tests.
@@ -93,10 +171,8 @@ javac -encoding UTF-8 -d "$build/test" -cp "$build/classes:$jar" @"$build/test-s
 
 # 4. Run.
 set +e
-java -Djava.library.path="$build/lib" -Dcea.pte="$pte" -Dcea.photo="$photo" \
-    -Dcea.python.global="$build/python-global.png" -Dcea.python.tile="$build/python-tile.png" \
-    -Dcea.expect.tile=$tile -Dcea.expect.overlap=$overlap -Dcea.expect.context=$context \
-    -Dcea.expect.preset=$preset -Dcea.edge.pte="$edge_pte" \
+java -Djava.library.path="$build/lib" \
+    -Dcea.cases=tiny,edge "${case_properties[@]}" -Dcea.timing.ptes="$timing" \
     -jar "$jar" --disable-banner --disable-ansi-colors --details=tree \
     -cp "$build/classes:$build/test" --scan-classpath "$build/test" | tee "$build/junit.log"
 junit_status=${PIPESTATUS[0]}

@@ -19,7 +19,8 @@ public abstract class ArgbRowSink implements RowSink {
     public final void writeRows(int firstRow, int rowCount, float[] rows) {
         int plane = rowCount * width;
         if (argb.length < plane) {
-            argb = new int[plane];
+            // As large as the caller's buffer allows at once: allocated once per photo, not per band.
+            argb = new int[Math.max(plane, rows.length / 3)];
         }
         Pixels.toArgb(rows, plane, argb);
         writeArgb(firstRow, rowCount, argb);

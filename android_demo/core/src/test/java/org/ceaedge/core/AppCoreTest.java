@@ -56,6 +56,16 @@ class AppCoreTest {
     }
 
     @Test
+    void resultNamesFollowTheCli() {
+        assertEquals("IMG_1_enhanced.png", ResultName.of("IMG_1.JPG"));
+        assertEquals("a.b_enhanced.png", ResultName.of("a.b.png"));
+        assertEquals("photo_enhanced.png", ResultName.of(null));
+        assertEquals("photo_enhanced.png", ResultName.of(".."));
+        assertEquals(".hidden_enhanced.png", ResultName.of(".hidden"));
+        assertEquals("x_y_enhanced.png", ResultName.of("dir/x:y.webp"));
+    }
+
+    @Test
     void costLine() {
         Cost cost = new Cost(192, 4, 6_000_000_000L, 12_000_000L);
         assertEquals(500.0, cost.millisPerMegapixel(), 1e-9);

@@ -1,0 +1,160 @@
+package org.ceaedge.demo;
+
+import android.content.Context;
+import android.content.pm.PackageManager;
+import java.io.File;
+import java.io.FileInputStream;
+import java.io.FileNotFoundException;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import org.ceaedge.core.ProgramFile;
+import org.pytorch.executorch.Module;
+
+/**
+ * The bundled model: the int8 .pte that android_demo/tools/bundle_model.sh put into the
+ * assets is copied to app storage once per installed version (ExecuTorch loads from a path),
+ * checked like the toolkit checks a .pte, and loaded with an explicit thread count.
+ */
+final class ModelStore {
+    static final String ASSET = "cea-edge.pte";
+
+    /** A failure the user can act on; the message says what. */
+    static final class ModelProblem extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        ModelProblem(String message) {
+            super(message);
+        }
+    }
+
+    private ModelStore() {
+    }
+
+    /** Threads for the runtime: the CPUs the app may use, at most 4 (phones' big cores). */
+    static int threads() {
+        return Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+    }
+
+    /** Copy (when new or the app was updated), check and load the model. Call off the UI thread. */
+    static ExecuTorchTileModel load(Context context, int threads) throws ModelProblem {
+        File model = new File(context.getFilesDir(), ASSET);
+        File stamp = new File(context.getFilesDir(), ASSET + ".version");
+        String version = installedVersion(context);
+        if (!model.isFile() || !version.equals(read(stamp))) {
+            copyAsset(context, model);
+            write(stamp, version);
+        }
+        byte[] head = new byte[8];
+        int read = readHead(model, head);
+        byte[] got = read == head.length ? head : new byte[0];
+        String problem = ProgramFile.problem("the bundled model", model.length(), got);
+        if (problem != null) {
+            throw new ModelProblem(problem + ". Rebuild the app after android_demo/tools/bundle_model.sh.");
+        }
+        Module module;
+        try {
+            module = Module.load(model.getAbsolutePath(), Module.LOAD_MODE_MMAP, threads);
+        } catch (RuntimeException error) {
+            throw new ModelProblem("the ExecuTorch runtime could not load the bundled model: " + error.getMessage());
+        }
+        try {
+            return new ExecuTorchTileModel(module);
+        } catch (RuntimeException error) {
+            module.destroy();
+            throw new ModelProblem(error.getMessage());
+        }
+    }
+
+    private static void copyAsset(Context context, File model) throws ModelProblem {
+        File part = new File(model.getPath() + ".part");
+        InputStream in;
+        try {
+            in = context.getAssets().open(ASSET);
+        } catch (FileNotFoundException missing) {
+            throw new ModelProblem("the app has no model (assets/" + ASSET + " is missing): run"
+                    + " android_demo/tools/bundle_model.sh, then rebuild");
+        } catch (IOException error) {
+            throw new ModelProblem("the bundled model could not be read: " + error.getMessage());
+        }
+        try {
+            OutputStream out = new FileOutputStream(part);
+            try {
+                byte[] buffer = new byte[1 << 16];
+                for (int count = in.read(buffer); count > 0; count = in.read(buffer)) {
+                    out.write(buffer, 0, count);
+                }
+                out.flush();
+            } finally {
+                out.close();
+            }
+            if (!part.renameTo(model)) {
+                throw new IOException("could not rename " + part + " to " + model);
+            }
+        } catch (IOException error) {
+            part.delete();
+            throw new ModelProblem("the model could not be copied to app storage: " + error.getMessage());
+        } finally {
+            closeQuietly(in);
+        }
+    }
+
+    private static String installedVersion(Context context) {
+        try {
+            return Long.toString(context.getPackageManager().getPackageInfo(context.getPackageName(), 0).lastUpdateTime);
+        } catch (PackageManager.NameNotFoundException impossible) {
+            return "unknown";
+        }
+    }
+
+    private static int readHead(File file, byte[] head) {
+        try {
+            InputStream in = new FileInputStream(file);
+            try {
+                int total = 0;
+                while (total < head.length) {
+                    int count = in.read(head, total, head.length - total);
+                    if (count < 0) {
+                        break;
+                    }
+                    total += count;
+                }
+                return total;
+            } finally {
+                in.close();
+            }
+        } catch (IOException error) {
+            return 0;
+        }
+    }
+
+    private static String read(File file) {
+        byte[] bytes = new byte[64];
+        int count = readHead(file, bytes);
+        return new String(bytes, 0, count).trim();
+    }
+
+    private static void write(File file, String text) throws ModelProblem {
+        try {
+            OutputStream out = new FileOutputStream(file);
+            try {
+                out.write(text.getBytes("UTF-8"));
+            } finally {
+                out.close();
+            }
+        } catch (IOException error) {
+            throw new ModelProblem("could not write " + file + ": " + error.getMessage());
+        }
+    }
+
+    static void closeQuietly(java.io.Closeable closeable) {
+        if (closeable != null) {
+            try {
+                closeable.close();
+            } catch (IOException ignored) {
+                // nothing left to do with a stream that failed to close
+            }
+        }
+    }
+}

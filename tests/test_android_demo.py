@@ -1,0 +1,64 @@
+"""The Android demo stays tied to the toolkit: the runtime it links is the one the exporter
+pins, the model in its assets is a current export of the bundled QAT checkpoint with the
+recipe's settings, and the Java core's fixtures are what the Python runtime computes today.
+(The Java tests themselves run from .ci/run: android_demo/tools/test_*.sh.)"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import re
+import tomllib
+from pathlib import Path
+
+from cea_edge.model.checkpoint import DEFAULT_QAT_CHECKPOINT, file_sha256
+from cea_edge.runtime.backends import open_backend
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "android_demo"
+ASSET = DEMO / "app" / "src" / "main" / "assets" / "cea-edge.pte"
+FIXTURES = DEMO / "core" / "src" / "test" / "resources" / "fixtures"
+
+
+def gradle_property(name: str) -> str:
+    match = re.search(rf"^{name}=(\S+)$", (DEMO / "gradle.properties").read_text(), re.MULTILINE)
+    assert match, f"{name} missing from android_demo/gradle.properties"
+    return match.group(1)
+
+
+def test_the_app_links_the_executorch_release_the_exporter_pins():
+    pins = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["deploy"]
+    pinned = next(pin.split("==")[1] for pin in pins if pin.startswith("executorch=="))
+    assert gradle_property("executorchVersion") == pinned == importlib.metadata.version("executorch")
+    build = (DEMO / "app" / "build.gradle.kts").read_text()
+    assert 'implementation("org.pytorch:executorch-android:$executorchVersion")' in build
+    assert re.search(r'abiFilters \+= listOf\("arm64-v8a", "x86_64"\)', build)
+
+
+def test_the_bundled_asset_is_a_current_int8_export_with_the_recipe_settings():
+    recipe = tomllib.loads((ROOT / "export" / "executorch.toml").read_text())
+    backend = open_backend(ASSET)
+    info = backend.info
+    assert (info.preset, info.precision) == ("edge", "int8")
+    assert info.checkpoint_sha256 == file_sha256(DEFAULT_QAT_CHECKPOINT), (
+        "app/src/main/assets/cea-edge.pte was exported from another checkpoint: "
+        "run android_demo/tools/bundle_model.sh")
+    assert (backend.tile, backend.overlap, backend.context_size) == (
+        recipe["tile"], recipe["overlap"], recipe["context_size"])
+    assert backend.global_mode, "the app runs global-context mode: the asset needs the context graphs"
+
+
+def test_core_fixtures_are_what_the_python_runtime_computes_now(tmp_path):
+    spec = importlib.util.spec_from_file_location("make_core_fixtures", DEMO / "tools" / "make_core_fixtures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(tmp_path)
+    # Photo files are encoder output (bytes vary with libjpeg/libwebp versions); their verdicts,
+    # in photos.txt, are what the Java tests compare against, so those are checked instead.
+    fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file() and p.parent.name != "photos")
+    committed = sorted(p.relative_to(FIXTURES) for p in FIXTURES.rglob("*")
+                       if p.is_file() and p.parent.name != "photos")
+    assert fresh == committed
+    stale = [str(name) for name in fresh if (tmp_path / name).read_bytes() != (FIXTURES / name).read_bytes()]
+    assert not stale, f"rerun android_demo/tools/make_core_fixtures.py: {stale}"
+    assert sorted(p.name for p in (tmp_path / "photos").iterdir()) == sorted(p.name for p in (FIXTURES / "photos").iterdir())
