@@ -1,0 +1,304 @@
+"""`python -m cea_edge.report`: which target, precision, tile and thread count to ship, measured.
+
+Builds (or reuses) the artifacts of the grid target x precision x tile, measures each with the
+toolkit's stages (quality per degradation family, parity against the FP32 reference, latency
+per tile and per thread count, ms/MP end to end on a photo in global-context mode, peak memory,
+size), and writes report.md, report.html (self-contained), report.json and the plots to --out.
+Finished cells are kept under --out/cells: an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, NoReturn, Sequence
+
+from cea_edge.atomic import InputGuard, atomic_write, atomic_write_json, prepare_output_dir
+from cea_edge.errors import CeaError, check_threads, run_cli, usable_cpus
+from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_QAT_CHECKPOINT
+from cea_edge.report import document as doc
+from cea_edge.report.grid import PRECISIONS, TARGETS, grid
+
+OUTPUTS = ("report.md", "report.html", "report.json", "pareto.png", "quality.png", "threads.png", "crops.png")
+FULL = {"targets": list(TARGETS), "precisions": list(PRECISIONS), "tiles": [128, 256, 512], "threads": [1, 2],
+        "suite": "aio-synth", "photo_mp": 12.0, "runs": 10, "parity_set": "standard"}
+QUICK = {"targets": ["onnx", "executorch"], "precisions": ["fp32", "int8"], "tiles": [256], "threads": [1, 2],
+         "suite": "aio-synth-mini", "photo_mp": 2.0, "runs": 5, "parity_set": "smoke"}
+FAST_DROP_DB, SMALL_DROP_DB = 0.1, 0.2  # the issue's goals: within 0.1 dB (fastest), 0.2 dB (smallest)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise CeaError(f"{message} (see python -m cea_edge.report --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m cea_edge.report", description=__doc__.splitlines()[0],
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--targets", nargs="+", choices=TARGETS, help="default: all three (--quick: onnx executorch)")
+    parser.add_argument("--precisions", nargs="+", choices=PRECISIONS, help="default: fp32 fp16 int8 (--quick: fp32 int8)")
+    parser.add_argument("--tiles", nargs="+", type=int, help="tile sides (default: 128 256 512; --quick: 256)")
+    parser.add_argument("--threads", nargs="+", type=int, help="thread counts (default: 1 2)")
+    parser.add_argument("--overlap", type=int, help="tile overlap (default: the export recipes')")
+    parser.add_argument("--context-size", type=int, help="global-context side (default: the export recipes')")
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
+                        help=f"fp32 checkpoint (default: the bundled {DEFAULT_CHECKPOINT.name})")
+    parser.add_argument("--qat-checkpoint", type=Path,
+                        help="its QAT int8 twin, for int8 cells (default with the bundled checkpoint: "
+                             f"{DEFAULT_QAT_CHECKPOINT.name})")
+    parser.add_argument("--quick", action="store_true",
+                        help="a small grid, the mini suite, a 2 MP photo, fewer runs: a few minutes")
+    parser.add_argument("--out", type=Path, default=Path("reports/tradeoff"), help="output folder (default reports/tradeoff)")
+    parser.add_argument("--cache", type=Path, default=Path("artifacts/report-cache"),
+                        help="where artifacts and references are kept between runs (default artifacts/report-cache)")
+    parser.add_argument("--budget-ms-per-mp", type=float, help="latency budget for the best-quality recommendation")
+    parser.add_argument("--add-profile", type=Path, action="append", default=[], metavar="PROFILE.json",
+                        help="profiles taken elsewhere (python -m cea_edge.profile --json schema) as extra rows")
+    parser.add_argument("--baseline", type=Path, metavar="OLD/report.json", help="add deltas against an earlier report")
+    parser.add_argument("--suite", help="quality suite (default aio-synth; --quick: aio-synth-mini)")
+    parser.add_argument("--photo-mp", type=float, help="end-to-end photo size in MP (default 12; --quick: 2)")
+    parser.add_argument("--runs", type=int, help="timed calls per graph and thread count (default 10; --quick: 5)")
+    parser.add_argument("--fresh", action="store_true", help="measure every cell again (artifacts stay cached)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def settings_from(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
+    """The run's settings: flags over the --quick or full defaults, each checked before any work."""
+    from cea_edge.data.suite import get_suite_spec
+    from cea_edge.errors import checked_flag
+
+    base = QUICK if args.quick else FULL
+    pick = lambda name: getattr(args, name) if getattr(args, name) is not None else base[name]  # noqa: E731
+    settings = {name: pick(name) for name in ("targets", "precisions", "tiles", "threads", "suite", "photo_mp", "runs")}
+    settings["parity_set"] = base["parity_set"]
+    for count in settings["threads"]:
+        check_threads(count)
+    if any(tile < 1 for tile in settings["tiles"]):
+        raise CeaError(f"--tiles must be positive, got {settings['tiles']}")
+    if settings["runs"] < 1:
+        raise CeaError(f"--runs must be at least 1, got {settings['runs']}")
+    if not 0 < settings["photo_mp"] <= 200:
+        raise CeaError(f"--photo-mp must be in (0, 200], got {settings['photo_mp']:g}")
+    if args.budget_ms_per_mp is not None and args.budget_ms_per_mp <= 0:
+        raise CeaError(f"--budget-ms-per-mp must be positive, got {args.budget_ms_per_mp:g}")
+    checked_flag(get_suite_spec, "--suite", settings["suite"])
+    settings["command"] = "python -m cea_edge.report " + shlex.join(argv)
+    settings["budget_ms_per_mp"] = args.budget_ms_per_mp
+    settings["quick"] = args.quick
+    return settings
+
+
+def checkpoints(args: argparse.Namespace, settings: dict[str, Any]) -> tuple[Path, Path | None, str]:
+    """The fp32 checkpoint, its QAT twin (checked to descend from it) and the fp32 sha256."""
+    from cea_edge.model.checkpoint import file_sha256, load_checkpoint, source_sha256
+
+    fp32 = load_checkpoint(args.checkpoint)
+    if fp32.quantization:
+        raise CeaError(f"--checkpoint '{args.checkpoint}' is a QAT checkpoint; pass the fp32 one, and the QAT twin "
+                       "with --qat-checkpoint")
+    sha = file_sha256(args.checkpoint)
+    qat_path = args.qat_checkpoint
+    if qat_path is None and args.checkpoint.resolve() == DEFAULT_CHECKPOINT.resolve():
+        qat_path = DEFAULT_QAT_CHECKPOINT
+    if "int8" in settings["precisions"]:
+        if qat_path is None:
+            raise CeaError("int8 cells need the checkpoint's QAT twin: pass --qat-checkpoint (python -m "
+                           "cea_edge.quantize makes one) or leave int8 out of --precisions")
+        qat = load_checkpoint(qat_path)
+        if not qat.quantization:
+            raise CeaError(f"--qat-checkpoint '{qat_path}' is not a QAT checkpoint")
+        if source_sha256(qat) != sha:
+            raise CeaError(f"--qat-checkpoint '{qat_path}' was not trained from --checkpoint '{args.checkpoint}'")
+    return args.checkpoint, qat_path, sha
+
+
+def reference_for(checkpoint: Path, sha: str, tile: int, overlap: int, context: int, parity_set: str,
+                  cache: Path) -> Any:
+    """The FP32 reference set at this tile: the committed one when it fits, else made (CPU) and cached."""
+    from cea_edge.parity.__main__ import default_reference
+    from cea_edge.parity.reference import load_reference, make_reference
+
+    committed = default_reference()
+    if committed.is_dir():
+        reference = load_reference(committed)
+        if (reference.checkpoint_sha256, reference.tile, reference.context_size) == (sha, tile, context) \
+                and parity_set == "standard":
+            return reference
+    folder = cache / f"reference-{sha[:12]}-{parity_set}-t{tile}-c{context}"
+    if (folder / "record.json").is_file():
+        return load_reference(folder)
+    return make_reference(checkpoint, parity_set, "cpu", tile, overlap, context, folder, overwrite=True,
+                          command="python -m cea_edge.report")
+
+
+def _load_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # a damaged cell is measured again
+
+
+def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from tqdm import tqdm
+
+    from cea_edge.data.suite import build_suite
+    from cea_edge.machine import machine_info
+    from cea_edge.model.checkpoint import file_sha256
+    from cea_edge.parity.check import load_bars
+    from cea_edge.profile.run import Settings
+    from cea_edge.profile.schema import load_import
+    from cea_edge.profile.timing import matmul_peak
+    from cea_edge.report import pareto, plots, render
+    from cea_edge.report.grid import build_cell, cache_key, cell_recipe, checkpoint_for
+    from cea_edge.report.measure import measure_cell, photo_crops, suite_quality
+    from cea_edge.runtime.backends import open_backend
+    from cea_edge.toolchain import quiet_toolchains
+
+    started = time.perf_counter()
+    settings = settings_from(args, argv)
+    cells = grid(settings["targets"], settings["precisions"], settings["tiles"])
+    recipes = {cell: cell_recipe(cell, args.overlap, args.context_size) for cell in cells}  # validates each cell
+    fp32_path, qat_path, sha = checkpoints(args, settings)
+    out = prepare_output_dir(args.out)
+    guard = InputGuard([fp32_path, *([qat_path] if qat_path else []), *args.add_profile,
+                        *([args.baseline] if args.baseline else [])])
+    for name in OUTPUTS:
+        kept = guard.input_at(out / name)
+        if kept is not None:
+            raise CeaError(f"--out '{out}' would replace the input '{kept}' ({name}); an output never replaces an "
+                           "input: copy it elsewhere or pass another --out")
+    imported = [profile for path in args.add_profile for profile in load_import(path)]
+    baseline = doc.load_report(args.baseline) if args.baseline else None
+    cache = args.cache
+    cache.mkdir(parents=True, exist_ok=True)
+    (out / "cells").mkdir(exist_ok=True)
+    samples = build_suite(settings["suite"])
+    bars = load_bars()
+    machine = machine_info()
+    threads = settings["threads"]
+    first = recipes[cells[0]]
+    overlap, context = first.overlap, first.context_size
+
+    failures: list[str] = []
+    results: list[dict[str, Any]] = []
+    fp32_quality: dict[int, Any] = {}
+    steps_per_cell = 3 + len(threads) + 1
+    with quiet_toolchains(), tqdm(total=len(cells) * steps_per_cell + len(settings["tiles"]), disable=args.quiet,
+                                  file=sys.stderr, unit="step") as bar:
+        def step(label: str) -> None:
+            bar.set_postfix_str(label, refresh=False)
+            bar.update(1)
+
+        peaks = {count: matmul_peak(count) for count in threads}
+        references = {}
+        for tile in settings["tiles"]:
+            bar.set_description(f"fp32 t{tile}")
+            record = out / "cells" / f"fp32-t{tile}.json"
+            signature = {"checkpoint": sha, "suite": settings["suite"], "tile": tile, "overlap": overlap,
+                         "context": context}
+            cached = None if args.fresh else _load_json(record)
+            if cached and cached.get("signature") == signature:
+                fp32_quality[tile] = cached["quality"]
+            else:
+                backend = open_backend(fp32_path, threads=max(threads), tile=tile, overlap=overlap,
+                                       context_size=context)
+                fp32_quality[tile] = suite_quality(backend, samples, settings["suite"])
+                atomic_write_json(record, {"signature": signature, "quality": fp32_quality[tile]})
+            references[tile] = reference_for(fp32_path, sha, tile, overlap, context, settings["parity_set"], cache)
+            step("fp32 model")
+        for cell in cells:
+            bar.set_description(cell.name)
+            recipe = recipes[cell]
+            source = checkpoint_for(cell, fp32_path, qat_path)
+            key = cache_key(recipe, file_sha256(source))
+            signature = {"artifact": key, "suite": settings["suite"], "photo_mp": settings["photo_mp"],
+                         "runs": settings["runs"], "threads": threads, "parity": settings["parity_set"]}
+            record = out / "cells" / f"{cell.name}.json"
+            cached = None if args.fresh else _load_json(record)
+            if cached and cached.get("signature") == signature:
+                results.append(cached["result"])
+                bar.update(steps_per_cell)
+                continue
+            try:
+                built = build_cell(cell, recipe, source, file_sha256(source), cache)
+                step("export" if not built.reused else "cached artifact")
+                profile_settings = Settings(runs=settings["runs"], warmup=2, threads=tuple(threads),
+                                            photo_mp=settings["photo_mp"], modes=("global",), ops=False,
+                                            tile=cell.tile, overlap=overlap, context_size=context)
+                result = measure_cell(built, samples, settings["suite"], references.get(cell.tile), bars,
+                                      profile_settings, machine, peaks, step).to_dict()
+            except CeaError as error:
+                failures.append(f"{cell.name}: {error}")
+                result = {"cell": cell.name, "target": cell.target, "precision": cell.precision, "tile": cell.tile,
+                          "artifact_mb": None, "notes": [f"failed: {error}"]}
+            else:
+                atomic_write_json(record, {"signature": signature, "result": result})
+            results.append(result)
+
+    rows = [row for result in results for row in doc.rows_for_cell(result, fp32_quality.get(result["tile"]), threads)]
+    rows += doc.rows_from_profiles(imported, rows)
+    front = pareto.pareto_front(rows)
+    recommendations = pareto.recommend(rows, settings["budget_ms_per_mp"], FAST_DROP_DB, SMALL_DROP_DB)
+    matched = doc.add_deltas(rows, baseline) if baseline else 0
+
+    pictures: dict[str, Path] = {}
+    main_tile = 256 if 256 in settings["tiles"] else settings["tiles"][0]
+    title = f"{fp32_path.name} on {machine.get('cpu')}"
+    pictures["pareto"] = plots.pareto_chart(rows, front, out / "pareto.png", title)
+    pictures["quality"] = plots.quality_bars(rows, fp32_quality.get(main_tile), main_tile, out / "quality.png")
+    pictures["threads"] = plots.threads_chart(rows, main_tile, out / "threads.png")
+    chosen = next((item.key for item in recommendations if item.key), None) or (front[0].key if front else None)
+    chosen_row = next((row for row in rows if row.key == chosen and row.source == "measured"), None)
+    if chosen_row is not None:
+        artifact = next(result["artifact"] for result in results if result["cell"] == chosen_row.cell)
+        with quiet_toolchains():
+            crops = photo_crops(Path(artifact), samples)
+        pictures["crops"] = plots.crops_picture(crops, out / "crops.png",
+                                                f"{chosen_row.cell} (recommended): input, restored, clean, routing maps")
+
+    document = {
+        "schema": doc.SCHEMA, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "wall_seconds": time.perf_counter() - started, "machine": machine,
+        "settings": settings | {"checkpoint": str(fp32_path), "checkpoint_sha256": sha,
+                                "qat_checkpoint": str(qat_path) if qat_path else None, "overlap": overlap,
+                                "context_size": context, "imports": [str(p) for p in args.add_profile],
+                                "usable_cpus": usable_cpus()},
+        "fp32_quality": {str(tile): quality for tile, quality in fp32_quality.items()},
+        "rows": [asdict(row) for row in rows],
+        "pareto": [row.key for row in front],
+        "recommendations": [asdict(item) for item in recommendations],
+        "baseline": {"file": str(args.baseline), "created": baseline.get("created"), "matched_rows": matched}
+        if baseline else None,
+        "pictures": {name: path.name for name, path in pictures.items()},
+        "failures": failures,
+    }
+    text = render.markdown(document, rows, front, {name: path.name for name, path in pictures.items()})
+    atomic_write(out / "report.md", lambda stream: stream.write(text.encode("utf-8")))
+    page = render.page(document, rows, front, pictures)
+    atomic_write(out / "report.html", lambda stream: stream.write(page.encode("utf-8")))
+    atomic_write(out / "report.json", lambda stream: stream.write(doc.to_json(document).encode("utf-8")))
+
+    for item in recommendations:
+        print(f"{item.goal}: {item.key or 'none'} ({item.why})")
+    print("Pareto set: " + (", ".join(row.key for row in front) or "none"))
+    print(f"wrote {out}/report.md, report.html, report.json and {len(pictures)} plots in "
+          f"{document['wall_seconds']:.0f} s")
+    for failure in failures:
+        print(f"error: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return run(build_parser().parse_args(argv), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

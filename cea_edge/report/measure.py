@@ -1,0 +1,124 @@
+"""One cell measured through the toolkit's stages: quality on the suite (evaluate), parity
+against the FP32 reference (parity), latency per tile, threads scaling, ms/MP end to end and
+peak memory (profile). Every number comes from an existing stage; this module only collects
+them into the cell's JSON record (what resume reloads).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from cea_edge.data.suite import SuiteSample
+from cea_edge.errors import CeaError
+from cea_edge.evaluate import EvaluationReport, evaluate_restorer
+from cea_edge.report.grid import BuiltCell
+
+FAMILIES = ("single", "spatial", "composite")
+
+
+@dataclass
+class CellResult:
+    """What the report knows of one artifact; ``threads``-keyed dicts use str keys (JSON)."""
+
+    cell: str
+    target: str
+    precision: str
+    tile: int
+    artifact: str
+    artifact_mb: float
+    quality: dict[str, dict[str, float]] | None = None  # family | "average" -> {psnr_db, ssim, input_psnr_db}
+    parity: dict[str, Any] | None = None  # the parity stage's summary
+    latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # threads -> graph -> median ms
+    ms_per_mp: dict[str, float] = field(default_factory=dict)  # threads -> end to end, global mode
+    photo: dict[str, Any] | None = None  # {megapixels, size}
+    peak_rss_mb: float | None = None
+    census: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def quality_of(report: EvaluationReport) -> dict[str, dict[str, float]]:
+    return {name: {"psnr_db": score.output_psnr, "ssim": score.output_ssim, "input_psnr_db": score.input_psnr}
+            for name, score in report.summary.items()}
+
+
+def suite_quality(backend: Any, samples: Sequence[SuiteSample], suite: str) -> dict[str, dict[str, float]]:
+    """aio-synth PSNR/SSIM per family through the runtime, in global-context mode when the
+    artifact has it (what the CLI and the app run), else tile mode."""
+    from cea_edge.runtime.restore import restore_photo
+
+    mode = "global" if backend.global_mode else "tile"
+    report = evaluate_restorer(lambda degraded: restore_photo(degraded, backend, mode=mode).pixels, samples, suite)
+    return quality_of(report)
+
+
+def measure_cell(built: BuiltCell, samples: Sequence[SuiteSample], suite: str, reference: Any, bars: Any,
+                 settings: Any, machine: dict[str, Any], peaks: dict[int, dict[str, Any]],
+                 step: Callable[[str], None]) -> CellResult:
+    """Quality, parity and profile of one built cell (``settings``: the profile stage's Settings)."""
+    from cea_edge.parity.check import check_artifact
+    from cea_edge.profile.run import profile_artifact
+    from cea_edge.runtime.backends import open_backend
+
+    cell = built.cell
+    result = CellResult(cell.name, cell.target, cell.precision, cell.tile, str(built.artifact),
+                        built.bytes / 1e6)
+    threads = max(settings.threads)
+    if cell.target == "coreml":
+        from cea_edge.profile import coreml
+
+        reason = coreml.unavailable()
+        if reason:
+            profile = profile_artifact(built.artifact, settings, machine, peaks, step)
+            result.census = profile.census
+            result.notes.append(f"not measured here ({reason.split(';')[0].split(' -- ')[-1]}): size and the static "
+                                "census only")
+            return result
+    backend = open_backend(built.artifact, threads=threads)
+    step("quality")
+    result.quality = suite_quality(backend, samples, suite)
+    step("parity")
+    if reference is None:
+        result.notes.append("parity: no reference set for this tile and checkpoint")
+    else:
+        try:
+            result.parity = check_artifact(built.artifact, reference, bars, threads).to_dict()["summary"]
+        except CeaError as error:
+            result.notes.append(f"parity: {error}")
+    profile = profile_artifact(built.artifact, settings, machine, peaks, step)
+    for row in profile.latency:
+        result.latency_ms.setdefault(str(row.threads), {})[row.graph] = row.median_ms
+    if profile.end_to_end is not None:
+        result.photo = {"megapixels": profile.end_to_end.megapixels, "size": profile.end_to_end.size}
+        for run in profile.end_to_end.runs:
+            if run.mode == "global" or not backend.global_mode:
+                result.ms_per_mp[str(run.threads)] = run.ms_per_mp
+        result.peak_rss_mb = profile.end_to_end.peak_rss_mb
+    result.census = profile.census
+    # The report skips the per-op profiler on purpose (python -m cea_edge.profile has it): not a gap to list.
+    result.notes.extend(note for note in profile.not_measured if not note.startswith("per-op breakdown"))
+    return result
+
+
+def photo_crops(path: Path, samples: Sequence[SuiteSample]) -> list[dict[str, Any]]:
+    """One suite sample per family through ``path`` with its routing maps: the report's crops."""
+    from cea_edge.runtime.backends import open_backend
+    from cea_edge.runtime.restore import restore_photo
+
+    backend = open_backend(path)
+    picked: dict[str, SuiteSample] = {}
+    for sample in samples:
+        picked.setdefault(sample.family, sample)
+    crops = []
+    for family in [f for f in FAMILIES if f in picked] + [f for f in picked if f not in FAMILIES]:
+        sample = picked[family]
+        mode = "global" if backend.global_mode else "tile"
+        restored = restore_photo(sample.degraded, backend, mode=mode, want_context=backend.global_mode)
+        maps = list(restored.context.routing_maps) if restored.context is not None else []
+        crops.append({"family": family, "case": sample.case, "degraded": sample.degraded, "restored": restored.pixels,
+                      "clean": sample.clean, "routing_maps": maps, "context_size": backend.context_size})
+    return crops

@@ -1,0 +1,231 @@
+"""The trade-off report: Pareto front and recommendations on synthetic rows, the JSON schema
+round trip, and (on tiny, --quick-sized) the whole command: every file, the HTML holding its
+images and table, the PNGs, resume, a baseline comparison and the page in a real browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cea_edge.errors import CeaError, run_cli
+from cea_edge.report import document as doc
+from cea_edge.report import pareto, plots
+from tests.helpers import CONTEXT, OVERLAP, TILE
+
+
+def row(key: str, ms: float | None, drop: float | None, mb: float | None = 1.0, **extra) -> doc.Row:
+    return doc.Row(key=key, cell=key, target=extra.pop("target", "onnx"), precision=extra.pop("precision", "fp32"),
+                   tile=256, threads=1, source="measured", artifact_mb=mb, psnr_db=None if drop is None else 22 - drop,
+                   psnr_drop_db=drop, ms_per_mp=ms, **extra)
+
+
+# ---- Pareto front and recommendations ---------------------------------------------------------
+
+def test_front_drops_dominated_rows_and_sorts_by_speed():
+    rows = [row("slow-exact", 900, 0.0), row("fast-lossy", 300, 0.5), row("dominated", 950, 0.1),
+            row("middle", 500, 0.05), row("worse-middle", 600, 0.06)]
+    assert [r.key for r in pareto.pareto_front(rows)] == ["fast-lossy", "middle", "slow-exact"]
+
+
+def test_front_keeps_ties_and_a_single_row_and_ignores_unmeasured():
+    rows = [row("a", 400, 0.1), row("b", 400, 0.1), row("c", 500, 0.2), row("coreml", None, None),
+            row("no-quality", 100, None)]
+    assert [r.key for r in pareto.pareto_front(rows)] == ["a", "b"]
+    assert [r.key for r in pareto.pareto_front([row("only", 700, 0.3)])] == ["only"]
+    assert pareto.pareto_front([row("coreml", None, None)]) == []
+
+
+def test_fastest_within_the_bar_breaks_ties_by_drop_then_name():
+    rows = [row("int8", 200, 0.15), row("fp16-b", 400, 0.02), row("fp16-a", 400, 0.02), row("fp32", 400, 0.0)]
+    pick = pareto.fastest_within(rows, 0.1)
+    assert pick.key == "fp32" and "400 ms/MP" in pick.why
+    assert pareto.fastest_within(rows, 0.2).key == "int8"
+    assert pareto.fastest_within([row("x", 100, 0.5)], 0.1).key is None
+
+
+def test_budget_recommendation_without_with_and_beyond_the_budget():
+    rows = [row("int8", 200, 0.15), row("fp32", 400, 0.0)]
+    assert pareto.best_under_budget(rows, None).key is None
+    assert pareto.best_under_budget(rows, 300).key == "int8"
+    assert pareto.best_under_budget(rows, 500).key == "fp32"
+    missed = pareto.best_under_budget(rows, 100)
+    assert missed.key is None and "200 ms/MP" in missed.why
+
+
+def test_smallest_within_the_bar_prefers_the_faster_of_equal_sizes():
+    rows = [row("big", 300, 0.0, mb=2.0), row("small-slow", 500, 0.1, mb=1.0), row("small-fast", 400, 0.15, mb=1.0),
+            row("tiny-lossy", 100, 0.5, mb=0.5), row("unsized", 50, 0.0, mb=None)]
+    assert pareto.smallest_within(rows, 0.2).key == "small-fast"
+    goals = [item.goal for item in pareto.recommend(rows, 450)]
+    assert goals == ["fastest within 0.1 dB of fp32", "best quality under 450 ms/MP",
+                     "smallest artifact within 0.2 dB of fp32"]
+
+
+# ---- the document --------------------------------------------------------------------------
+
+def test_rows_round_trip_through_json_and_bad_reports_are_refused(tmp_path):
+    rows = [row("a", 400, 0.1, family_psnr_db={"single": 20.5}, parity_passed=True, notes=["n"]),
+            row("coreml", None, None, target="coreml")]
+    document = {"schema": doc.SCHEMA, "rows": [asdict(r) for r in rows]}
+    path = tmp_path / "report.json"
+    path.write_text(doc.to_json(document))
+    loaded = doc.load_report(path)
+    assert [doc.row_from_dict(r) for r in loaded["rows"]] == rows
+    for broken, message in [({"schema": "other"}, "schema is 'other'"), ({"schema": doc.SCHEMA}, "'rows'"),
+                            ({"schema": doc.SCHEMA, "rows": [{"key": "x"}]}, "lacks cell")]:
+        path.write_text(json.dumps(broken))
+        with pytest.raises(CeaError, match=message):
+            doc.load_report(path)
+    path.write_text("{")
+    with pytest.raises(CeaError, match="is not JSON"):
+        doc.load_report(path)
+
+
+def test_rows_for_a_cell_and_deltas_against_a_baseline():
+    result = {"cell": "onnx-int8-t256", "target": "onnx", "precision": "int8", "tile": 256, "artifact_mb": 1.1,
+              "quality": {"average": {"psnr_db": 21.9, "ssim": 0.8}, "single": {"psnr_db": 20.0, "ssim": 0.7}},
+              "parity": {"worst_psnr_db": 34.5, "passed": False}, "latency_ms": {"1": {"forward": 40.0}},
+              "ms_per_mp": {"1": 700.0, "2": 450.0}, "peak_rss_mb": 300.0, "notes": []}
+    fp32 = {"average": {"psnr_db": 22.0}}
+    rows = doc.rows_for_cell(result, fp32, [1, 2])
+    assert [r.key for r in rows] == ["onnx-int8-t256-1thr", "onnx-int8-t256-2thr"]
+    assert rows[0].psnr_drop_db == pytest.approx(0.1) and rows[1].ms_per_mp == 450.0
+    assert rows[0].ms_per_tile == 40.0 and rows[1].ms_per_tile is None and rows[0].parity_passed is False
+    unmeasured = doc.rows_for_cell({"cell": "coreml-fp32-t256", "target": "coreml", "precision": "fp32", "tile": 256,
+                                    "artifact_mb": 2.0, "notes": ["not measured here"]}, fp32, [1, 2])
+    assert len(unmeasured) == 1 and unmeasured[0].source == "not measured here" and unmeasured[0].threads is None
+    baseline = {"rows": [asdict(r) for r in rows]}
+    baseline["rows"][0]["ms_per_mp"] = 800.0
+    assert doc.add_deltas(rows, baseline) == 2
+    assert rows[0].delta["ms_per_mp"] == pytest.approx(-100.0) and rows[1].delta["ms_per_mp"] == 0.0
+
+
+def test_imported_profiles_become_rows_with_the_quality_measured_here():
+    here = doc.rows_for_cell({"cell": "executorch-int8-t256", "target": "executorch", "precision": "int8", "tile": 256,
+                              "artifact_mb": 1.75, "quality": {"average": {"psnr_db": 21.9, "ssim": 0.8}},
+                              "ms_per_mp": {"1": 600.0}, "notes": []}, {"average": {"psnr_db": 22.0}}, [1])
+    phone = {"format": "executorch", "precision": "int8", "tile": 256, "source": "imported from phone.json",
+             "machine": {"cpu": "Snapdragon 8 Gen 3"}, "latency": [{"graph": "forward", "threads": 4, "median_ms": 9.5}],
+             "end_to_end": {"runs": [{"mode": "global", "threads": 4, "ms_per_mp": 150.0},
+                                     {"mode": "tile", "threads": 4, "ms_per_mp": 140.0}], "peak_rss_mb": 210.0}}
+    other = phone | {"precision": "fp16", "source": "imported from phone.json"}
+    (imported, unmatched) = doc.rows_from_profiles([phone, other], here)
+    assert imported.key == "executorch-int8-t256-4thr@phone.json" and imported.ms_per_mp == 150.0
+    assert imported.psnr_drop_db == pytest.approx(0.1) and imported.artifact_mb == 1.75
+    assert "Snapdragon 8 Gen 3" in imported.notes[0]
+    assert unmatched.psnr_db is None and unmatched.precision == "fp16"
+    assert [r.key for r in pareto.pareto_front([*here, imported, unmatched])] == [imported.key]
+
+
+# ---- the command, end to end on tiny -------------------------------------------------------
+
+def report_argv(fp32: Path, qat: Path, out: Path, cache: Path, *extra: str) -> list[str]:
+    return ["--checkpoint", str(fp32), "--qat-checkpoint", str(qat), "--targets", "onnx", "executorch",
+            "--precisions", "fp32", "int8", "--tiles", str(TILE), "--overlap", str(OVERLAP), "--context-size",
+            str(CONTEXT), "--threads", "1", "--quick", "--photo-mp", "0.05", "--runs", "2", "--out", str(out),
+            "--cache", str(cache), "--quiet", *extra]
+
+
+@pytest.fixture(scope="module")
+def tiny_report(fp32_checkpoint, qat_checkpoint, tmp_path_factory) -> tuple[Path, list[str]]:
+    from cea_edge.report.__main__ import main
+
+    folder = tmp_path_factory.mktemp("report")
+    argv = report_argv(fp32_checkpoint, qat_checkpoint, folder / "out", folder / "cache")
+    assert run_cli(main, argv) == 0
+    return folder / "out", argv
+
+
+def test_the_report_writes_every_file(tiny_report):
+    out, _ = tiny_report
+    report = doc.load_report(out / "report.json")
+    assert {p.name for p in out.iterdir()} >= {"report.md", "report.html", "report.json", "pareto.png", "quality.png",
+                                               "threads.png", "crops.png", "cells"}
+    assert [r["key"] for r in report["rows"]] == [f"{t}-{p}-t{TILE}-1thr" for t in ("onnx", "executorch")
+                                                  for p in ("fp32", "int8")]
+    for entry in report["rows"]:
+        assert entry["ms_per_mp"] > 0 and entry["psnr_db"] > 0 and entry["artifact_mb"] > 0
+        assert entry["parity_worst_psnr_db"] is not None and entry["ms_per_tile"] > 0
+        assert set(entry["family_psnr_db"]) == {"single", "spatial", "composite"}
+    fp32_rows = [r for r in report["rows"] if r["precision"] == "fp32"]
+    assert all(abs(r["psnr_drop_db"]) < 1e-3 for r in fp32_rows), "fp32 artifacts restore as the fp32 model"
+    assert report["pareto"] and len(report["recommendations"]) == 3 and report["failures"] == []
+    text = (out / "report.md").read_text()
+    assert "## Recommendations" in text and "![Pareto chart](pareto.png)" in text
+    assert all(r["key"] in text for r in report["rows"])
+
+
+def test_the_html_holds_its_pictures_and_the_table(tiny_report):
+    out, _ = tiny_report
+    page = (out / "report.html").read_text()
+    report = json.loads((out / "report.json").read_text())
+    assert page.count("src='data:image/png;base64,") == 4
+    assert "http://" not in page and "https://" not in page, "the page must not fetch anything"
+    body = page.split("<tbody>")[1].split("</tbody>")[0]
+    assert body.count("<tr") == len(report["rows"])
+    assert all(r["key"] in body for r in report["rows"])
+
+
+@pytest.mark.parametrize("name", ["pareto", "quality", "threads", "crops"])
+def test_each_png_is_a_picture_of_its_size(tiny_report, name):
+    out, _ = tiny_report
+    with Image.open(out / f"{name}.png") as image:
+        pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
+        if name in plots.SIZES:
+            assert image.size == plots.SIZES[name]
+        else:  # the crops: three 256-pixel panels per family and the routing maps
+            assert image.width > 3 * 256 and image.height > 256
+    assert pixels.std() > 10, f"{name}.png is (nearly) one colour"
+
+
+def test_a_second_run_resumes_from_the_finished_cells_and_compares_with_a_baseline(tiny_report, tmp_path,
+                                                                                 monkeypatch):
+    from cea_edge.report import grid, measure
+    from cea_edge.report.__main__ import main
+
+    out, argv = tiny_report
+    baseline = tmp_path / "before.json"
+    shutil.copy(out / "report.json", baseline)
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("a finished cell was built or measured again")
+
+    monkeypatch.setattr(grid, "build_cell", must_not_run)
+    monkeypatch.setattr(measure, "measure_cell", must_not_run)
+    assert run_cli(main, [*argv, "--baseline", str(baseline)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["baseline"]["matched_rows"] == len(report["rows"])
+    assert all(r["delta"] is not None and r["delta"]["psnr_db"] == 0 for r in report["rows"])
+    # The baseline is an input: the run refuses to write its report over it.
+    assert run_cli(main, [*argv, "--baseline", str(out / "report.json")]) == 2
+
+
+def test_the_page_renders_in_headless_chromium(tiny_report, tmp_path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        if os.environ.get("CEA_REQUIRE_CHROMIUM"):
+            pytest.fail("CEA_REQUIRE_CHROMIUM is set and there is no chromium (apt-get install chromium)")
+        pytest.skip("no chromium here (Debian: apt-get install chromium; .ci/run installs it)")
+    out, _ = tiny_report
+    url = (out / "report.html").resolve().as_uri()
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=5000"]
+    dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    report = json.loads((out / "report.json").read_text())
+    assert 'data-images-loaded="4/4"' in dom, "the browser did not load every embedded picture"
+    assert f'data-table-rows="{len(report["rows"])}"' in dom
+    shot = tmp_path / "page.png"
+    subprocess.run([*flags, "--window-size=1280,2400", f"--screenshot={shot}", url], capture_output=True,
+                   timeout=120, check=True)
+    with Image.open(shot) as image:
+        pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
+    assert pixels.std() > 10, "the rendered page is blank"
+    # The plots cover a good part of the page: far from all-white.
+    assert (pixels.mean(axis=2) < 200).mean() > 0.02
