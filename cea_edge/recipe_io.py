@@ -2,10 +2,12 @@
 
 Every stage that reads recipes (export, quantization) types and validates its own fields;
 this module locates the files, reads a TOML document with clear errors and checks its keys.
+It also reads the JSON documents users pass in (imported profiles, baseline reports).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import tomllib
 from pathlib import Path
@@ -44,6 +46,16 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise CeaError(f"recipe '{path}' is not valid TOML: {error}") from None
+
+
+def read_json(path: str | Path, flag: str) -> Any:
+    """A JSON document a user passed with ``flag``; unreadable or invalid JSON is one error naming both."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise CeaError(f"{flag} '{path}' cannot be read ({error.strerror or error})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CeaError(f"{flag} '{path}' is not JSON ({error})") from None
 
 
 def check_keys(source: str, values: dict[str, Any], required: tuple[str, ...], optional: tuple[str, ...] = (),

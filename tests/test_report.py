@@ -200,10 +200,24 @@ def test_a_second_run_resumes_from_the_finished_cells_and_compares_with_a_baseli
 
     monkeypatch.setattr(grid, "build_cell", must_not_run)
     monkeypatch.setattr(measure, "measure_cell", must_not_run)
-    assert run_cli(main, [*argv, "--baseline", str(baseline)]) == 0
+    # A profile taken elsewhere (the profile stage's schema) joins as its own row.
+    phone = tmp_path / "phone.json"
+    phone.write_text(json.dumps({"schema": "cea-edge-profile/1", "profiles": [{
+        "artifact": "model.pte", "format": "executorch", "runtime": "executorch (XNNPACK)", "precision": "int8",
+        "preset": "tiny", "tile": TILE, "context_size": CONTEXT, "machine": {"cpu": "Phone SoC"}, "ops": [],
+        "not_measured": [], "census": None, "latency": [{"graph": "forward", "threads": 4, "runs": 5, "median_ms": 1.5,
+                                                          "p10_ms": 1.4, "p90_ms": 1.6}],
+        "end_to_end": {"runs": [{"mode": "global", "threads": 4, "ms_per_mp": 99.0}], "peak_rss_mb": 50.0}}]}))
+    assert run_cli(main, [*argv, "--baseline", str(baseline), "--add-profile", str(phone)]) == 0
     report = json.loads((out / "report.json").read_text())
-    assert report["baseline"]["matched_rows"] == len(report["rows"])
-    assert all(r["delta"] is not None and r["delta"]["psnr_db"] == 0 for r in report["rows"])
+    measured = [r for r in report["rows"] if r["source"] == "measured"]
+    assert report["baseline"]["matched_rows"] == len(measured) == 4
+    assert all(r["delta"] is not None and r["delta"]["psnr_db"] == 0 for r in measured)
+    (imported,) = [r for r in report["rows"] if r["source"] == "imported from phone.json"]
+    assert imported["key"] == f"executorch-int8-t{TILE}-4thr@phone.json" and imported["ms_per_mp"] == 99.0
+    assert imported["psnr_db"] == next(r["psnr_db"] for r in measured if r["cell"] == imported["cell"])
+    assert imported["key"] in report["pareto"], "the fastest configuration at its quality is on the front"
+    assert imported["key"] in (out / "report.html").read_text()
     # The baseline is an input: the run refuses to write its report over it.
     assert run_cli(main, [*argv, "--baseline", str(out / "report.json")]) == 2
 

@@ -7,12 +7,12 @@ runner, a Mac) land in the same tables. The full field list is in cea_edge/profi
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cea_edge.errors import CeaError
+from cea_edge.recipe_io import read_json
 
 SCHEMA = "cea-edge-profile/1"
 
@@ -145,11 +145,5 @@ def validate(data: Any, source: str) -> dict[str, Any]:
 
 def load_import(path: Path) -> list[dict[str, Any]]:
     """The profiles of a document written elsewhere, marked as imported."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise CeaError(f"--import '{path}' cannot be read ({error.strerror or error})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CeaError(f"--import '{path}' is not JSON ({error})") from None
-    profiles = validate(data, str(path))["profiles"]
+    profiles = validate(read_json(path, "--import"), str(path))["profiles"]
     return [profile | {"source": f"imported from {path.name}"} for profile in profiles]

@@ -254,8 +254,10 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     pictures["pareto"] = plots.pareto_chart(rows, front, out / "pareto.png", title)
     pictures["quality"] = plots.quality_bars(rows, fp32_quality.get(main_tile), main_tile, out / "quality.png")
     pictures["threads"] = plots.threads_chart(rows, main_tile, out / "threads.png")
-    chosen = next((item.key for item in recommendations if item.key), None) or (front[0].key if front else None)
-    chosen_row = next((row for row in rows if row.key == chosen and row.source == "measured"), None)
+    # The crops need an artifact on this machine: the first recommendation measured here.
+    here = {row.key: row for row in rows if row.source == "measured" and row.psnr_db is not None}
+    chosen_row = next((here[item.key] for item in recommendations if item.key in here), None) \
+        or next((row for row in front if row.key in here), None) or next(iter(here.values()), None)
     if chosen_row is not None:
         artifact = next(result["artifact"] for result in results if result["cell"] == chosen_row.cell)
         with quiet_toolchains():

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cea_edge.errors import CeaError
+from cea_edge.recipe_io import read_json
 
 SCHEMA = "cea-edge-report/1"
 
@@ -143,13 +144,7 @@ def validate(data: Any, source: str) -> dict[str, Any]:
 
 
 def load_report(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise CeaError(f"--baseline '{path}' cannot be read ({error.strerror or error})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CeaError(f"--baseline '{path}' is not JSON ({error})") from None
-    return validate(data, str(path))
+    return validate(read_json(path, "--baseline"), str(path))
 
 
 def row_from_dict(data: dict[str, Any]) -> Row:

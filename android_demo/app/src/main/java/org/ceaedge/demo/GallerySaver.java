@@ -122,11 +122,7 @@ final class GallerySaver {
     private static void copy(File from, OutputStream out) throws IOException {
         InputStream in = new FileInputStream(from);
         try {
-            byte[] buffer = new byte[1 << 16];
-            for (int count = in.read(buffer); count > 0; count = in.read(buffer)) {
-                out.write(buffer, 0, count);
-            }
-            out.flush();
+            Streams.copy(in, out);
         } finally {
             in.close();
         }

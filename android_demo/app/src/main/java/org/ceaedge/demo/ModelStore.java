@@ -46,10 +46,7 @@ final class ModelStore {
             copyAsset(context, model);
             write(stamp, version);
         }
-        byte[] head = new byte[8];
-        int read = readHead(model, head);
-        byte[] got = read == head.length ? head : new byte[0];
-        String problem = ProgramFile.problem("the bundled model", model.length(), got);
+        String problem = ProgramFile.problem("the bundled model", model.length(), head(model, 8));
         if (problem != null) {
             throw new ModelProblem(problem + ". Rebuild the app after android_demo/tools/bundle_model.sh.");
         }
@@ -81,11 +78,7 @@ final class ModelStore {
         try {
             OutputStream out = new FileOutputStream(part);
             try {
-                byte[] buffer = new byte[1 << 16];
-                for (int count = in.read(buffer); count > 0; count = in.read(buffer)) {
-                    out.write(buffer, 0, count);
-                }
-                out.flush();
+                Streams.copy(in, out);
             } finally {
                 out.close();
             }
@@ -96,7 +89,7 @@ final class ModelStore {
             part.delete();
             throw new ModelProblem("the model could not be copied to app storage: " + error.getMessage());
         } finally {
-            closeQuietly(in);
+            Streams.closeQuietly(in);
         }
     }
 
@@ -108,31 +101,17 @@ final class ModelStore {
         }
     }
 
-    private static int readHead(File file, byte[] head) {
-        try {
-            InputStream in = new FileInputStream(file);
-            try {
-                int total = 0;
-                while (total < head.length) {
-                    int count = in.read(head, total, head.length - total);
-                    if (count < 0) {
-                        break;
-                    }
-                    total += count;
-                }
-                return total;
-            } finally {
-                in.close();
-            }
-        } catch (IOException error) {
-            return 0;
-        }
+    private static String read(File file) {
+        return new String(head(file, 64)).trim();
     }
 
-    private static String read(File file) {
-        byte[] bytes = new byte[64];
-        int count = readHead(file, bytes);
-        return new String(bytes, 0, count).trim();
+    /** The first bytes of a file; none when it cannot be read (then it is treated as missing). */
+    private static byte[] head(File file, int limit) {
+        try {
+            return Streams.head(new FileInputStream(file), limit);
+        } catch (IOException error) {
+            return new byte[0];
+        }
     }
 
     private static void write(File file, String text) throws ModelProblem {
@@ -145,16 +124,6 @@ final class ModelStore {
             }
         } catch (IOException error) {
             throw new ModelProblem("could not write " + file + ": " + error.getMessage());
-        }
-    }
-
-    static void closeQuietly(java.io.Closeable closeable) {
-        if (closeable != null) {
-            try {
-                closeable.close();
-            } catch (IOException ignored) {
-                // nothing left to do with a stream that failed to close
-            }
         }
     }
 }

@@ -136,7 +136,7 @@ final class PhotoJob implements Runnable {
         try {
             BitmapFactory.decodeStream(in, null, bounds);
         } finally {
-            ModelStore.closeQuietly(in);
+            Streams.closeQuietly(in);
         }
         problem = PhotoCheck.sizeProblem(name, bounds.outWidth, bounds.outHeight, PhotoCheck.MAX_PIXELS);
         if (problem == null) {
@@ -144,7 +144,7 @@ final class PhotoJob implements Runnable {
             try {
                 problem = PhotoCheck.truncationProblem(name, format, in);
             } finally {
-                ModelStore.closeQuietly(in);
+                Streams.closeQuietly(in);
             }
         }
         if (problem != null) {
@@ -162,7 +162,7 @@ final class PhotoJob implements Runnable {
         try {
             decoder = BitmapRegionDecoder.newInstance(descriptor.getFileDescriptor(), false);
         } catch (IOException error) {
-            ModelStore.closeQuietly(descriptor);
+            Streams.closeQuietly(descriptor);
             throw new Refused(name + " could not be decoded (" + error.getMessage() + ")");
         }
         RegionDecoderReader reader = new RegionDecoderReader(decoder);
@@ -171,7 +171,7 @@ final class PhotoJob implements Runnable {
             restore(name, source, reader, orientation, Exif.upright(tiff));
         } finally {
             reader.close();
-            ModelStore.closeQuietly(descriptor);
+            Streams.closeQuietly(descriptor);
         }
     }
 
@@ -243,7 +243,7 @@ final class PhotoJob implements Runnable {
                 if (png != null) {
                     png.abandon();
                 }
-                ModelStore.closeQuietly(out);
+                Streams.closeQuietly(out);
                 part.delete();
             }
         }
@@ -292,23 +292,7 @@ final class PhotoJob implements Runnable {
     }
 
     private byte[] readHead(ContentResolver resolver) throws IOException {
-        InputStream in = open(resolver);
-        try {
-            byte[] buffer = new byte[HEAD_BYTES];
-            int total = 0;
-            while (total < buffer.length) {
-                int count = in.read(buffer, total, buffer.length - total);
-                if (count < 0) {
-                    break;
-                }
-                total += count;
-            }
-            byte[] head = new byte[total];
-            System.arraycopy(buffer, 0, head, 0, total);
-            return head;
-        } finally {
-            ModelStore.closeQuietly(in);
-        }
+        return Streams.head(open(resolver), HEAD_BYTES);
     }
 
     private InputStream open(ContentResolver resolver) throws IOException {
