@@ -7,7 +7,8 @@ recommendations), plots (PNG), render (Markdown, HTML).
 JSON schema "cea-edge-report/1" (report.json)::
 
     schema         "cea-edge-report/1"
-    created        UTC time, ISO 8601;  wall_seconds: how long the run took
+    created        UTC time, ISO 8601;  wall_seconds: how long the run took;  cells: in the grid;
+                   resumed_cells: of those, measured by an earlier run (--out/cells) and reused
     machine        cea_edge.machine.machine_info() of the machine that measured
     settings       {targets, precisions, tiles, threads, suite, photo_mp, runs, parity_set, command,
                    budget_ms_per_mp, quick, checkpoint, checkpoint_sha256, qat_checkpoint, overlap,
@@ -17,7 +18,8 @@ JSON schema "cea-edge-report/1" (report.json)::
     rows           [row], one per configuration (cell x threads; imported profiles add their own):
       key, cell, target, precision, tile, threads, source ("measured" | "not measured here" |
       "imported from FILE"), artifact_mb (graph + siblings), psnr_db (suite average, global mode),
-      psnr_drop_db (fp32 at that tile minus psnr_db), family_psnr_db {single, spatial, composite},
+      psnr_drop_db (the fp32 model's best average over the report's tiles minus psnr_db),
+      family_psnr_db {single, spatial, composite},
       ssim, ms_per_mp (end to end, global mode), ms_per_tile (forward, median), peak_rss_mb,
       parity_worst_psnr_db (vs the FP32 reference), parity_passed (its bars), forward_ops (static
       census of the forward graph: .pte ops inside XNNPACK, Core ML MIL ops; null for ONNX), notes [sentence],

@@ -138,6 +138,14 @@ def reference_for(checkpoint: Path, sha: str, tile: int, overlap: int, context: 
                           command="python -m cea_edge.report")
 
 
+def _shown(path: Path) -> str:
+    """A path as the report prints it: relative to the working folder when inside it (no home folders in reports)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _load_json(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -188,6 +196,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     failures: list[str] = []
     results: list[dict[str, Any]] = []
+    resumed = 0
     fp32_quality: dict[int, Any] = {}
     steps_per_cell = 3 + len(threads) + 1
     with quiet_toolchains(), tqdm(total=len(cells) * steps_per_cell + len(settings["tiles"]), disable=args.quiet,
@@ -224,6 +233,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
             cached = None if args.fresh else _load_json(record)
             if cached and cached.get("signature") == signature:
                 results.append(cached["result"])
+                resumed += 1
                 bar.update(steps_per_cell)
                 continue
             try:
@@ -242,7 +252,8 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 atomic_write_json(record, {"signature": signature, "result": result})
             results.append(result)
 
-    rows = [row for result in results for row in doc.rows_for_cell(result, fp32_quality.get(result["tile"]), threads)]
+    reference_quality = doc.best_quality(fp32_quality)
+    rows = [row for result in results for row in doc.rows_for_cell(result, reference_quality, threads)]
     rows += doc.rows_from_profiles(imported, rows)
     front = pareto.pareto_front(rows)
     recommendations = pareto.recommend(rows, settings["budget_ms_per_mp"], FAST_DROP_DB, SMALL_DROP_DB)
@@ -267,9 +278,10 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     document = {
         "schema": doc.SCHEMA, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "wall_seconds": time.perf_counter() - started, "machine": machine,
-        "settings": settings | {"checkpoint": str(fp32_path), "checkpoint_sha256": sha,
-                                "qat_checkpoint": str(qat_path) if qat_path else None, "overlap": overlap,
+        "wall_seconds": time.perf_counter() - started, "cells": len(cells), "resumed_cells": resumed,
+        "machine": machine,
+        "settings": settings | {"checkpoint": _shown(fp32_path), "checkpoint_sha256": sha,
+                                "qat_checkpoint": _shown(qat_path) if qat_path else None, "overlap": overlap,
                                 "context_size": context, "imports": [str(p) for p in args.add_profile],
                                 "usable_cpus": usable_cpus()},
         "fp32_quality": {str(tile): quality for tile, quality in fp32_quality.items()},

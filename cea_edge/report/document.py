@@ -28,7 +28,7 @@ class Row:
     source: str  # "measured" | "not measured here" | "imported from <file>"
     artifact_mb: float | None = None
     psnr_db: float | None = None  # suite average, global-context mode
-    psnr_drop_db: float | None = None  # the fp32 model's average at the same tile minus psnr_db
+    psnr_drop_db: float | None = None  # the fp32 model's best average over the report's tiles minus psnr_db
     family_psnr_db: dict[str, float] = field(default_factory=dict)
     ssim: float | None = None
     ms_per_mp: float | None = None  # end to end on the report's photo, global-context mode
@@ -49,9 +49,15 @@ def _float(value: Any) -> float | None:
     return None if value is None or value == "inf" else float(value)
 
 
+def best_quality(by_tile: dict[Any, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]] | None:
+    """The fp32 model's quality at its best tile: the one reference every row's drop is taken from."""
+    return max(by_tile.values(), key=lambda quality: quality["average"]["psnr_db"], default=None)
+
+
 def rows_for_cell(result: dict[str, Any], fp32_quality: dict[str, dict[str, float]] | None,
                   threads: list[int]) -> list[Row]:
-    """A measured (or not-measured-here) cell as one row per thread count."""
+    """A measured (or not-measured-here) cell as one row per thread count; ``fp32_quality``: the
+    reference of the drop (best_quality)."""
     quality = result.get("quality")
     average = quality["average"]["psnr_db"] if quality else None
     drop = (fp32_quality["average"]["psnr_db"] - average) if quality and fp32_quality else None

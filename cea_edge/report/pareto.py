@@ -2,7 +2,8 @@
 
 A row is one configuration (target, precision, tile, threads). Its speed is ``ms_per_mp`` (end to
 end on the report's photo, global-context mode) and its cost in quality is ``psnr_drop_db`` (the
-fp32 model's aio-synth PSNR at the same tile minus the row's). Rows lacking either (Core ML on
+fp32 model's best aio-synth PSNR over the report's tiles minus the row's: precision, runtime and
+tile size all count, so the drops of all rows share one reference and order them by quality). Rows lacking either (Core ML on
 Linux, imported profiles without quality) take no part; the functions say so instead of guessing.
 """
 
@@ -70,8 +71,9 @@ def best_under_budget(rows: Sequence[Point], budget_ms_per_mp: float | None) -> 
         extra = f"; the fastest takes {fastest.ms_per_mp:.0f} ms/MP" if fastest else ""
         return Recommendation(goal, None, f"no measured configuration runs within {budget_ms_per_mp:g} ms/MP{extra}")
     best = min(fits, key=lambda row: (row.psnr_drop_db, row.ms_per_mp, row.key))
-    return Recommendation(goal, best.key, f"drop {signed_db(best.psnr_drop_db)} at {best.ms_per_mp:.0f} ms/MP, the "
-                                          f"smallest drop of {len(fits)} configuration(s) within the budget")
+    return Recommendation(goal, best.key, f"{best.psnr_db:.2f} dB (drop {signed_db(best.psnr_drop_db)}) at "
+                                          f"{best.ms_per_mp:.0f} ms/MP, the best of {len(fits)} configuration(s) "
+                                          "within the budget")
 
 
 def smallest_within(rows: Sequence[Point], max_drop_db: float) -> Recommendation:

@@ -148,6 +148,8 @@ def crops_picture(crops: list[dict[str, Any]], path: Path, title: str) -> Path:
                   for image in images]
         maps = (routing_grid(crop["routing_maps"], crop["degraded"].shape[:2], crop["context_size"])
                 if crop["routing_maps"] else None)
+        if maps is not None:  # half size: the maps are for their patterns, and they compress poorly
+            maps = maps[::2, ::2]
         panels.append((crop, images, maps))
     map_width = max((m.shape[1] for *_, m in panels if m is not None), default=0)
     width = 3 * (side + 8) + (map_width + 8 if map_width else 0) + 8

@@ -55,7 +55,9 @@ def markdown(document: dict[str, Any], rows: Sequence[Row], front: Sequence[Row]
     settings, machine = document["settings"], document["machine"]
     flags = ", ".join(name for name, on in machine.get("isa", {}).items() if on) or "unknown"
     lines = [f"# Latency / accuracy trade-off: {settings['checkpoint']}", "",
-             f"Written by `{settings['command']}` on {document['created']} in {document['wall_seconds']:.0f} s.",
+             f"Written by `{settings['command']}` on {document['created']} in {document['wall_seconds']:.0f} s"
+             + (f" ({document['resumed_cells']} of {document['cells']} cells measured by an earlier run and resumed)."
+                if document.get("resumed_cells") else "."),
              f"Machine: {machine.get('cpu')}, {machine.get('usable_cpus')} usable CPUs, ISA: {flags}; "
              f"quality on `{settings['suite']}` in global-context mode; ms/MP end to end on a "
              f"{settings['photo_mp']:g} MP photo (one run per thread count after a warm-up, in a fresh process); "
@@ -72,8 +74,9 @@ def markdown(document: dict[str, Any], rows: Sequence[Row], front: Sequence[Row]
                         ("threads", "Latency against threads"), ("crops", "Before / after and routing maps")):
         if name in pictures:
             lines += [f"### {title}", "", f"![{title}]({pictures[name]})", ""]
-    lines += ["## All configurations", "", "Bold: on the Pareto front. Drop: the fp32 model's PSNR at the same tile "
-              "minus the configuration's. Parity: worst case against the FP32 reference (✓/✗: the parity bars)."
+    lines += ["## All configurations", "", "Bold: on the Pareto front. Drop: the fp32 model's best PSNR over the "
+              "report's tiles minus the configuration's (precision, runtime and tile all count). Parity: worst "
+              "case against the FP32 reference (✓/✗: the parity bars)."
               + (" In brackets: change against the baseline report." if document.get("baseline") else ""), ""]
     lines += table_markdown(rows, {row.key for row in front})
     notes = [(row.key, note) for row in rows for note in row.notes]
