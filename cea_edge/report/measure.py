@@ -6,16 +6,18 @@ them into the cell's JSON record (what resume reloads).
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from cea_edge.data.suite import SuiteSample
-from cea_edge.errors import CeaError
+from cea_edge.errors import CeaError, usable_cpus
 from cea_edge.evaluate import EvaluationReport, evaluate_restorer
 from cea_edge.report.grid import BuiltCell
 
 FAMILIES = ("single", "spatial", "composite")
+LOAD_WARNING = 0.5  # as the profile stage's Markdown: above it, other processes shared the CPUs
 
 
 @dataclass
@@ -35,6 +37,7 @@ class CellResult:
     photo: dict[str, Any] | None = None  # {megapixels, size}
     peak_rss_mb: float | None = None
     census: dict[str, Any] | None = None
+    load_average: float | None = None  # 1-minute load when the cell's measurement began
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -67,6 +70,12 @@ def measure_cell(built: BuiltCell, samples: Sequence[SuiteSample], suite: str, r
     cell = built.cell
     result = CellResult(cell.name, cell.target, cell.precision, cell.tile, str(built.artifact),
                         built.bytes / 1e6)
+    if hasattr(os, "getloadavg"):
+        # Other processes on a 2-CPU machine slow the multi-thread runs most: say so in the row.
+        result.load_average = os.getloadavg()[0]
+        if result.load_average > LOAD_WARNING:
+            result.notes.append(f"measured while the load average was {result.load_average:.2f} "
+                                f"on {usable_cpus()} usable CPU(s): timings pessimistic")
     threads = max(settings.threads)
     if cell.target == "coreml":
         from cea_edge.profile import coreml
