@@ -205,8 +205,11 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
             bar.set_postfix_str(label, refresh=False)
             bar.update(1)
 
-        peaks = {count: matmul_peak(count) for count in threads}
-        references = {}
+        # Needed only when a cell is measured: a fully resumed run skips the peak timing and references.
+        peaks: dict[int, Any] = {}
+        references: dict[int, Any] = {}
+        # Two checkpoints serve every cell: hash each once.
+        hashes = {fp32_path: sha, **({qat_path: file_sha256(qat_path)} if qat_path else {})}
         for tile in settings["tiles"]:
             bar.set_description(f"fp32 t{tile}")
             record = out / "cells" / f"fp32-t{tile}.json"
@@ -220,13 +223,12 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                                        context_size=context)
                 fp32_quality[tile] = suite_quality(backend, samples, settings["suite"])
                 atomic_write_json(record, {"signature": signature, "quality": fp32_quality[tile]})
-            references[tile] = reference_for(fp32_path, sha, tile, overlap, context, settings["parity_set"], cache)
             step("fp32 model")
         for cell in cells:
             bar.set_description(cell.name)
             recipe = recipes[cell]
             source = checkpoint_for(cell, fp32_path, qat_path)
-            key = cache_key(recipe, file_sha256(source))
+            key = cache_key(recipe, hashes[source])
             signature = {"artifact": key, "suite": settings["suite"], "photo_mp": settings["photo_mp"],
                          "runs": settings["runs"], "threads": threads, "parity": settings["parity_set"]}
             record = out / "cells" / f"{cell.name}.json"
@@ -236,13 +238,18 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 resumed += 1
                 bar.update(steps_per_cell)
                 continue
+            if not peaks:
+                peaks.update((count, matmul_peak(count)) for count in threads)
+            if cell.tile not in references:
+                references[cell.tile] = reference_for(fp32_path, sha, cell.tile, overlap, context,
+                                                      settings["parity_set"], cache)
             try:
-                built = build_cell(cell, recipe, source, file_sha256(source), cache)
+                built = build_cell(cell, recipe, source, hashes[source], cache)
                 step("export" if not built.reused else "cached artifact")
                 profile_settings = Settings(runs=settings["runs"], warmup=2, threads=tuple(threads),
                                             photo_mp=settings["photo_mp"], modes=("global",), ops=False,
                                             tile=cell.tile, overlap=overlap, context_size=context)
-                result = measure_cell(built, samples, settings["suite"], references.get(cell.tile), bars,
+                result = measure_cell(built, samples, settings["suite"], references[cell.tile], bars,
                                       profile_settings, machine, peaks, step).to_dict()
             except CeaError as error:
                 failures.append(f"{cell.name}: {error}")
