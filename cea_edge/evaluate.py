@@ -6,6 +6,11 @@ Gaussian sigma = 1.5 window of Wang et al. 2004).
 Scores the degraded input and the restored output against the clean image, per case,
 per family (single / spatial / composite) and on average; prints a table, writes JSON.
 With several checkpoints the table puts them side by side (e.g. the adapter ablation).
+
+Two analyses of the adapters, by flag: ``--average-factors`` also scores each model with
+every image's factors replaced by their suite average (what instance conditioning is
+worth), ``--ranks`` reports each adapter's effective rank: of each image's assembled
+per-pixel operator (v1: D^T U, v2: diag(b) D diag(a) U), averaged over the suite.
 """
 
 from __future__ import annotations
@@ -23,10 +28,10 @@ import torch
 from cea_edge.atomic import atomic_write_json, check_output_file
 from cea_edge.data.suite import SuiteSample, build_suite, get_suite_spec
 from cea_edge.errors import check_threads, checked_flag, run_cli
-from cea_edge.metrics import psnr, ssim
+from cea_edge.metrics import effective_rank, psnr, ssim
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from cea_edge.model.config import get_preset
-from cea_edge.model.inference import restore_array
+from cea_edge.model.inference import pad_to_multiple, restore_array
 from cea_edge.model.network import CEANet
 
 
@@ -96,6 +101,41 @@ def evaluate_model(model: CEANet, samples: Sequence[SuiteSample], suite: str = "
     return evaluate_restorer(lambda degraded: restore_array(model, degraded, device), samples, suite, compute_ssim)
 
 
+def sample_factors(model: CEANet, sample: SuiteSample) -> list:
+    """The factors every adapter of ``model`` generates for one suite image."""
+    image = torch.from_numpy(np.ascontiguousarray(sample.degraded)).permute(2, 0, 1)[None]
+    return model.generate_factors(pad_to_multiple(image, model.config.downsample_factor))
+
+
+def suite_average_factors(model: CEANet, samples: Sequence[SuiteSample]) -> list:
+    """Each adapter's factors averaged over the suite: instance conditioning taken away."""
+    per_sample = [sample_factors(model, sample) for sample in samples]
+    return [type(first)(*(torch.stack([f[adapter][k] for f in per_sample]).mean(dim=0) for k in range(2)))
+            for adapter, first in enumerate(per_sample[0])]
+
+
+def evaluate_with_factors(model: CEANet, samples: Sequence[SuiteSample], factors: list, suite: str = "custom",
+                          compute_ssim: bool = True) -> EvaluationReport:
+    """Score ``model`` with the same ``factors`` (batch 1) for every image."""
+    def restore(degraded: np.ndarray) -> np.ndarray:
+        image = torch.from_numpy(np.ascontiguousarray(degraded)).permute(2, 0, 1)[None]
+        height, width = image.shape[-2:]
+        with torch.no_grad():
+            output = model(pad_to_multiple(image, model.config.downsample_factor), factors)
+        return output[0, :, :height, :width].clamp(0, 1).permute(1, 2, 0).numpy()
+    return evaluate_restorer(restore, samples, suite, compute_ssim)
+
+
+def adapter_ranks(model: CEANet, samples: Sequence[SuiteSample]) -> list[float]:
+    """Each adapter's effective rank (cea_edge.metrics), averaged over the suite's images."""
+    ranks = np.zeros(len(model.adapters))
+    for sample in samples:
+        for index, (adapter, factors) in enumerate(zip(model.adapters, sample_factors(model, sample))):
+            with torch.no_grad():
+                ranks[index] += effective_rank(adapter.operators(factors)[0].numpy())
+    return [float(r) for r in ranks / max(len(samples), 1)]
+
+
 def _cell(psnr_db: float, ssim_value: float) -> str:
     return f"{psnr_db:.2f}" if np.isnan(ssim_value) else f"{psnr_db:.2f} / {ssim_value:.3f}"
 
@@ -124,6 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--suite", default="aio-synth", help="named suite (default: aio-synth)")
     parser.add_argument("--json", type=Path, help="write the report(s) here")
     parser.add_argument("--no-ssim", action="store_true", help="PSNR only (faster)")
+    parser.add_argument("--average-factors", action="store_true",
+                        help="also score each model with its factors averaged over the suite (instance conditioning off)")
+    parser.add_argument("--ranks", action="store_true", help="report each adapter's effective rank")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     args = parser.parse_args(argv)
     # Flags and the report's location first: scoring a suite takes minutes.
@@ -142,12 +185,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         loaded = load_checkpoint(path, expected_preset=args.preset)
         models[f"{loaded.config.name} ({path.name})"] = loaded.model
     samples = build_suite(spec)
-    reports = {name: evaluate_model(model, samples, spec.name, compute_ssim=not args.no_ssim)
-               for name, model in models.items()}
+    reports = {}
+    ranks: dict[str, list[float]] = {}
+    for name, model in models.items():
+        reports[name] = evaluate_model(model, samples, spec.name, compute_ssim=not args.no_ssim)
+        if args.average_factors and model.adapters:
+            average = suite_average_factors(model, samples)
+            reports[f"{name}, suite-average factors"] = evaluate_with_factors(model, samples, average, spec.name,
+                                                                               not args.no_ssim)
+        if args.ranks and model.adapters:
+            ranks[name] = adapter_ranks(model, samples)
     print(f"suite {spec.name}: {len(spec.photos)} photos x {len(spec.cases)} cases, {spec.crop}x{spec.crop} crops")
     print(format_table(reports))
+    for name, values in ranks.items():
+        rank = models[name].config.adapter.rank
+        print(f"effective rank per adapter, {name} (r = {rank}): " + ", ".join(f"{v:.2f}" for v in values)
+              + f"; mean {np.mean(values):.2f}")
     if args.json:
-        payload = {name: report.to_dict() for name, report in reports.items()}
+        payload = {name: report.to_dict() | ({"effective_ranks": ranks[name]} if name in ranks else {})
+                   for name, report in reports.items()}
         atomic_write_json(args.json, payload)
         print(f"wrote {args.json}")
     return 0

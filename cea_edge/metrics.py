@@ -67,3 +67,14 @@ def ssim(reference: np.ndarray, image: np.ndarray, data_range: float = 1.0) -> f
     return float(structural_similarity(
         _clamped(reference, data_range), _clamped(image, data_range), data_range=data_range, channel_axis=2,
         gaussian_weights=True, sigma=SSIM_SIGMA, use_sample_covariance=False))
+
+
+def effective_rank(matrix: np.ndarray) -> float:
+    """Effective rank of a matrix (Roy & Vetterli 2007): exp of the entropy of its normalised
+    singular values -- 1.0 for a rank-1 map, k for k equal directions, 0.0 for the zero matrix."""
+    singular = np.linalg.svd(np.asarray(matrix, dtype=np.float64), compute_uv=False)
+    total = singular.sum()
+    if total <= 0:
+        return 0.0
+    share = singular[singular > 0] / total
+    return float(np.exp(-(share * np.log(share)).sum()))

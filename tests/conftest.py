@@ -98,3 +98,19 @@ def fp32_checkpoint(tmp_path_factory) -> Path:
 def qat_checkpoint(fp32_checkpoint, tmp_path_factory) -> Path:
     pytest.importorskip("nncf")
     return run_qat(fp32_checkpoint, tmp_path_factory.mktemp("qat"))
+
+
+# --- the same for the v2 design (tiny2): trained briefly in global-context mode, and QAT ---------
+
+@pytest.fixture(scope="session")
+def fp32_checkpoint_v2(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    config = TrainConfig.build(preset="tiny2", steps=80, batch=4, patch=32, lr=2e-3, warmup=5, val_every=80,
+                               save_every=80, context_loss=0.1)
+    return train(config, tmp_path_factory.mktemp("fp32-v2"), progress=False)
+
+
+@pytest.fixture(scope="session")
+def qat_checkpoint_v2(fp32_checkpoint_v2, tmp_path_factory) -> Path:
+    pytest.importorskip("nncf")
+    return run_qat(fp32_checkpoint_v2, tmp_path_factory.mktemp("qat-v2"))

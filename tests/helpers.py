@@ -17,6 +17,11 @@ TILE, OVERLAP, CONTEXT = 32, 8, 64
 COREML_FLAGS = ("--deployment-target", "iOS17")  # every Core ML export of the suite: built once, shared
 
 
+# v2 parameters that start at zero (PlainBlock's last convolutions, the experts' directions);
+# in v1 these names hold no parameters (mixer.3 and ffn.2 are gates there).
+V2_ZERO_INITIALISED = ("experts_out.", "mixer.3.", "ffn.2.")
+
+
 def make_active(model: CEANet, seed: int = 0) -> CEANet:
     """Give every zero-initialised scale a random value, so adapters and blocks act."""
     generator = torch.Generator().manual_seed(seed)
@@ -24,6 +29,8 @@ def make_active(model: CEANet, seed: int = 0) -> CEANet:
         for name, parameter in model.named_parameters():
             if name.endswith(("gamma", "mixer_scale", "ffn_scale")) or name.startswith("ending"):
                 parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
+            elif any(part in name for part in V2_ZERO_INITIALISED):  # v2's branches end in zeroed convolutions
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.1)
     return model.eval()
 
 

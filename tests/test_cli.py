@@ -14,9 +14,12 @@ from PIL import Image
 
 from cea_edge import enhance, evaluate
 from cea_edge.errors import run_cli
+from cea_edge.model import CEANet, get_preset
 from cea_edge.model import __main__ as model_cli
+from cea_edge.model.checkpoint import save_checkpoint
 from cea_edge.photo_io import read_rgb
 from cea_edge.train import __main__ as train_cli
+from tests.helpers import make_active
 
 
 def bad_images(folder: Path, good: Path) -> dict[str, tuple[Path, str]]:
@@ -209,3 +212,39 @@ def test_evaluate_checks_its_report_path_and_flags_before_scoring(tmp_path, tiny
         assert expected in captured.err and captured.err.count("\n") == 1, captured.err
         assert "suite" not in captured.out  # nothing was scored
     assert not (tmp_path / "missing").exists()
+
+
+def test_evaluate_average_factors_and_ranks(tmp_path, tiny_model, capsys):
+    """--average-factors scores a second column with instance conditioning taken away; --ranks
+    gives one effective rank per adapter (v1 and v2 alike), within [1, r]."""
+    torch.manual_seed(4)
+    v2 = make_active(CEANet(get_preset("tiny2")))
+    paths = {"tiny": tmp_path / "tiny.pt", "tiny2": tmp_path / "tiny2.pt"}
+    save_checkpoint(paths["tiny"], tiny_model)
+    save_checkpoint(paths["tiny2"], v2)
+    report = tmp_path / "report.json"
+    argv = ["--checkpoint", str(paths["tiny"]), "--checkpoint", str(paths["tiny2"]), "--suite", "aio-synth-mini",
+            "--no-ssim", "--average-factors", "--ranks", "--json", str(report)]
+    assert run_cli(evaluate.main, argv) == 0
+    out = capsys.readouterr().out
+    data = json.loads(report.read_text())
+    assert list(data) == ["tiny (tiny.pt)", "tiny (tiny.pt), suite-average factors", "tiny2 (tiny2.pt)",
+                          "tiny2 (tiny2.pt), suite-average factors"]
+    for name, preset in (("tiny (tiny.pt)", "tiny"), ("tiny2 (tiny2.pt)", "tiny2")):
+        ranks = data[name]["effective_ranks"]
+        assert len(ranks) == 3 and all(1.0 <= r <= get_preset(preset).adapter.rank for r in ranks)
+        assert f"effective rank per adapter, {name}" in out
+        # the averaged factors restore differently from each image's own
+        own, average = (data[key]["summary"]["average"]["output_psnr"] for key in (name, f"{name}, suite-average factors"))
+        assert own != average
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--preset", "edge", "--static-adapters"], "--static-adapters: needs a v2 preset"),
+    (["--preset", "tiny2", "--no-adapters", "--context-loss", "0.1"], "--context-loss: trains the factors"),
+    (["--preset", "tiny2", "--context-loss", "0.1", "--patch", "20"], "half of it must be a multiple of 4"),
+    (["--preset", "tiny2", "--context-loss", "-1"], "--context-loss -1.0: must be >= 0"),
+])
+def test_train_v2_flags_are_checked_before_the_work(tmp_path, capsys, args, expected):
+    assert run_cli(train_cli.main, [*args, "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    assert expected in capsys.readouterr().err and not (tmp_path / "run").exists()

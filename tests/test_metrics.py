@@ -9,7 +9,7 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from skimage.metrics import structural_similarity
 
-from cea_edge.metrics import max_abs_error, psnr, ssim
+from cea_edge.metrics import effective_rank, max_abs_error, psnr, ssim
 
 
 def wang_ssim(reference: np.ndarray, image: np.ndarray) -> float:
@@ -87,3 +87,12 @@ def test_ssim_clamps_the_image_and_rejects_other_shapes(noisy_pair):
     assert ssim(clean, overshoot) == ssim(clean, noisy)
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         ssim(clean[..., 0], noisy[..., 0])
+
+
+def test_effective_rank_counts_equal_directions_and_is_zero_for_nothing():
+    rng = np.random.default_rng(0)
+    u, v = rng.normal(size=(8, 1)), rng.normal(size=(1, 8))
+    assert effective_rank(u @ v) == pytest.approx(1.0)
+    assert effective_rank(np.diag([2.0, 2.0, 2.0, 0.0])) == pytest.approx(3.0)
+    assert effective_rank(np.zeros((4, 4))) == 0.0
+    assert 1.0 < effective_rank(np.diag([1.0, 0.1])) < 2.0  # a weak second direction counts a little

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from cea_edge.errors import CeaError
-from cea_edge.model import PRESETS, AdapterConfig, CEANet, HyperAdapter, get_preset
+from cea_edge.model import PRESETS, AdapterConfig, CEAConfig, CEANet, HyperAdapter, get_preset
+from cea_edge.model.adapter import AdapterFactors, ExpertAdapter, ExpertGains
 from cea_edge.model.layers import ChannelNorm, TokenNorm
 from tests.helpers import make_active
 
@@ -17,7 +18,7 @@ from tests.helpers import make_active
 def test_fresh_adapter_is_identity_but_generates_nonzero_factors():
     adapter = HyperAdapter(16, AdapterConfig(rank=4, hyper_tokens=4, hyper_dim=16, grid=4))
     features = torch.randn(2, 16, 32, 32)
-    updated, routing, factors = adapter(features)
+    updated, routing, factors, _ = adapter(features)
     assert torch.equal(updated, features)
     assert routing.shape == (2, 4, 32, 32)
     assert factors.routing_bases.abs().sum() > 0 and factors.residual_directions.abs().sum() > 0
@@ -34,7 +35,7 @@ def test_assembly_is_the_dense_signed_low_rank_formula():
     adapter = HyperAdapter(8, AdapterConfig(rank=3, hyper_tokens=2, hyper_dim=8, grid=2))
     torch.nn.init.normal_(adapter.gamma)
     features = torch.randn(1, 8, 4, 6)
-    updated, routing, factors = adapter(features)
+    updated, routing, factors, _ = adapter(features)
     tokens = adapter.token_norm(features).flatten(2).transpose(1, 2)  # (1, N, C)
     expected_routing = tokens @ factors.routing_bases.transpose(1, 2) / 8**0.5  # (1, N, r)
     expected_delta = expected_routing @ factors.residual_directions  # (1, N, C)
@@ -122,3 +123,76 @@ def test_edge_exports_with_torch_export_at_256():
         torch.testing.assert_close(program.module()(image), model(image), atol=1e-5, rtol=1e-5)
     ops = {str(node.target) for node in program.graph.nodes if node.op == "call_function"}
     assert not any("adaptive" in op or "fft" in op or "mean" in op for op in ops), ops
+
+
+# ---- v2 (edge2): experts assembled by per-image gains ----
+def test_fresh_v2_network_and_adapter_are_the_identity():
+    model = CEANet(get_preset("tiny2")).eval()
+    image = torch.rand(1, 3, 32, 32)
+    assert torch.equal(model(image), image)
+    adapter = ExpertAdapter(8, get_preset("tiny2").adapter)
+    features = torch.randn(2, 8, 16, 16)
+    updated, routing, factors, generated = adapter(features)
+    assert torch.equal(updated, features) and factors is generated
+    assert routing.shape == (2, 3, 16, 16) and routing.abs().sum() > 0
+    assert factors.routing_gains.shape == (2, 3, 1, 1) and factors.direction_gains.shape == (2, 8, 1, 1)
+
+
+def test_v2_assembly_is_the_gain_weighted_expert_formula():
+    torch.manual_seed(2)
+    adapter = ExpertAdapter(8, get_preset("tiny2").adapter)
+    torch.nn.init.normal_(adapter.experts_out.weight)
+    features = torch.randn(2, 8, 4, 6)
+    updated, routing, factors, _ = adapter(features)
+    u, d = adapter.experts_in.weight[:, :, 0, 0], adapter.experts_out.weight[:, :, 0, 0]
+    pixels = features.flatten(2)  # (B, C, N)
+    a, b = factors.routing_gains.flatten(1), factors.direction_gains.flatten(1)
+    expected_routing = a[:, :, None] * (u @ pixels + adapter.experts_in.bias[:, None])
+    expected = pixels + b[:, :, None] * (d @ expected_routing + adapter.experts_out.bias[:, None])
+    torch.testing.assert_close(routing.flatten(2), expected_routing)
+    torch.testing.assert_close(updated.flatten(2), expected)
+    # The gains differ per image: the assembled operator is the image's own.
+    operators = adapter.operators(factors)
+    torch.testing.assert_close(operators, b[:, :, None] * (d * a[:, None, :]) @ u)
+    assert not torch.allclose(operators[0], operators[1])
+
+
+def test_static_adapters_use_the_same_factors_for_every_image():
+    config = get_preset("tiny2").with_static_adapters()
+    model = CEANet(config).eval()
+    assert config.adapter.mode == "static" and config.name == "tiny2-static"
+    first, second = model.generate_factors(torch.rand(1, 3, 32, 32)), model.generate_factors(torch.rand(1, 3, 32, 32))
+    assert all(torch.equal(a, b) for pair_a, pair_b in zip(first, second) for a, b in zip(pair_a, pair_b))
+    assert not any("to_keys" in name for name, _ in model.named_parameters())  # no hyper-network to train
+    with pytest.raises(CeaError, match="design v2"):
+        get_preset("edge").with_static_adapters()
+
+
+def test_context_argument_restores_with_the_context_images_factors():
+    torch.manual_seed(3)
+    model = make_active(CEANet(get_preset("tiny2"))).eval()
+    image, context = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        given = model(image, model.generate_factors(context), full_output=True)
+        in_context = model(image, context=context, full_output=True)
+        whole = model(image, full_output=True)
+    torch.testing.assert_close(in_context.image, given.image)
+    assert not torch.allclose(in_context.image, whole.image)
+    # generated: what the tile itself would have made, kept for the agreement loss
+    torch.testing.assert_close(in_context.generated[0].routing_gains, whole.factors[0].routing_gains)
+
+
+def test_pair_factors_builds_each_designs_factor_type(tiny_model):
+    v2 = CEANet(get_preset("tiny2"))
+    flat = [t for f in v2.generate_factors(torch.rand(1, 3, 32, 32)) for t in f]
+    assert all(isinstance(f, ExpertGains) for f in v2.pair_factors(flat))
+    flat = [t for f in tiny_model.generate_factors(torch.rand(1, 3, 32, 32)) for t in f]
+    assert all(isinstance(f, AdapterFactors) for f in tiny_model.pair_factors(flat))
+
+
+def test_unknown_design_or_mode_is_a_clear_error():
+    with pytest.raises(CeaError, match="unknown design"):
+        CEAConfig.from_dict(get_preset("edge").to_dict() | {"design": "v9"})
+    with pytest.raises(CeaError, match="needs design v2"):
+        CEAConfig.from_dict(get_preset("edge").to_dict() | {"adapter": {"mode": "static"}})
+    assert CEAConfig.from_dict({k: v for k, v in get_preset("edge").to_dict().items() if k != "design"}).design == "v1"

@@ -44,6 +44,7 @@ weight_decay = 1e-4
 warmup = 1
 frequency_loss = 0.05
 grad_clip = 1.0
+context_loss = 0.0
 seed = 1
 val_every = 2
 save_every = 2

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -15,6 +16,7 @@ from cea_edge.errors import CeaError
 from cea_edge.model import CEANet, get_preset
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_QAT_CHECKPOINT, load_checkpoint, save_checkpoint
 from cea_edge.train import DEFAULT_SCHEDULE, TrainConfig, cosine_with_warmup, train
+from cea_edge.train.loop import context_view, factor_distance
 
 QUICK = dict(preset="tiny", batch=2, patch=32, warmup=2, val_every=3, save_every=3, val_suite="aio-synth-mini")
 
@@ -95,3 +97,37 @@ def test_init_fine_tunes_from_weights_and_checks_the_preset(tmp_path, tiny_check
         assert torch.equal(a, b), name  # lr 0: the weights are exactly the initial ones
     with pytest.raises(CeaError, match="holds 'tiny'"):
         train(TrainConfig.build(steps=1, adapters=False, **QUICK), tmp_path / "bad", progress=False, init=tiny_checkpoint)
+
+
+def test_context_view_is_the_runtimes_shrunk_and_mirror_padded_view():
+    """Box-averaged 2x down (context_image's area resize at an integer factor); half the time the
+    lower rows mirror the kept ones, as context_image pads a photo that is not square."""
+    batch = torch.rand(2, 3, 16, 16)
+    shrunk = torch.nn.functional.avg_pool2d(batch, 2)
+    views = [context_view(batch, np.random.default_rng(seed)) for seed in range(8)]
+    assert all(view.shape == (2, 3, 8, 8) for view in views)
+    assert any(torch.equal(view, shrunk) for view in views)
+    padded = next(view for view in views if not torch.equal(view, shrunk))
+    kept = next(k for k in range(8) if not torch.equal(padded[..., k, :], shrunk[..., k, :]))
+    assert torch.equal(padded[..., :kept, :], shrunk[..., :kept, :])
+    assert torch.equal(padded[..., kept, :], shrunk[..., kept - 1, :])  # the edge row repeats (symmetric)
+
+
+def test_factor_distance_is_zero_only_for_equal_factors():
+    model = CEANet(get_preset("tiny2"))
+    own = model.generate_factors(torch.rand(1, 3, 32, 32))
+    assert factor_distance(own, own) == 0
+    other = [type(f)(f[0] + 1, f[1]) for f in own]
+    assert factor_distance(own, other) == pytest.approx(0.5)  # routing gains off by 1, direction gains equal
+
+
+def test_v2_global_context_training_and_the_ablations_record_what_they_trained(tmp_path):
+    v2 = dict(QUICK, preset="tiny2")
+    final = train(TrainConfig.build(steps=2, context_loss=0.5, **v2), tmp_path / "ctx", progress=False)
+    loaded = load_checkpoint(final)
+    assert loaded.config.design == "v2" and loaded.metadata["train_config"]["context_loss"] == 0.5
+    static = load_checkpoint(train(TrainConfig.build(steps=1, static_adapters=True, **v2), tmp_path / "static",
+                                   progress=False))
+    assert static.config.adapter.mode == "static" and static.metadata["train_config"]["static_adapters"] is True
+    # a run that uses neither records the keys every earlier checkpoint has
+    assert list(TrainConfig.build(**QUICK).record()) == list(load_checkpoint(DEFAULT_CHECKPOINT).metadata["train_config"])

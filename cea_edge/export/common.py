@@ -11,7 +11,6 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from cea_edge.model.adapter import AdapterFactors
 from cea_edge.model.network import CEANet
 from cea_edge.runtime.contract import (
     CONTEXT_GRAPH,
@@ -102,8 +101,7 @@ class GlobalGraph(nn.Module):
     def forward(self, image: torch.Tensor, *factors: torch.Tensor) -> torch.Tensor:
         if self.half:
             image, factors = image.half(), tuple(tensor.half() for tensor in factors)
-        pairs = [AdapterFactors(factors[i], factors[i + 1]) for i in range(0, len(factors), 2)]
-        restored = self.model(image, pairs)
+        restored = self.model(image, self.model.pair_factors(factors))
         return restored.float() if self.half else restored
 
 
@@ -131,7 +129,7 @@ def graph_specs(model: CEANet, recipe: Any, tile_module: nn.Module, context_modu
         return specs
     with torch.no_grad():
         factors = [t.contiguous() for f in model(tile, full_output=True).factors for t in f]
-    names = factor_names(len(factors) // 2)
+    names = factor_names(len(factors) // 2, model.config.design)
     half = isinstance(tile_module, Float16Compute)
     base = tile_module.model if half else tile_module
     specs.append(GraphSpec(CONTEXT_GRAPH, ContextGraph(context_module, half).eval(), (example_input(recipe.context_size),),

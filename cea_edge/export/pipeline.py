@@ -31,6 +31,7 @@ from cea_edge.model.checkpoint import (
 from cea_edge.model.config import CEAConfig
 from cea_edge.model.memory import USABLE_FRACTION, activation_bytes, available_memory, largest_tile
 from cea_edge.model.network import CEANet
+from cea_edge.profile.run import time_census
 from cea_edge.runtime.contract import CONTEXT_GRAPH, GLOBAL_GRAPH, ArtifactInfo, sibling_path
 
 # Target modules are imported on use: each pulls in its toolchain only when asked for.
@@ -158,6 +159,14 @@ def quality_lines(loaded: LoadedCheckpoint) -> list[str]:
              f"{quality['fp32']['psnr']:.2f} -> {quality['int8']['psnr']:.2f} dB ({-quality['drop_db']:+.3f} dB)")]
 
 
+def describe_time_census(census: dict) -> str:
+    """One line: the op time of an int8 tile by arithmetic, and the float ops that take most of it."""
+    shares = ", ".join(f"{kind} {share:.1%}" for kind, share in census["shares"].items() if share)
+    top = "; ".join(f"{op['type']} {op['share']:.1%}" for op in census["float_ops"][:3])
+    return (f"op time ({census['source']}, {census['threads']} thread, {census['ms_per_run']:.1f} ms/tile): {shares}"
+            + (f"; float ops: {top}" if top else ""))
+
+
 def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool = True,
            require_prediction: bool = False) -> ExportResult:
     """Export ``checkpoint`` as ``recipe`` says into ``out_dir``; raises CeaError on any problem.
@@ -202,12 +211,18 @@ def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool 
                     raise_if_failed(Verification(**verification.global_context), f"{destination.name} (global context)")
             else:
                 verification = skipped_verification()
+            details = dict(built.details)
+            census_line = []
+            if verify and recipe.quantized and not built.unavailable and recipe.target != "coreml":
+                # Where an int8 tile's time goes, by arithmetic: the float ops it keeps, measured.
+                details["time_census"] = time_census(staged_artifact)
+                census_line = [describe_time_census(details["time_census"])]
             digest = artifact_digest(staged_artifact)
             manifest = build_manifest(
                 artifact=destination, digest=digest, recipe=recipe.to_dict(), preset=loaded.config.name,
                 config=loaded.config.to_dict(), checkpoint=loaded.path.resolve(), checkpoint_sha256=checkpoint_sha256,
                 min_tile=loaded.config.min_tile, io_names=built.io_names, export_seconds=export_seconds,
-                verification=verification.to_dict(), details=built.details,
+                verification=verification.to_dict(), details=details,
             )
             if built.siblings:
                 manifest["siblings"] = {name: {"file": sibling_path(destination, name).name,
@@ -222,4 +237,4 @@ def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool 
                     remove_staged(path)
             raise
     return ExportResult(destination, manifest_path, digest, recipe, loaded.config.name, export_seconds,
-                        verification, built.summary + quality_lines(loaded))
+                        verification, built.summary + census_line + quality_lines(loaded))

@@ -190,9 +190,8 @@ def _layer_inventory(program: torch.export.ExportedProgram) -> dict[str, _Layer]
         if getattr(weight, "target", None) != ops.dequantize_per_channel.default:
             continue
         hook = signature.inputs_to_buffers.get(weight.args[0].name, "")
-        users = list(node.users)
         quantized_input = getattr(node.args[0], "target", None) == ops.dequantize_per_tensor.default
-        int8 = quantized_input and len(users) == 1 and users[0].target == ops.quantize_per_tensor.default
+        int8 = quantized_input and _quantized_output(node)
         bias = node.args[2] if len(node.args) > 2 and node.args[2] is not None else None
         inventory[hook.removeprefix("__nncf_hooks.").removesuffix(".qweight")] = _Layer(
             gemms[node.target], int8, float(node.args[0].args[1]) if quantized_input else None,
@@ -291,7 +290,34 @@ def unshare_dequantize(program: torch.export.ExportedProgram) -> int:
 
 
 # Shape-only ops carry quantized values through unchanged; they are neither int8 nor float compute.
-_LAYOUT_OPS = ("view", "reshape", "flatten", "unflatten", "permute", "transpose", "slice", "expand", "clone")
+_LAYOUT_OPS = ("view", "reshape", "flatten", "unflatten", "permute", "transpose", "slice", "expand", "clone",
+               "unsqueeze", "squeeze")
+# Activations an integer conv/linear/add applies as its output clamp (XNNPACK's fused
+# activation, onnxruntime's Relu-before-QuantizeLinear fusion): conv -> relu -> quantize is one int8 op.
+_FUSED_ACTIVATIONS = (torch.ops.aten.relu.default, torch.ops.aten.relu_.default)
+
+
+def _op_name(node: Any) -> str:
+    return str(getattr(node.target, "__name__", node.target)).split(".")[0]
+
+
+def _quantized_output(node: Any) -> bool:
+    """The op's only consumer is a quantize, or a fused activation whose only consumer is."""
+    ops = _decomposed_ops()
+    users = list(node.users)
+    if len(users) == 1 and users[0].target in _FUSED_ACTIVATIONS:
+        users = list(users[0].users)
+    return len(users) == 1 and users[0].target == ops.quantize_per_tensor.default
+
+
+def _fused_activation(node: Any) -> bool:
+    """A relu that an integer op before it absorbs (see _FUSED_ACTIVATIONS)."""
+    if node.target not in _FUSED_ACTIVATIONS or not node.all_input_nodes:
+        return False
+    producer = node.all_input_nodes[0]
+    ops = _decomposed_ops()
+    return (len(producer.users) == 1 and _op_name(producer) in ("conv2d", "linear", "conv_transpose2d", "add")
+            and len(node.users) == 1 and next(iter(node.users)).target == ops.quantize_per_tensor.default)
 
 
 def op_precisions(program: torch.export.ExportedProgram) -> dict[str, dict[str, int]]:
@@ -304,13 +330,13 @@ def op_precisions(program: torch.export.ExportedProgram) -> dict[str, dict[str, 
     for node in program.graph.nodes:
         if node.op != "call_function" or node.target in qdq:
             continue
-        name = str(getattr(node.target, "__name__", node.target)).split(".")[0]
+        name = _op_name(node)
         if name.startswith(_LAYOUT_OPS) or name == "getitem":
             continue
+        if _fused_activation(node):
+            continue  # runs inside the integer op before it (its clamp)
         inputs = [arg for arg in node.all_input_nodes if arg.op != "placeholder"]  # weights, biases: constants
-        users = list(node.users)
-        int8 = (bool(inputs) and all(getattr(arg, "target", None) in qdq for arg in inputs)
-                and len(users) == 1 and users[0].target == ops.quantize_per_tensor.default)
+        int8 = bool(inputs) and all(getattr(arg, "target", None) in qdq for arg in inputs) and _quantized_output(node)
         table.setdefault(name, Counter())["int8" if int8 else "float"] += 1
     return {name: dict(counts) for name, counts in sorted(table.items())}
 

@@ -9,6 +9,12 @@ from cea_edge.errors import CeaError
 
 # Where hyper-adapters may sit: the bottleneck ("middle") and/or the decoder levels.
 ADAPTER_SITES = ("middle", "decoder")
+# v1: LayerNorm + gated NAFNet blocks, adapters that generate (U, D) per image (the `edge` model).
+# v2: norm-free ReLU blocks and adapters that assemble static experts by generated gains, built
+# for integer kernels (README, "edge v2").
+DESIGNS = ("v1", "v2")
+# dynamic: factors generated per image; static (v2 ablation): learned factors, the same for every image.
+ADAPTER_MODES = ("dynamic", "static")
 
 
 @dataclass(frozen=True)
@@ -20,6 +26,7 @@ class AdapterConfig:
     hyper_dim: int = 32  # d: width of the hyper-token space
     heads: int = 1  # attention heads over the pooled grid
     grid: int = 8  # g: features are pooled to a g x g grid of keys/values
+    mode: str = "dynamic"  # see ADAPTER_MODES (v2 only)
 
 
 @dataclass(frozen=True)
@@ -34,8 +41,17 @@ class CEAConfig:
     ffn_expansion: int = 2
     adapter: AdapterConfig = field(default_factory=AdapterConfig)
     adapter_sites: tuple[str, ...] = ADAPTER_SITES
+    design: str = "v1"  # see DESIGNS; checkpoints written before v2 carry none and are v1
+    # Pixel stride of the first convolution (and of the last, a transposed one): 2 runs the top
+    # level at half resolution with 4x fewer, wider per-pixel ops (what integer kernels need).
+    stem: int = 1
 
     def __post_init__(self) -> None:
+        if self.design not in DESIGNS:
+            raise CeaError(f"config '{self.name}': unknown design '{self.design}'; use one of {DESIGNS}")
+        if self.adapter.mode not in ADAPTER_MODES or (self.adapter.mode != "dynamic" and self.design == "v1"):
+            raise CeaError(f"config '{self.name}': adapter mode '{self.adapter.mode}' needs design v2 "
+                           f"(modes: {ADAPTER_MODES})")
         if len(self.encoder_blocks) != len(self.decoder_blocks):
             raise CeaError(
                 f"config '{self.name}': encoder_blocks and decoder_blocks need the same number of levels"
@@ -51,7 +67,7 @@ class CEAConfig:
     @property
     def downsample_factor(self) -> int:
         """Input height and width must be multiples of this."""
-        return 2**self.levels
+        return self.stem * 2**self.levels
 
     @property
     def min_tile(self) -> int:
@@ -78,6 +94,12 @@ class CEAConfig:
         """The same backbone with no hyper-adapters (the ablation baseline)."""
         return replace(self, name=f"{self.name}-noadapter", adapter_sites=())
 
+    def with_static_adapters(self) -> "CEAConfig":
+        """The same model with image-independent adapter factors (the v2 ablation)."""
+        if self.design != "v2":
+            raise CeaError(f"config '{self.name}': static adapters exist for design v2 only")
+        return replace(self, name=f"{self.name}-static", adapter=replace(self.adapter, mode="static"))
+
 
 PRESETS: dict[str, CEAConfig] = {
     # Fast tests: a few thousand parameters, two levels.
@@ -89,6 +111,16 @@ PRESETS: dict[str, CEAConfig] = {
         decoder_blocks=(1, 1),
         adapter=AdapterConfig(rank=2, hyper_tokens=2, hyper_dim=16, heads=1, grid=4),
     ),
+    # Fast tests of the v2 design.
+    "tiny2": CEAConfig(
+        name="tiny2",
+        width=8,
+        encoder_blocks=(1, 1),
+        middle_blocks=1,
+        decoder_blocks=(1, 1),
+        adapter=AdapterConfig(rank=3, hyper_tokens=2, hyper_dim=16, heads=1, grid=4),
+        design="v2",
+    ),
     # The phone model: reduced rank and hyper tokens, small pooled grid.
     "edge": CEAConfig(
         name="edge",
@@ -97,6 +129,20 @@ PRESETS: dict[str, CEAConfig] = {
         middle_blocks=2,
         decoder_blocks=(1, 1, 1),
         adapter=AdapterConfig(rank=4, hyper_tokens=4, hyper_dim=32, heads=1, grid=8),
+    ),
+    # edge v2, built for integer kernels: no per-pixel norms or gates, adapters that are
+    # convolutions plus per-image gains (r = 8 experts each), and a stride-2 stem, so that the
+    # top level runs at half resolution with width 32 -- 4x fewer, 2x wider per-pixel ops than
+    # width 16 at full resolution, for 0.9x the FLOPs of `edge` (README, "edge v2").
+    "edge2": CEAConfig(
+        name="edge2",
+        width=32,
+        encoder_blocks=(1, 2),
+        middle_blocks=2,
+        decoder_blocks=(1, 1),
+        adapter=AdapterConfig(rank=8, hyper_tokens=4, hyper_dim=32, heads=1, grid=8),
+        design="v2",
+        stem=2,
     ),
     # Near the paper's scale: width 48, several blocks per level, r = M = 16.
     "base": CEAConfig(

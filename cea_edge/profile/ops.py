@@ -112,3 +112,55 @@ def top_ops(ops: dict[str, Any], top: int) -> list[dict[str, Any]]:
     ranked = sorted(totals.items(), key=lambda kv: -kv[1][1])[:top]
     return [{"type": op, "where": where, "calls_per_run": calls / runs, "ms_per_run": ms / runs, "share": ms / overall}
             for (op, where), (calls, ms) in ranked]
+
+
+# What arithmetic an operator a runtime's profiler names runs in. XNNPACK names its kernels with
+# their data types ("Fully Connected (NC, QS8, QC8W) GEMM", "Convolution (NHWC, F32) IGEMM");
+# onnxruntime names the fused integer kernels QLinear*/QGemm/*Integer*.
+_XNNPACK_INT8 = re.compile(r"\b(QS8|QU8|QC8|QD8|QC8W)\b")
+_LAYOUT_TYPES = re.compile(r"^(Transpose|Reshape|Copy|Squeeze|Unsqueeze|Flatten|Concatenate|Slice|"
+                           r"ReorderInput|ReorderOutput|Static Reshape|Expand)", re.IGNORECASE)
+_CONVERT_TYPES = re.compile(r"^(Convert|QuantizeLinear|DequantizeLinear|DynamicQuantizeLinear)\b")
+_ORT_INT8 = re.compile(r"^(QLinear|QGemm|MatMulInteger|ConvInteger|QAttention|DynamicQuantizeMatMul|MatMulIntegerToFloat)")
+# XNNPACK's elementwise operators carry no data type in their names ("Add (ND)", "Multiply (ND)"):
+# the profile cannot tell an int8 add from a float one (the exported graph's census can).
+_XNNPACK_UNTYPED = re.compile(r"^(Add|Multiply|Subtract|Divide|Maximum|Minimum|Squared Difference) \(ND\)$")
+PRECISION_CLASSES = ("int8", "float", "convert", "layout", "untyped")
+
+
+def precision_class(op_type: str) -> str:
+    """int8 | float | convert (quantize / dequantize between the two) | layout (data movement) |
+    untyped (an XNNPACK elementwise op, whose name does not say)."""
+    if _CONVERT_TYPES.match(op_type):
+        return "convert"
+    if _LAYOUT_TYPES.match(op_type):
+        return "layout"
+    if _XNNPACK_INT8.search(op_type) or _ORT_INT8.match(op_type):
+        return "int8"
+    if _XNNPACK_UNTYPED.match(op_type):
+        return "untyped"
+    return "float"
+
+
+def precision_shares(ops: dict[str, Any]) -> dict[str, Any]:
+    """Where one breakdown's (JSON form) op time goes by arithmetic: the share of each class
+    and every float op type with its calls and ms per run and share of the op time."""
+    totals: dict[str, float] = defaultdict(float)
+    float_ops: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+    for record in ops["records"]:
+        if record["where"] == DELEGATE_CALL:
+            continue
+        kind = precision_class(record["type"])
+        totals[kind] += record["total_ms"]
+        if kind == "float":
+            float_ops[record["type"]][0] += record["calls"]
+            float_ops[record["type"]][1] += record["total_ms"]
+    overall = sum(totals.values()) or 1.0
+    runs = max(ops["runs"], 1)
+    return {
+        "source": ops["source"], "threads": ops["threads"], "runs": ops["runs"],
+        "ms_per_run": overall / runs,
+        "shares": {kind: totals.get(kind, 0.0) / overall for kind in PRECISION_CLASSES},
+        "float_ops": [{"type": op, "calls_per_run": calls / runs, "ms_per_run": ms / runs, "share": ms / overall}
+                      for op, (calls, ms) in sorted(float_ops.items(), key=lambda kv: -kv[1][1])],
+    }

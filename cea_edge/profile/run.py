@@ -3,14 +3,14 @@ measured peak, per-op breakdown from the runtime's profiler, census, and the end
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
 from cea_edge.errors import CeaError
 from cea_edge.profile import census, coreml
-from cea_edge.profile.ops import breakdown
+from cea_edge.profile.ops import breakdown, precision_shares
 from cea_edge.profile.schema import ArtifactProfile, Latency, OpBreakdown
 from cea_edge.profile.timing import EndToEndJob, end_to_end, graph_calls, latency_row, time_calls
 from cea_edge.runtime.backends import Backend, open_backend
@@ -173,3 +173,23 @@ def profile_artifact(path: Path, settings: Settings, machine: dict[str, Any], pe
     elif settings.photo_mp <= 0:
         profile.not_measured.append("end-to-end photo and peak RSS: skipped (--photo-mp 0)")
     return profile
+
+
+def time_census(path: Path, threads: int = 1, runs: int = 5) -> dict[str, Any]:
+    """The forward graph's op time by arithmetic (int8 / float / convert / layout, see
+    ops.precision_shares), from the runtime's own profiler: what an int8 export records of the
+    float ops it keeps. Needs a runtime with a profiler (ExecuTorch, onnxruntime)."""
+    settings = Settings(runs=runs, warmup=1, threads=(threads,))
+    backend = _open(path, settings, threads, trace=True)
+    trace = backend.trace
+    if trace is None:
+        raise CeaError(f"'{path.name}': its runtime has no per-operator profiler here")
+    try:
+        call = graph_calls(backend)[FORWARD_GRAPH]
+        time_calls(call, 0, settings.warmup)
+        trace.reset()
+        time_calls(call, runs, 0)
+        found = breakdown(trace, trace.collect(), FORWARD_GRAPH, threads, runs)
+    finally:
+        trace.close()
+    return precision_shares(asdict(found))

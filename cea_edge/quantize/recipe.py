@@ -14,7 +14,7 @@ from typing import Any
 from cea_edge.errors import CeaError
 from cea_edge.recipe_io import bundled_recipe, check_keys, check_type, read_toml
 from cea_edge.train import DEFAULT_SCHEDULE, SCHEDULE_FIELDS, TrainConfig, TrainSchedule
-from cea_edge.train.config import check_schedule, flag_name
+from cea_edge.train.config import FLOAT_FIELDS, check_schedule, flag_name
 
 SCHEMES = ("int8",)
 NNCF_PRESETS = ("mixed", "performance")
@@ -82,8 +82,7 @@ def validate(recipe: QuantRecipe, downsample: int | None = None) -> QuantRecipe:
     for name in ("calibration_size", "calibration_patch"):
         check_type(source, name, getattr(recipe, name), int)
     for name in SCHEDULE_FIELDS:
-        number = name in ("lr", "min_lr", "weight_decay", "frequency_loss", "grad_clip")
-        check_type(source, name, getattr(schedule, name), (int, float) if number else int)
+        check_type(source, name, getattr(schedule, name), (int, float) if name in FLOAT_FIELDS else int)
     for name, choices in (("scheme", SCHEMES), ("nncf_preset", NNCF_PRESETS), ("overflow_fix", OVERFLOW_FIXES),
                           ("activation_range", ACTIVATION_RANGES), ("target", QAT_TARGETS)):
         if getattr(recipe, name) not in choices:
@@ -132,6 +131,8 @@ def recipe_from_record(record: dict[str, Any]) -> QuantRecipe:
         values["train"] = {"target": values.pop("target", None)} | {
             key: values.pop(key) if key in values else getattr(DEFAULT_SCHEDULE, key) for key in SCHEDULE_FIELDS}
         values["nncf_preset"] = values.pop("preset", None)
+    # Schedule fields added since (context_loss) ran at their defaults.
+    values["train"] = {key: getattr(DEFAULT_SCHEDULE, key) for key in SCHEDULE_FIELDS} | values["train"]
     return recipe_from_values(values, record["source"])
 
 

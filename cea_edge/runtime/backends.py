@@ -297,7 +297,6 @@ def open_checkpoint(path: Path, threads: int | None, tile: int, overlap: int, co
     """A PyTorch checkpoint (fp32 or QAT) in eager mode on ``device`` ("cpu", "cuda", "cuda:1"; the
     parity reference runs on a GPU); any tile (and context side) that fits the preset."""
     torch = require("torch", "running a checkpoint")
-    from cea_edge.model.adapter import AdapterFactors
     from cea_edge.model.checkpoint import load_checkpoint
 
     loaded = load_checkpoint(path)
@@ -319,8 +318,8 @@ def open_checkpoint(path: Path, threads: int | None, tile: int, overlap: int, co
             torch.set_num_threads(threads)
         pairs = None
         if factors is not None:
-            tensors = [torch.from_numpy(f).to(device).expand(len(image), -1, -1) for f in factors]
-            pairs = [AdapterFactors(tensors[i], tensors[i + 1]) for i in range(0, len(tensors), 2)]
+            tensors = [torch.from_numpy(f).to(device).expand(len(image), *f.shape[1:]) for f in factors]
+            pairs = model.pair_factors(tensors)
         with torch.no_grad():
             return model(torch.from_numpy(image).to(device), pairs, full_output=full_output)
 

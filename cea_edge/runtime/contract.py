@@ -8,8 +8,10 @@ Both sides import this module; no literal of the contract appears anywhere else.
     forward_global (image, *factors)   -> restored       every tile uses the photo's factors
 
 ExecuTorch keeps them as methods of one program; ONNX and Core ML as the main file and
-two siblings beside it (x.onnx, x.context.onnx, x.global.onnx). Factors are flat, adapter
-by adapter: routing_bases_0 (1, r, C0), residual_directions_0, routing_bases_1, ...
+two siblings beside it (x.onnx, x.context.onnx, x.global.onnx). Factors are flat, two per
+adapter, adapter by adapter: v1 models routing_bases_0 (1, r, C0), residual_directions_0,
+routing_bases_1, ...; v2 models routing_gains_0 (1, r, 1, 1), direction_gains_0 (1, C0, 1, 1),
+... Apps take them in order, whatever their names and shapes.
 
 Every artifact describes itself (``ArtifactInfo``) so that an app needs no side file:
 ONNX ``metadata_props`` and Core ML user metadata hold it as strings under ``cea_edge.*``
@@ -43,8 +45,12 @@ METADATA_PREFIX = "cea_edge."
 GRAPH_KEY = METADATA_PREFIX + "graph"  # string stores only: which graph a file holds
 
 
-def factor_names(adapters: int) -> list[str]:
-    return [f"{kind}_{index}" for index in range(adapters) for kind in ("routing_bases", "residual_directions")]
+# The two factors of one adapter, by model design (cea_edge.model.config.DESIGNS).
+FACTOR_KINDS = {"v1": ("routing_bases", "residual_directions"), "v2": ("routing_gains", "direction_gains")}
+
+
+def factor_names(adapters: int, design: str = "v1") -> list[str]:
+    return [f"{kind}_{index}" for index in range(adapters) for kind in FACTOR_KINDS[design]]
 
 
 def routing_map_names(adapters: int) -> list[str]:

@@ -19,22 +19,31 @@ import torch
 from cea_edge.data.suite import get_suite_spec
 from cea_edge.errors import CeaError, check_threads, checked_flag, run_cli
 from cea_edge.model.config import get_preset
-from cea_edge.train.config import DEFAULT_SCHEDULE, SCHEDULE_FIELDS, TrainConfig, TrainSchedule, check_schedule, flag_name
+from cea_edge.train.config import (
+    DEFAULT_SCHEDULE,
+    FLOAT_FIELDS,
+    SCHEDULE_FIELDS,
+    TrainConfig,
+    TrainSchedule,
+    check_schedule,
+    flag_name,
+)
 from cea_edge.train.run import check_run_dir, train
 
-# Flag order of --help (ints, then floats), as it has always been.
-INT_FLAGS = ("steps", "batch", "patch", "warmup", "seed", "val_every", "save_every")
-FLOAT_FLAGS = ("lr", "min_lr", "weight_decay", "frequency_loss", "grad_clip")
+# Flag order of --help: ints, then floats.
+INT_FLAGS = tuple(name for name in SCHEDULE_FIELDS if name not in FLOAT_FIELDS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(prog="python -m cea_edge.train", description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default=defaults.preset, help="tiny, edge or base (default: edge)")
+    parser.add_argument("--preset", default=defaults.preset, help="tiny, edge, edge2 or base (default: edge)")
     parser.add_argument("--no-adapters", action="store_true", help="train the backbone without hyper-adapters (ablation)")
+    parser.add_argument("--static-adapters", action="store_true",
+                        help="v2 presets: adapters with learned factors that do not depend on the image (ablation)")
     for name in INT_FLAGS:
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(DEFAULT_SCHEDULE, name))
-    for name in FLOAT_FLAGS:
+    for name in FLOAT_FIELDS:
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(DEFAULT_SCHEDULE, name))
     parser.add_argument("--val-suite", default=defaults.val_suite)
     parser.add_argument("--out", type=Path, default=Path("runs/train"), help="run folder (default: runs/train)")
@@ -46,15 +55,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     # Every flag and output location is checked here, before any step: a run must not fail at its first save.
-    downsample = checked_flag(get_preset, "--preset", args.preset).downsample_factor
+    model_config = checked_flag(get_preset, "--preset", args.preset)
+    downsample = model_config.downsample_factor
     schedule = TrainSchedule(**{name: getattr(args, name) for name in SCHEDULE_FIELDS})
     check_schedule(schedule, lambda name: f"{flag_name(name)} {getattr(args, name)}")
     if args.patch % downsample:
         raise CeaError(f"--patch {args.patch}: must be a multiple of {downsample} for preset '{args.preset}'")
+    if args.context_loss and (args.patch // 2) % downsample:
+        raise CeaError(f"--patch {args.patch}: global-context training (--context-loss) restores with the factors "
+                       f"of the half-size patch, so half of it must be a multiple of {downsample}")
     checked_flag(get_suite_spec, "--val-suite", args.val_suite)
     check_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise CeaError("--device cuda: no CUDA device is available on this machine")
+    if args.static_adapters and (args.no_adapters or model_config.design != "v2"):
+        raise CeaError("--static-adapters: needs a v2 preset (edge2) with adapters")
+    if args.context_loss and (args.no_adapters or args.static_adapters):
+        raise CeaError("--context-loss: trains the factors of dynamic adapters; this run has none")
     if args.init and args.resume:
         raise CeaError("--init and --resume exclude each other: --resume already restores the weights")
     for flag, path in (("--init", args.init), ("--resume", args.resume)):
@@ -63,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_run_dir(args.out)
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = TrainConfig(args.preset, not args.no_adapters, args.val_suite, schedule)
+    config = TrainConfig(args.preset, not args.no_adapters, args.val_suite, schedule, args.static_adapters)
     final = train(config, args.out, args.resume, args.device, progress=not args.no_progress, init=args.init)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"wrote {final}")

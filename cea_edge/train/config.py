@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Callable
 
 from cea_edge.errors import CeaError
+from cea_edge.model.config import CEAConfig, get_preset
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,10 @@ class TrainSchedule:
     seed: int
     val_every: int
     save_every: int
+    # Global-context training (v2): every other step restores the patch with the factors its
+    # half-size copy generates, plus this weight times the L1 distance between those factors
+    # and the patch's own; 0 trains in whole-image mode only (v1, QAT).
+    context_loss: float = 0.0
 
     def with_overrides(self, **overrides: Any) -> TrainSchedule:
         """These values over this schedule's; None means "not given" (a command-line flag left out)."""
@@ -36,8 +41,10 @@ class TrainSchedule:
 
 
 SCHEDULE_FIELDS = tuple(field.name for field in fields(TrainSchedule))
+# The fields that take a float (the annotation, a string under postponed evaluation); the others are ints.
+FLOAT_FIELDS = tuple(field.name for field in fields(TrainSchedule) if field.type == "float")
 POSITIVE_FIELDS = ("batch", "patch", "lr", "grad_clip", "val_every", "save_every")
-NON_NEGATIVE_FIELDS = ("min_lr", "weight_decay", "warmup", "frequency_loss")
+NON_NEGATIVE_FIELDS = ("min_lr", "weight_decay", "warmup", "frequency_loss", "context_loss")
 
 
 def check_schedule(schedule: TrainSchedule, where: Callable[[str], str], min_steps: int = 1) -> None:
@@ -69,14 +76,27 @@ class TrainConfig:
     adapters: bool = True
     val_suite: str = "aio-synth-mini"
     schedule: TrainSchedule = DEFAULT_SCHEDULE
+    static_adapters: bool = False  # v2 ablation: factors that do not depend on the image
 
     @classmethod
     def build(cls, preset: str = "edge", adapters: bool = True, val_suite: str = "aio-synth-mini",
-              **schedule: Any) -> TrainConfig:
+              static_adapters: bool = False, **schedule: Any) -> TrainConfig:
         """A config from flat values: schedule fields not given keep ``DEFAULT_SCHEDULE``'s."""
-        return cls(preset, adapters, val_suite, replace(DEFAULT_SCHEDULE, **schedule))
+        return cls(preset, adapters, val_suite, replace(DEFAULT_SCHEDULE, **schedule), static_adapters)
 
     def record(self) -> dict[str, Any]:
         """The flat dict checkpoints carry ("train_config" / "quantize_config"): its keys and order
         are those of every checkpoint written so far, so that old and new ones compare."""
-        return {"preset": self.preset, "adapters": self.adapters, **asdict(self.schedule), "val_suite": self.val_suite}
+        schedule = asdict(self.schedule)
+        # Fields added since the first checkpoints are recorded only when they are used, so that a
+        # run that does not use them records what those runs did.
+        later = {"context_loss": schedule.pop("context_loss"), "static_adapters": self.static_adapters}
+        record = {"preset": self.preset, "adapters": self.adapters, **schedule, "val_suite": self.val_suite}
+        return record | {key: value for key, value in later.items() if value}
+
+    def model_config(self) -> CEAConfig:
+        """The model this run trains: the preset, without adapters or with static ones for the ablations."""
+        config = get_preset(self.preset)
+        if not self.adapters:
+            return config.without_adapters()
+        return config.with_static_adapters() if self.static_adapters else config

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
@@ -30,6 +32,27 @@ from cea_edge.train.config import TrainConfig, TrainSchedule
 def frequency_l1(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """L1 distance of the 2-D spectra (a loss term; the model itself has no FFT)."""
     return (torch.fft.rfft2(output) - torch.fft.rfft2(target)).abs().mean()
+
+
+def context_view(batch: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """What the runtime's global-context mode shows the adapters of a photo larger than the
+    context side: the image shrunk by box averaging (here 2x, as for 1024 px into 512) and,
+    for a photo that is not square, mirror-padded to a square (runtime/tiling.context_image).
+    Half the batches keep part of the height and mirror the rest."""
+    shrunk = F.avg_pool2d(batch, 2)
+    side = shrunk.shape[-2]
+    if rng.random() < 0.5:
+        return shrunk
+    kept = int(rng.integers(side // 2, side))
+    top = shrunk[..., :kept, :]
+    mirrored = top.flip(-2)[..., : side - kept, :]  # numpy's "symmetric" padding: the edge row repeats
+    return torch.cat([top, mirrored], dim=-2)
+
+
+def factor_distance(given: list, generated: list) -> torch.Tensor:
+    """Mean L1 distance between two lists of adapter factors (pairs of tensors), adapter by adapter."""
+    terms = [(a - b).abs().mean() for pair_a, pair_b in zip(given, generated) for a, b in zip(pair_a, pair_b)]
+    return torch.stack(terms).mean()
 
 
 def cosine_with_warmup(schedule: TrainSchedule) -> Callable[[int], float]:
@@ -142,9 +165,16 @@ def run_loop(model: torch.nn.Module, config: TrainConfig, env: Distributed, opti
         if teacher is not None:
             with torch.no_grad():
                 clean = teacher(degraded)
-        restored = trained(degraded)
+        agreement = None
+        if schedule.context_loss and step % 2:
+            output = trained(degraded, context=context_view(degraded, stream.rng), full_output=True)
+            restored, agreement = output.image, factor_distance(output.factors, output.generated)
+        else:
+            restored = trained(degraded)
         l1 = (restored - clean).abs().mean()
         loss = l1 + schedule.frequency_loss * frequency_l1(restored, clean) if schedule.frequency_loss else l1
+        if agreement is not None:
+            loss = loss + schedule.context_loss * agreement
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), schedule.grad_clip)

@@ -9,7 +9,6 @@ import torch
 from cea_edge.atomic import check_output_dir, remove_stale_temporaries
 from cea_edge.errors import CeaError
 from cea_edge.model.checkpoint import file_sha256, load_checkpoint, save_checkpoint
-from cea_edge.model.config import get_preset
 from cea_edge.model.network import CEANet
 from cea_edge.train.config import TrainConfig
 from cea_edge.train.loop import RunProgress, make_optimizer, resume_progress, run_loop, run_metadata, setup_distributed
@@ -24,9 +23,7 @@ def train(config: TrainConfig, out: Path, resume: Path | None = None, device_nam
     """
     env = setup_distributed(device_name)
     torch.manual_seed(config.schedule.seed)  # same initial weights on every rank
-    model_config = get_preset(config.preset)
-    if not config.adapters:
-        model_config = model_config.without_adapters()
+    model_config = config.model_config()
     model = CEANet(model_config).to(env.device)
     optimizer, scheduler = make_optimizer(model, config.schedule)
     state = RunProgress()
