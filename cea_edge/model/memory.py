@@ -32,7 +32,8 @@ USABLE_FRACTION = 0.9  # of MemAvailable: leave the rest to the photo, its outpu
 
 def activation_bytes(config: CEAConfig, tile: int, batch: int = 1) -> int:
     """Estimated peak bytes of one forward pass on a (batch, 3, tile, tile) float32 input."""
-    per_pixel = 4 * (FLOATS_PER_WIDTH * config.width * config.ffn_expansion / 2 + IMAGE_FLOATS)
+    # A stem of stride s runs the widest level on 1/s^2 of the pixels (edge2; not calibrated apart).
+    per_pixel = 4 * (FLOATS_PER_WIDTH * config.width * config.ffn_expansion / 2 / config.stem**2 + IMAGE_FLOATS)
     return int(batch * tile * tile * per_pixel) + FIXED_BYTES
 
 
