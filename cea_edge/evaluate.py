@@ -117,13 +117,8 @@ def suite_average_factors(model: CEANet, samples: Sequence[SuiteSample]) -> list
 def evaluate_with_factors(model: CEANet, samples: Sequence[SuiteSample], factors: list, suite: str = "custom",
                           compute_ssim: bool = True) -> EvaluationReport:
     """Score ``model`` with the same ``factors`` (batch 1) for every image."""
-    def restore(degraded: np.ndarray) -> np.ndarray:
-        image = torch.from_numpy(np.ascontiguousarray(degraded)).permute(2, 0, 1)[None]
-        height, width = image.shape[-2:]
-        with torch.no_grad():
-            output = model(pad_to_multiple(image, model.config.downsample_factor), factors)
-        return output[0, :, :height, :width].clamp(0, 1).permute(1, 2, 0).numpy()
-    return evaluate_restorer(restore, samples, suite, compute_ssim)
+    return evaluate_restorer(lambda degraded: restore_array(model, degraded, factors=factors), samples, suite,
+                             compute_ssim)
 
 
 def adapter_ranks(model: CEANet, samples: Sequence[SuiteSample]) -> list[float]:

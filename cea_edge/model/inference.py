@@ -20,14 +20,17 @@ def pad_to_multiple(image: torch.Tensor, multiple: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def restore_tensor(model: CEANet, image: torch.Tensor) -> torch.Tensor:
-    """Restore a (B, 3, H, W) batch of any size: pad, run, crop, clamp to [0, 1]."""
+def restore_tensor(model: CEANet, image: torch.Tensor, factors: list | None = None) -> torch.Tensor:
+    """Restore a (B, 3, H, W) batch of any size: pad, run, crop, clamp to [0, 1].
+
+    factors: every adapter's factors to use instead of the image's own (see CEANet.restore)."""
     height, width = image.shape[-2:]
     padded = pad_to_multiple(image, model.config.downsample_factor)
-    return model(padded)[..., :height, :width].clamp(0.0, 1.0)
+    return model(padded, factors)[..., :height, :width].clamp(0.0, 1.0)
 
 
-def restore_array(model: CEANet, image: np.ndarray, device: torch.device | str = "cpu") -> np.ndarray:
+def restore_array(model: CEANet, image: np.ndarray, device: torch.device | str = "cpu",
+                  factors: list | None = None) -> np.ndarray:
     """Restore one (H, W, 3) float32 image in [0, 1]."""
     batch = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(device)
-    return restore_tensor(model, batch)[0].permute(1, 2, 0).cpu().numpy()
+    return restore_tensor(model, batch, factors)[0].permute(1, 2, 0).cpu().numpy()
