@@ -31,7 +31,7 @@ from cea_edge.errors import check_threads, checked_flag, run_cli
 from cea_edge.metrics import effective_rank, psnr, ssim
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from cea_edge.model.config import get_preset
-from cea_edge.model.inference import pad_to_multiple, restore_array
+from cea_edge.model.inference import image_batch, pad_to_multiple, restore_array
 from cea_edge.model.network import CEANet
 
 
@@ -103,8 +103,7 @@ def evaluate_model(model: CEANet, samples: Sequence[SuiteSample], suite: str = "
 
 def sample_factors(model: CEANet, sample: SuiteSample) -> list:
     """The factors every adapter of ``model`` generates for one suite image."""
-    image = torch.from_numpy(np.ascontiguousarray(sample.degraded)).permute(2, 0, 1)[None]
-    return model.generate_factors(pad_to_multiple(image, model.config.downsample_factor))
+    return model.generate_factors(pad_to_multiple(image_batch(sample.degraded), model.config.downsample_factor))
 
 
 def suite_average_factors(model: CEANet, samples: Sequence[SuiteSample]) -> list:

@@ -134,14 +134,58 @@ def report_argv(fp32: Path, qat: Path, out: Path, cache: Path, *extra: str) -> l
             "--cache", str(cache), "--quiet", *extra]
 
 
+def session_exports(export_once, fp32_checkpoint: Path, qat_checkpoint: Path) -> list[Path]:
+    """The session's exports of the report's four cells (test_int8_export builds the int8 ones too)."""
+    return [export_once(fp32_checkpoint, target, "fp32").artifact for target in ("onnx", "executorch")] + \
+           [export_once(qat_checkpoint, target, "int8").artifact for target in ("onnx", "executorch")]
+
+
 @pytest.fixture(scope="module")
-def tiny_report(fp32_checkpoint, qat_checkpoint, tmp_path_factory) -> tuple[Path, list[str]]:
+def tiny_report(fp32_checkpoint, qat_checkpoint, export_once, tmp_path_factory) -> tuple[Path, list[str]]:
     from cea_edge.report.__main__ import main
 
     folder = tmp_path_factory.mktemp("report")
-    argv = report_argv(fp32_checkpoint, qat_checkpoint, folder / "out", folder / "cache")
+    reuse = [flag for artifact in session_exports(export_once, fp32_checkpoint, qat_checkpoint)
+             for flag in ("--reuse", str(artifact.parent))]
+    argv = report_argv(fp32_checkpoint, qat_checkpoint, folder / "out", folder / "cache", *reuse)
     assert run_cli(main, argv) == 0
     return folder / "out", argv
+
+
+def test_cells_reuse_matching_exports_and_nothing_else(tiny_report, export_once, fp32_checkpoint, qat_checkpoint,
+                                                       tmp_path):
+    from cea_edge.export.recipes import recipe_for
+    from cea_edge.model.checkpoint import file_sha256
+    from cea_edge.report.grid import find_export
+
+    out, argv = tiny_report
+    cache = Path(argv[argv.index("--cache") + 1])
+    origins = {json.loads(p.read_text())["cell"]: json.loads(p.read_text())["origin"] for p in cache.glob("*/cell.json")}
+    exports = session_exports(export_once, fp32_checkpoint, qat_checkpoint)
+    assert sorted(origins.values()) == sorted(f"reused {a.parent / (a.name + '.json')}" for a in exports)
+    pte = exports[3]
+    recipe = recipe_for("executorch").with_overrides(precision="int8", tile=TILE, overlap=OVERLAP, context_size=CONTEXT)
+    sha = file_sha256(qat_checkpoint)
+    assert find_export([pte.parent], recipe, sha) == pte.parent / (pte.name + ".json")
+    assert find_export([pte.parent], recipe.with_overrides(overlap=OVERLAP * 2), sha) is None
+    assert find_export([pte.parent], recipe, file_sha256(fp32_checkpoint)) is None
+    copy = tmp_path / "copy"
+    shutil.copytree(pte.parent, copy)
+    with open(copy / pte.name, "r+b") as stream:  # same size, one byte changed: the manifest's hash no longer holds
+        stream.seek(100)
+        byte = stream.read(1)
+        stream.seek(100)
+        stream.write(bytes([byte[0] ^ 1]))
+    assert find_export([copy], recipe, sha) is None
+    onnx_int8 = exports[2]
+    copy = tmp_path / "onnx"
+    shutil.copytree(onnx_int8.parent, copy)
+    siblings = [p for p in copy.iterdir() if p.suffix == ".onnx" and p.name != onnx_int8.name]
+    assert siblings, "the ONNX export has its context / global graphs beside it"
+    siblings[0].unlink()
+    onnx_recipe = recipe_for("onnx").with_overrides(precision="int8", tile=TILE, overlap=OVERLAP, context_size=CONTEXT)
+    assert find_export([copy], onnx_recipe, sha) is None
+    assert find_export([onnx_int8.parent], onnx_recipe, sha) is not None
 
 
 def test_the_report_writes_every_file(tiny_report):

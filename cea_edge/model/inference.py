@@ -19,6 +19,11 @@ def pad_to_multiple(image: torch.Tensor, multiple: int) -> torch.Tensor:
     return F.pad(image, (0, pad_w, 0, pad_h), mode=mode)
 
 
+def image_batch(image: np.ndarray) -> torch.Tensor:
+    """One (H, W, 3) image as a (1, 3, H, W) batch."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+
+
 @torch.no_grad()
 def restore_tensor(model: CEANet, image: torch.Tensor, factors: list | None = None) -> torch.Tensor:
     """Restore a (B, 3, H, W) batch of any size: pad, run, crop, clamp to [0, 1].
@@ -32,5 +37,5 @@ def restore_tensor(model: CEANet, image: torch.Tensor, factors: list | None = No
 def restore_array(model: CEANet, image: np.ndarray, device: torch.device | str = "cpu",
                   factors: list | None = None) -> np.ndarray:
     """Restore one (H, W, 3) float32 image in [0, 1]."""
-    batch = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(device)
+    batch = image_batch(image).to(device)
     return restore_tensor(model, batch, factors)[0].permute(1, 2, 0).cpu().numpy()

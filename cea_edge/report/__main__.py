@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path("reports/tradeoff"), help="output folder (default reports/tradeoff)")
     parser.add_argument("--cache", type=Path, default=Path("artifacts/report-cache"),
                         help="where artifacts and references are kept between runs (default artifacts/report-cache)")
+    parser.add_argument("--reuse", type=Path, action="append", default=[], metavar="DIR",
+                        help="folder of exports already made (python -m cea_edge.export --out DIR): a cell uses one "
+                             "whose manifest names the same checkpoint hash and recipe values instead of exporting "
+                             "again (repeatable)")
     parser.add_argument("--budget-ms-per-mp", type=float, help="latency budget for the best-quality recommendation")
     parser.add_argument("--add-profile", type=Path, action="append", default=[], metavar="PROFILE.json",
                         help="profiles taken elsewhere (python -m cea_edge.profile --json schema) as extra rows")
@@ -89,6 +93,9 @@ def settings_from(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, An
     if args.budget_ms_per_mp is not None and args.budget_ms_per_mp <= 0:
         raise CeaError(f"--budget-ms-per-mp must be positive, got {args.budget_ms_per_mp:g}")
     checked_flag(get_suite_spec, "--suite", settings["suite"])
+    for folder in args.reuse:
+        if not folder.is_dir():
+            raise CeaError(f"--reuse '{folder}' is not a folder (pass where python -m cea_edge.export wrote its exports)")
     settings["command"] = "python -m cea_edge.report " + shlex.join(argv)
     settings["budget_ms_per_mp"] = args.budget_ms_per_mp
     settings["quick"] = args.quick
@@ -244,8 +251,8 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 references[cell.tile] = reference_for(fp32_path, sha, cell.tile, overlap, context,
                                                       settings["parity_set"], cache)
             try:
-                built = build_cell(cell, recipe, source, hashes[source], cache)
-                step("export" if not built.reused else "cached artifact")
+                built = build_cell(cell, recipe, source, hashes[source], cache, args.reuse)
+                step(built.origin.split()[0])
                 profile_settings = Settings(runs=settings["runs"], warmup=2, threads=tuple(threads),
                                             photo_mp=settings["photo_mp"], modes=("global",), ops=False,
                                             tile=cell.tile, overlap=overlap, context_size=context)

@@ -1,5 +1,7 @@
 """The report's grid and its artifacts: one cell per (target, precision, tile), exported once and
-reused while the recipe and the checkpoint stay the same (the cache key hashes both).
+reused while the recipe and the checkpoint stay the same (the cache key hashes both). Exports the
+user already made (``--reuse DIR``) stand in for a cell's export when their manifest names the
+same checkpoint hash and recipe values, and their files still hash as the manifest says.
 
 A cell's artifact folder holds what an app ships (the graph, the context / global siblings of
 ONNX and Core ML) plus the export manifest; its size is everything but the manifest.
@@ -12,9 +14,12 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Sequence
 
 from cea_edge.errors import CeaError
+from cea_edge.export.manifest import MANIFEST_FORMAT, artifact_digest
 from cea_edge.export.recipes import QUANTIZED_PRECISIONS, Recipe, recipe_for
+from cea_edge.runtime.contract import sibling_path
 
 TARGETS = ("onnx", "executorch", "coreml")
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -43,12 +48,59 @@ def cell_recipe(cell: Cell, overlap: int | None, context_size: int | None) -> Re
                                                    context_size=context_size)
 
 
+def _recipe_values(recipe: dict[str, Any]) -> dict[str, Any]:
+    """Recipe values, not where they were read from."""
+    return {key: value for key, value in recipe.items() if key != "source"}
+
+
 def cache_key(recipe: Recipe, checkpoint_sha256: str) -> str:
-    """Recipe values (not where they were read from) + the checkpoint's hash."""
-    values = recipe.to_dict()
-    values.pop("source", None)
-    blob = json.dumps({"recipe": values, "checkpoint": checkpoint_sha256}, sort_keys=True)
+    """Recipe values + the checkpoint's hash."""
+    blob = json.dumps({"recipe": _recipe_values(recipe.to_dict()), "checkpoint": checkpoint_sha256}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _load_manifest(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("format") == MANIFEST_FORMAT else None
+
+
+def _intact(path: Path, record: Any) -> bool:
+    return isinstance(record, dict) and path.exists() and artifact_digest(path).sha256 == record.get("sha256")
+
+
+def find_export(folders: Sequence[Path], recipe: Recipe, checkpoint_sha256: str) -> Path | None:
+    """The manifest of an export in ``folders`` made from this checkpoint with these recipe values,
+    whose artifact and siblings are all there and unchanged; None when there is none."""
+    wanted = _recipe_values(recipe.to_dict())
+    for folder in folders:
+        for path in sorted(folder.glob("*.json")):
+            manifest = _load_manifest(path)
+            if manifest is None or not isinstance(manifest.get("recipe"), dict) \
+                    or _recipe_values(manifest["recipe"]) != wanted \
+                    or (manifest.get("checkpoint") or {}).get("sha256") != checkpoint_sha256:
+                continue
+            artifact = path.with_suffix("")
+            siblings = manifest.get("siblings") or {}
+            if _intact(artifact, manifest.get("artifact")) and all(
+                    _intact(sibling_path(artifact, name), record) for name, record in siblings.items()):
+                return path
+    return None
+
+
+def _copy_export(manifest: Path, staging: Path) -> Path:
+    """The export's shipped files and manifest copied into ``staging``; the artifact's new path."""
+    artifact = manifest.with_suffix("")
+    siblings = [sibling_path(artifact, name) for name in (_load_manifest(manifest) or {}).get("siblings") or {}]
+    for path in (*siblings, artifact):
+        if path.is_dir():
+            shutil.copytree(path, staging / path.name)
+        else:
+            shutil.copy2(path, staging / path.name)
+    shutil.copy2(manifest, staging / manifest.name)
+    return staging / artifact.name
 
 
 @dataclass(frozen=True)
@@ -56,16 +108,22 @@ class BuiltCell:
     cell: Cell
     artifact: Path
     bytes: int  # everything the app ships: graph + siblings, not the manifest
-    reused: bool
+    origin: str  # "exported", "cached" or "reused <the manifest it was copied from>"
+
+    @property
+    def reused(self) -> bool:
+        return self.origin != "exported"
 
 
 def _shipped_bytes(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.name.endswith(".json"))
 
 
-def build_cell(cell: Cell, recipe: Recipe, checkpoint: Path, checkpoint_sha256: str, cache: Path) -> BuiltCell:
-    """The cell's artifact from the cache, or exported into it (staged, then renamed: an
-    interrupted export leaves nothing that looks finished)."""
+def build_cell(cell: Cell, recipe: Recipe, checkpoint: Path, checkpoint_sha256: str, cache: Path,
+               reuse: Sequence[Path] = ()) -> BuiltCell:
+    """The cell's artifact from the cache, else copied from a matching export in ``reuse``, else
+    exported into the cache (staged, then renamed: an interrupted build leaves nothing that looks
+    finished)."""
     from cea_edge.export.pipeline import export
     from cea_edge.toolchain import quiet_toolchains
 
@@ -75,22 +133,27 @@ def build_cell(cell: Cell, recipe: Recipe, checkpoint: Path, checkpoint_sha256: 
         data = json.loads(record.read_text(encoding="utf-8"))
         artifact = folder / data["artifact"]
         if artifact.exists():
-            return BuiltCell(cell, artifact, _shipped_bytes(folder), reused=True)
+            return BuiltCell(cell, artifact, _shipped_bytes(folder), origin="cached")
     staging = cache / f".{folder.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        # Verification is the parity stage's job here (against the reference, with its bars).
-        with quiet_toolchains():
-            result = export(recipe, checkpoint, staging, verify=False)
-        (staging / CELL_RECORD).write_text(json.dumps({"artifact": result.artifact.name, "cell": cell.name,
-                                                       "checkpoint_sha256": checkpoint_sha256}), encoding="utf-8")
+        found = find_export(reuse, recipe, checkpoint_sha256)
+        if found is not None:
+            artifact, origin = _copy_export(found, staging), f"reused {found}"
+        else:
+            # Verification is the parity stage's job here (against the reference, with its bars).
+            with quiet_toolchains():
+                artifact, origin = export(recipe, checkpoint, staging, verify=False).artifact, "exported"
+        (staging / CELL_RECORD).write_text(json.dumps({"artifact": artifact.name, "cell": cell.name,
+                                                       "checkpoint_sha256": checkpoint_sha256,
+                                                       "origin": origin}), encoding="utf-8")
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return BuiltCell(cell, folder / result.artifact.name, _shipped_bytes(folder), reused=False)
+    return BuiltCell(cell, folder / artifact.name, _shipped_bytes(folder), origin=origin)
 
 
 def checkpoint_for(cell: Cell, fp32: Path, qat: Path | None) -> Path:
