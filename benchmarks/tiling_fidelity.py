@@ -1,6 +1,7 @@
 """Tiled vs whole-image output: how close the streamed tile pipeline comes to one whole-image pass.
 
-    python benchmarks/tiling_fidelity.py [--checkpoint PATH] [--quick] [--threads 2] [--cache DIR | --no-cache]
+    python benchmarks/tiling_fidelity.py [--checkpoint PATH] [--sizes small large] [--modes tile global] [--quick] [--threads 2]
+                                         [--cache DIR | --no-cache]
                                          [--json reports/tiling-fidelity.json]
 
 PyTorch fp32 (the bundled edge.pt). Each degraded photo (scikit-image photos x degradation
@@ -53,6 +54,9 @@ QUALITY_SETTING = (256, 32)
 CONTEXT = CHECKPOINT_CONTEXT_SIZE  # what enhance uses for a checkpoint
 LARGE = (768, 1024)  # (H, W) of the "> context" images
 EDGE_BAND = 4  # pixels either side of an internal tile edge
+SIZE_FLAGS = {"small": "<= context", "large": "> context"}
+SIZES = tuple(SIZE_FLAGS.values())
+MODES = ("tile", "global")
 
 
 def crop64(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -94,24 +98,26 @@ def tiled_output(backend: Backend, image: np.ndarray, overlap: int, mode: str) -
     return tiled_apply(image, lambda tiles: backend.run(tiles, factors), backend.tile, overlap, batch=backend.max_batch)
 
 
-def cache_key(checkpoint: Path) -> str:
+def cache_key(checkpoint: Path, modes: Sequence[str]) -> str:
     """What an image's numbers depend on besides its photo, case and size."""
-    settings = json.dumps([SETTINGS, CONTEXT, LARGE, EDGE_BAND, QUALITY_SETTING])
+    settings = json.dumps([SETTINGS, CONTEXT, LARGE, EDGE_BAND, QUALITY_SETTING, *([] if tuple(modes) == MODES else modes)])
     return hashlib.sha256(checkpoint.read_bytes() + settings.encode()).hexdigest()[:16]
 
 
 def measure(checkpoint: Path, photos: Sequence[str], cases: Sequence[str], threads: int,
-            cache: Path | None) -> dict[str, Any]:
+            cache: Path | None, sizes: Sequence[str] = SIZES, modes: Sequence[str] = MODES) -> dict[str, Any]:
     torch.set_num_threads(threads)
     model = load_checkpoint(checkpoint).model.eval()
     backends = {tile: open_backend(checkpoint, threads=threads, tile=tile, overlap=0, context_size=CONTEXT)
                 for tile in sorted({t for t, _ in SETTINGS})}
     images: list[dict[str, Any]] = []
-    key = cache_key(checkpoint)
+    key = cache_key(checkpoint, modes)
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
     for photo in photos:
         for size, clean in clean_images(photo).items():
+            if size not in sizes:
+                continue
             for number, case in enumerate(cases):
                 kept = None if cache is None else cache / f"{photo}-{case}-{'large' if size[0] == '>' else 'small'}-{key}.json"
                 if kept is not None and kept.is_file():
@@ -124,7 +130,7 @@ def measure(checkpoint: Path, photos: Sequence[str], cases: Sequence[str], threa
                 record: dict[str, Any] = {"photo": photo, "case": case, "size": size, "shape": list(degraded.shape[:2]),
                                           "quality_db": {"input": psnr(clean, degraded), "whole": psnr(clean, whole)},
                                           "runs": []}
-                for mode in ("tile", "global"):
+                for mode in modes:
                     for tile, overlap in SETTINGS:
                         tiled = tiled_output(backends[tile], degraded, overlap, mode)
                         error = (np.clip(tiled, 0, 1, dtype=np.float64) - np.clip(whole, 0, 1, dtype=np.float64)) ** 2
@@ -147,7 +153,7 @@ def summarise(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for size in dict.fromkeys(r["size"] for r in images):
         group = [r for r in images if r["size"] == size]
-        for mode in ("tile", "global"):
+        for mode in dict.fromkeys(run["mode"] for r in group for run in r["runs"]):
             for tile, overlap in SETTINGS:
                 runs = [run for r in group for run in r["runs"]
                         if (run["mode"], run["tile"], run["overlap"]) == (mode, tile, overlap)]
@@ -167,7 +173,8 @@ def quality_rows(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for size in dict.fromkeys(r["size"] for r in images):
         group = [r["quality_db"] for r in images if r["size"] == size]
         rows.append({"size": size, "images": len(group),
-                     **{key: float(np.mean([q[key] for q in group])) for key in ("input", "whole", "tile", "global")}})
+                     **{key: float(np.mean([q[key] for q in group])) if all(key in q for q in group) else None
+                        for key in ("input", "whole", "tile", "global")}})
     return rows
 
 
@@ -189,8 +196,8 @@ def markdown_quality(rows: list[dict[str, Any]]) -> str:
     tile, overlap = QUALITY_SETTING
     lines = [f"| size | images | input | whole image | tile mode {tile}/{overlap} | global mode {tile}/{overlap} |",
              "|---|---|---|---|---|---|"]
-    lines += [f"| {r['size']} | {r['images']} | {r['input']:.2f} | {r['whole']:.2f} | {r['tile']:.2f} | "
-              f"{r['global']:.2f} |" for r in rows]
+    lines += [f"| {r['size']} | {r['images']} | {r['input']:.2f} | {r['whole']:.2f} | " +
+              " | ".join("–" if r[mode] is None else f"{r[mode]:.2f}" for mode in MODES) + " |" for r in rows]
     return "\n".join(lines)
 
 
@@ -210,6 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="fp32 checkpoint (default: edge.pt)")
     parser.add_argument("--photos", nargs="+", choices=PHOTOS, default=list(PHOTOS))
     parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(DEGRADATIONS))
+    parser.add_argument("--sizes", nargs="+", choices=sorted(SIZE_FLAGS), default=sorted(SIZE_FLAGS, reverse=True),
+                        help="small: <= context, large: > context (default: both)")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES), help="context modes (default: both)")
     parser.add_argument("--quick", action="store_true", help="one photo, two cases")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "cea-edge-bench" / "tiling-fidelity")
@@ -218,7 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     photos, cases = (args.photos[:1], args.cases[:2]) if args.quick else (args.photos, args.cases)
     started = time.perf_counter()
-    result = measure(args.checkpoint, photos, cases, args.threads, None if args.no_cache else args.cache)
+    result = measure(args.checkpoint, photos, cases, args.threads, None if args.no_cache else args.cache,
+                     [SIZE_FLAGS[name] for name in args.sizes], args.modes)
     quality = quality_rows(result["images"])
     seconds = time.perf_counter() - started
     print(f"## Tiled vs whole-image output (PyTorch fp32, {len(photos)} photos x {len(cases)} cases per size; "
