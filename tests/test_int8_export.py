@@ -116,6 +116,7 @@ def test_onnx_int8_end_to_end(export_once, qat_checkpoint, fp32_checkpoint, sess
     assert weights["FLOAT"] < 0.5 * initializer_bytes(fp32.artifact)["FLOAT"]
 
 
+@pytest.mark.slow  # ~4 min: the tiny QAT model lowered three times (forward, context, global) into XNNPACK
 def test_executorch_int8_end_to_end(export_once, qat_checkpoint):
     result = exported(export_once, "executorch", qat_checkpoint, "int8", f"tiny-xnnpack-int8-{TILE}.pte")
     check_verified_against_qat_and_fp32(result.manifest)
@@ -126,7 +127,7 @@ def test_executorch_int8_end_to_end(export_once, qat_checkpoint):
     assert "quantized_decomposed_dequantize_per_channel_default" in details["delegation"]["delegated_ops"]
 
 
-@pytest.mark.parametrize("precision", ["int8", "int8w"])
+@pytest.mark.parametrize("precision", ["int8", pytest.param("int8w", marks=pytest.mark.slow)])
 def test_coreml_int8_programs(export_once, qat_checkpoint, precision):
     result = exported(export_once, "coreml", qat_checkpoint, precision, f"tiny-{precision}-{TILE}.mlpackage")
     ops = result.manifest["target_details"]["op_inventory"]

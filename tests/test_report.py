@@ -134,6 +134,11 @@ def report_argv(fp32: Path, qat: Path, out: Path, cache: Path, *extra: str) -> l
             "--cache", str(cache), "--quiet", *extra]
 
 
+# The report run on tiny (~5 min even with the session's exports reused: it measures four cells on
+# a suite and a photo): slow, with every test that reads it. The unit tests above stay in the default suite.
+REPORT_RUN = pytest.mark.slow
+
+
 def session_exports(export_once, fp32_checkpoint: Path, qat_checkpoint: Path) -> list[Path]:
     """The session's exports of the report's four cells (test_int8_export builds the int8 ones too)."""
     return [export_once(fp32_checkpoint, target, "fp32").artifact for target in ("onnx", "executorch")] + \
@@ -152,6 +157,7 @@ def tiny_report(fp32_checkpoint, qat_checkpoint, export_once, tmp_path_factory) 
     return folder / "out", argv
 
 
+@REPORT_RUN
 def test_cells_reuse_matching_exports_and_nothing_else(tiny_report, export_once, fp32_checkpoint, qat_checkpoint,
                                                        tmp_path):
     from cea_edge.export.recipes import recipe_for
@@ -188,6 +194,7 @@ def test_cells_reuse_matching_exports_and_nothing_else(tiny_report, export_once,
     assert find_export([onnx_int8.parent], onnx_recipe, sha) is not None
 
 
+@REPORT_RUN
 def test_the_report_writes_every_file(tiny_report):
     out, _ = tiny_report
     report = doc.load_report(out / "report.json")
@@ -207,6 +214,7 @@ def test_the_report_writes_every_file(tiny_report):
     assert all(r["key"] in text for r in report["rows"])
 
 
+@REPORT_RUN
 def test_the_html_holds_its_pictures_and_the_table(tiny_report):
     out, _ = tiny_report
     page = (out / "report.html").read_text()
@@ -219,6 +227,7 @@ def test_the_html_holds_its_pictures_and_the_table(tiny_report):
 
 
 @pytest.mark.parametrize("name", ["pareto", "quality", "threads", "crops"])
+@REPORT_RUN
 def test_each_png_is_a_picture_of_its_size(tiny_report, name):
     out, _ = tiny_report
     with Image.open(out / f"{name}.png") as image:
@@ -230,6 +239,7 @@ def test_each_png_is_a_picture_of_its_size(tiny_report, name):
     assert pixels.std() > 10, f"{name}.png is (nearly) one colour"
 
 
+@REPORT_RUN
 def test_a_second_run_resumes_from_the_finished_cells_and_compares_with_a_baseline(tiny_report, tmp_path,
                                                                                  monkeypatch):
     from cea_edge.report import grid, measure
@@ -266,6 +276,7 @@ def test_a_second_run_resumes_from_the_finished_cells_and_compares_with_a_baseli
     assert run_cli(main, [*argv, "--baseline", str(out / "report.json")]) == 2
 
 
+@REPORT_RUN
 def test_the_page_renders_in_headless_chromium(tiny_report, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
