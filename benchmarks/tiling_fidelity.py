@@ -56,6 +56,7 @@ LARGE = (768, 1024)  # (H, W) of the "> context" images
 EDGE_BAND = 4  # pixels either side of an internal tile edge
 SIZE_FLAGS = {"small": "<= context", "large": "> context"}
 SIZES = tuple(SIZE_FLAGS.values())
+SIZE_NAMES = {size: name for name, size in SIZE_FLAGS.items()}
 MODES = ("tile", "global")
 
 
@@ -100,6 +101,7 @@ def tiled_output(backend: Backend, image: np.ndarray, overlap: int, mode: str) -
 
 def cache_key(checkpoint: Path, modes: Sequence[str]) -> str:
     """What an image's numbers depend on besides its photo, case and size."""
+    # Both modes (the default) keep the key images were cached under before --modes existed.
     settings = json.dumps([SETTINGS, CONTEXT, LARGE, EDGE_BAND, QUALITY_SETTING, *([] if tuple(modes) == MODES else modes)])
     return hashlib.sha256(checkpoint.read_bytes() + settings.encode()).hexdigest()[:16]
 
@@ -119,7 +121,7 @@ def measure(checkpoint: Path, photos: Sequence[str], cases: Sequence[str], threa
             if size not in sizes:
                 continue
             for number, case in enumerate(cases):
-                kept = None if cache is None else cache / f"{photo}-{case}-{'large' if size[0] == '>' else 'small'}-{key}.json"
+                kept = None if cache is None else cache / f"{photo}-{case}-{SIZE_NAMES[size]}-{key}.json"
                 if kept is not None and kept.is_file():
                     images.append(json.loads(kept.read_text()))
                     continue
@@ -217,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="fp32 checkpoint (default: edge.pt)")
     parser.add_argument("--photos", nargs="+", choices=PHOTOS, default=list(PHOTOS))
     parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(DEGRADATIONS))
-    parser.add_argument("--sizes", nargs="+", choices=sorted(SIZE_FLAGS), default=sorted(SIZE_FLAGS, reverse=True),
+    parser.add_argument("--sizes", nargs="+", choices=sorted(SIZE_FLAGS), default=list(SIZE_FLAGS),
                         help="small: <= context, large: > context (default: both)")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES), help="context modes (default: both)")
     parser.add_argument("--quick", action="store_true", help="one photo, two cases")

@@ -166,7 +166,8 @@ def test_cells_reuse_matching_exports_and_nothing_else(tiny_report, export_once,
 
     out, argv = tiny_report
     cache = Path(argv[argv.index("--cache") + 1])
-    origins = {json.loads(p.read_text())["cell"]: json.loads(p.read_text())["origin"] for p in cache.glob("*/cell.json")}
+    records = [json.loads(p.read_text()) for p in cache.glob("*/cell.json")]
+    origins = {record["cell"]: record["origin"] for record in records}
     exports = session_exports(export_once, fp32_checkpoint, qat_checkpoint)
     assert sorted(origins.values()) == sorted(f"reused {a.parent / (a.name + '.json')}" for a in exports)
     pte = exports[3]

@@ -71,9 +71,10 @@ def _intact(path: Path, record: Any) -> bool:
     return isinstance(record, dict) and path.exists() and artifact_digest(path).sha256 == record.get("sha256")
 
 
-def find_export(folders: Sequence[Path], recipe: Recipe, checkpoint_sha256: str) -> Path | None:
-    """The manifest of an export in ``folders`` made from this checkpoint with these recipe values,
-    whose artifact and siblings are all there and unchanged; None when there is none."""
+def _matching_export(folders: Sequence[Path], recipe: Recipe,
+                     checkpoint_sha256: str) -> tuple[Path, list[Path]] | None:
+    """(manifest, the files it ships) of the first export in ``folders`` made from this checkpoint
+    with these recipe values whose artifact and siblings are all there and unchanged."""
     wanted = _recipe_values(recipe.to_dict())
     for folder in folders:
         for path in sorted(folder.glob("*.json")):
@@ -86,21 +87,25 @@ def find_export(folders: Sequence[Path], recipe: Recipe, checkpoint_sha256: str)
             siblings = manifest.get("siblings") or {}
             if _intact(artifact, manifest.get("artifact")) and all(
                     _intact(sibling_path(artifact, name), record) for name, record in siblings.items()):
-                return path
+                return path, [*(sibling_path(artifact, name) for name in siblings), artifact]
     return None
 
 
-def _copy_export(manifest: Path, staging: Path) -> Path:
-    """The export's shipped files and manifest copied into ``staging``; the artifact's new path."""
-    artifact = manifest.with_suffix("")
-    siblings = [sibling_path(artifact, name) for name in (_load_manifest(manifest) or {}).get("siblings") or {}]
-    for path in (*siblings, artifact):
+def find_export(folders: Sequence[Path], recipe: Recipe, checkpoint_sha256: str) -> Path | None:
+    """The manifest of a reusable export in ``folders`` (see _matching_export); None when there is none."""
+    found = _matching_export(folders, recipe, checkpoint_sha256)
+    return None if found is None else found[0]
+
+
+def _copy_export(manifest: Path, files: list[Path], staging: Path) -> Path:
+    """The export's shipped ``files`` (artifact last) and manifest copied into ``staging``; the artifact's new path."""
+    for path in files:
         if path.is_dir():
             shutil.copytree(path, staging / path.name)
         else:
             shutil.copy2(path, staging / path.name)
     shutil.copy2(manifest, staging / manifest.name)
-    return staging / artifact.name
+    return staging / files[-1].name
 
 
 @dataclass(frozen=True)
@@ -109,10 +114,6 @@ class BuiltCell:
     artifact: Path
     bytes: int  # everything the app ships: graph + siblings, not the manifest
     origin: str  # "exported", "cached" or "reused <the manifest it was copied from>"
-
-    @property
-    def reused(self) -> bool:
-        return self.origin != "exported"
 
 
 def _shipped_bytes(folder: Path) -> int:
@@ -138,9 +139,9 @@ def build_cell(cell: Cell, recipe: Recipe, checkpoint: Path, checkpoint_sha256: 
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        found = find_export(reuse, recipe, checkpoint_sha256)
+        found = _matching_export(reuse, recipe, checkpoint_sha256)
         if found is not None:
-            artifact, origin = _copy_export(found, staging), f"reused {found}"
+            artifact, origin = _copy_export(*found, staging), f"reused {found[0]}"
         else:
             # Verification is the parity stage's job here (against the reference, with its bars).
             with quiet_toolchains():
