@@ -1,10 +1,11 @@
 """Where a quantized checkpoint loses quality: switch groups of NNCF quantizers off and re-measure.
 
     python benchmarks/quant_sensitivity.py runs/ptq/final.pt [--fp32 cea_edge/checkpoints/edge.pt]
-        [--photos astronaut coffee] [--json sensitivity.json]
+        [--photos astronaut coffee] [--each add] [--json sensitivity.json]
 
 Each row disables one group (all weights, all activations, the activation quantizers
-of one op type) and reports the PSNR drop versus the fp32 checkpoint on the chosen
+of one op type; with --each OP, also each single activation quantizer of that op type,
+to find the few worth keeping in float) and reports the PSNR drop versus the fp32 checkpoint on the chosen
 photos of aio-synth (all 17 cases), fake-quantized in PyTorch.
 """
 
@@ -32,12 +33,15 @@ def op_type(hook_name: str) -> str:
     return re.sub(r"/\d+__.*", "", hook_name.split(".", 1)[1]).split("/")[-1]
 
 
-def groups(names: list[str]) -> dict[str, Callable[[str], bool]]:
+def groups(names: list[str], each: str | None = None) -> dict[str, Callable[[str], bool]]:
     is_weight = lambda n: n.startswith("pre_hooks") and n.endswith(WEIGHT_PORT)  # noqa: E731
     table: dict[str, Callable[[str], bool]] = {"(none)": lambda n: False, "weights": is_weight,
                                                "activations": lambda n: not is_weight(n)}
     for op in sorted({op_type(n) for n in names}):
         table[f"activations: {op}"] = (lambda op: lambda n: not is_weight(n) and op_type(n) == op)(op)
+    for name in names:
+        if each is not None and not is_weight(name) and op_type(name) == each:
+            table[f"one: {name}"] = (lambda name: lambda n: n == name)(name)
     return table
 
 
@@ -46,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("quantized", type=Path, help="a QAT or PTQ checkpoint from python -m cea_edge.quantize")
     parser.add_argument("--fp32", type=Path, default=DEFAULT_CHECKPOINT, help="the fp32 reference checkpoint")
     parser.add_argument("--photos", nargs="+", default=["astronaut", "coffee"], help="aio-synth photos to use")
+    parser.add_argument("--each", metavar="OP", help="also one row per activation quantizer of this op type (e.g. add)")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args(argv)
 
@@ -63,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = []
     print(f"fp32 {base:.2f} dB on {len(samples)} pairs; {len(hooks)} quantizers\n")
     print("| quantizers switched off | count | drop vs fp32 (dB) |\n|---|---|---|")
-    for label, pick in groups([name for name, _ in hooks]).items():
+    for label, pick in groups([name for name, _ in hooks], args.each).items():
         chosen = [module for name, module in hooks if pick(name)]
         for module in chosen:
             module.disable_quantization()

@@ -24,21 +24,25 @@ from cea_edge.atomic import InputGuard, file_identity
 from cea_edge.errors import CeaError, check_threads, run_cli
 from cea_edge.photo_io import DEFAULT_MAX_PIXELS, READABLE_SUFFIXES, check_output, peek_photo, read_photo, write_photo
 from cea_edge.runtime.backends import Backend, open_backend
-from cea_edge.runtime.contract import CHECKPOINT_CONTEXT_SIZE, CHECKPOINT_OVERLAP, CHECKPOINT_TILE
+from cea_edge.runtime.contract import BUNDLED_PRESET, CHECKPOINT_CONTEXT_SIZE, CHECKPOINT_OVERLAP, CHECKPOINT_TILE
 from cea_edge.runtime.restore import CONTEXT_MODES, restore_photo
 from cea_edge.runtime.routing import routing_grid
 from cea_edge.runtime.tiling import plan_tiles
 
-# Artifacts `python -m cea_edge.export` writes by default, in the order enhance prefers them
-# when no --model is given (Core ML only where it runs).
-DEFAULT_ARTIFACTS = (Path("artifacts/onnx/edge-int8-256.onnx"), Path("artifacts/executorch/edge-xnnpack-int8-256.pte"))
+# Artifacts `python -m cea_edge.export --target T` writes by default (int8 of the bundled QAT
+# checkpoint; tests/test_enhance.py pins the names to the export's), in the order enhance
+# prefers them when no --model is given (Core ML only where it runs).
+_STEM = f"{BUNDLED_PRESET}-int8-{CHECKPOINT_TILE}"
+DEFAULT_ARTIFACTS = (Path(f"artifacts/onnx/{_STEM}.onnx"),
+                     Path(f"artifacts/executorch/{BUNDLED_PRESET}-xnnpack-int8-{CHECKPOINT_TILE}.pte"))
+DEFAULT_COREML_ARTIFACT = Path(f"artifacts/coreml/{_STEM}.mlpackage")
 
 
 def default_model() -> Path:
     """The default exported artifact when one is present here, else the bundled checkpoint."""
     candidates = list(DEFAULT_ARTIFACTS)
     if sys.platform == "darwin":
-        candidates.insert(0, Path("artifacts/coreml/edge-int8-256.mlpackage"))
+        candidates.insert(0, DEFAULT_COREML_ARTIFACT)
     for candidate in candidates:
         if candidate.exists():
             return candidate

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cea_edge.model.checkpoint import DEFAULT_QAT_CHECKPOINT, file_sha256
 from cea_edge.runtime.backends import open_backend
+from cea_edge.runtime.contract import BUNDLED_PRESET
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "android_demo"
@@ -39,7 +40,7 @@ def test_the_bundled_asset_is_a_current_int8_export_with_the_recipe_settings():
     recipe = tomllib.loads((ROOT / "export" / "executorch.toml").read_text())
     backend = open_backend(ASSET)
     info = backend.info
-    assert (info.preset, info.precision) == ("edge", "int8")
+    assert (info.preset, info.precision) == (BUNDLED_PRESET, "int8")
     assert info.checkpoint_sha256 == file_sha256(DEFAULT_QAT_CHECKPOINT), (
         "app/src/main/assets/cea-edge.pte was exported from another checkpoint: "
         "run android_demo/tools/bundle_model.sh")

@@ -3,6 +3,7 @@ seams, thread safety, photo I/O through `enhance`, and its error paths."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import sys
@@ -397,3 +398,16 @@ def test_animated_input_says_only_the_first_frame_was_restored(tmp_path, rgb_fil
     assert run_cli(enhance.main, [str(tmp_path / "anim.gif"), "-o", str(tmp_path / "out.png"),
                                   *enhance_args(tiny_checkpoint)]) == 0
     assert "2 frames in the file: only the first restored" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("target", ["onnx", "executorch", "coreml"])
+def test_default_artifacts_are_what_export_writes_by_default(target):
+    """enhance looks for `python -m cea_edge.export --target T`'s own output, named without loading torch."""
+    from cea_edge.export.pipeline import TARGET_MODULES, artifact_name
+    from cea_edge.export.recipes import recipe_for
+    from cea_edge.runtime.contract import BUNDLED_PRESET
+
+    expected = {"onnx": enhance.DEFAULT_ARTIFACTS[0], "executorch": enhance.DEFAULT_ARTIFACTS[1],
+                "coreml": enhance.DEFAULT_COREML_ARTIFACT}[target]
+    suffix = importlib.import_module(TARGET_MODULES[target]).SUFFIX
+    assert expected == Path("artifacts") / target / artifact_name(BUNDLED_PRESET, recipe_for(target), suffix)

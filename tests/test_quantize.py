@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from cea_edge.errors import CeaError, run_cli
-from cea_edge.model.checkpoint import DEFAULT_QAT_CHECKPOINT, load_checkpoint, save_checkpoint
+from cea_edge.model.checkpoint import DEFAULT_QAT_CHECKPOINT, EDGE_V1_QAT_CHECKPOINT, load_checkpoint, save_checkpoint
 from cea_edge.model.quantized import from_portable_config, is_quantized, portable_config
 from cea_edge.quantize import (
+    activation_ranges,
     calibration_set,
     insert_quantizers,
     load_quant_recipe,
@@ -20,8 +21,9 @@ from cea_edge.quantize import (
     recipe_from_record,
 )
 from cea_edge.quantize.__main__ import main
+from cea_edge.quantize.recipe import LEGACY_RANGE_LR_FACTOR
 from cea_edge.recipe_io import bundled_recipe
-from cea_edge.train import DEFAULT_SCHEDULE
+from cea_edge.train import DEFAULT_SCHEDULE, make_optimizer
 
 pytest.importorskip("nncf")
 
@@ -35,6 +37,7 @@ calibration_size = 16
 calibration_patch = 32
 [train]
 target = "fp32"
+range_lr_factor = 20.0
 steps = 4
 batch = 2
 patch = 32
@@ -74,13 +77,17 @@ def test_bundled_recipe_is_int8_with_overflow_fix():
 
 
 def test_bundled_recipe_is_the_one_source_of_qat_values():
-    """The shipped QAT checkpoint was made with the bundled recipe; its record (written before the
-    [train] nesting: flat, "preset") reads back to the same values, the loop's fixed ones included."""
+    """The shipped QAT checkpoint was made with the bundled recipe: its record reads back to the same
+    values. v1's (written before the [train] nesting: flat, "preset"; before range_lr_factor) still
+    reads, with the values it ran at."""
     recipe = load_quant_recipe()
     assert recipe.source == str(bundled_recipe("quantization", "int8")) and recipe.nncf_preset == "mixed"
     shipped = load_checkpoint(DEFAULT_QAT_CHECKPOINT).quantization["recipe"]
-    assert "preset" in shipped and "train" not in shipped  # the old layout, still readable
     assert recipe_from_record(shipped | {"source": recipe.source}) == recipe
+    v1 = load_checkpoint(EDGE_V1_QAT_CHECKPOINT).quantization["recipe"]
+    assert "preset" in v1 and "train" not in v1  # the old layout, still readable
+    legacy = recipe_from_record(v1 | {"source": recipe.source})
+    assert legacy.range_lr_factor == LEGACY_RANGE_LR_FACTOR and legacy.train == recipe.train
     # the QAT schedule shares the loss and optimizer settings of fp32 training
     for name in ("weight_decay", "frequency_loss", "grad_clip"):
         assert getattr(recipe.train, name) == getattr(DEFAULT_SCHEDULE, name)
@@ -122,6 +129,29 @@ def test_quantizers_round_trip_exactly(tiny_model, tmp_path):
         expected, restored, fp32 = quantized.eval()(image), loaded.model(image), tiny_model(image)
     assert torch.equal(expected, restored)
     assert not torch.allclose(restored, fp32, atol=1e-4)  # the quantizers really act
+
+
+def test_activation_ranges_learn_at_their_own_rate(tiny_model):
+    """range_lr_factor: the activation quantizers' ranges (not the weights' scales, not the pinned
+    input range) form an optimizer group of their own, at the factor times the rate, without decay."""
+    from nncf.torch.function_hook.wrapper import get_hook_storage
+    from nncf.torch.quantization.layers import AsymmetricQuantizer, SymmetricQuantizer
+
+    recipe = load_quant_recipe().with_overrides(calibration_size=16, calibration_patch=32)
+    quantized = insert_quantizers(tiny_model, recipe, calibration_set(recipe))
+    ranges = activation_ranges(quantized, torch.zeros(1, 3, 32, 32))
+    hooks = [hook for _, hook in get_hook_storage(quantized).named_hooks()]
+    # The mixed preset: symmetric weights, asymmetric activations -- a second way to tell them apart.
+    expected = {id(p) for hook in hooks if isinstance(hook, AsymmetricQuantizer) for p in hook.parameters()
+                if p.requires_grad}
+    weight_scales = {id(p) for hook in hooks if isinstance(hook, SymmetricQuantizer) for p in hook.parameters()}
+    assert {id(p) for p in ranges} == expected and len(ranges) == len(expected) > 0 and not expected & weight_scales
+    optimizer, scheduler = make_optimizer(quantized, recipe.train, ranges, 50.0)
+    rest, scaled = optimizer.param_groups
+    assert scaled["lr"] == pytest.approx(50.0 * rest["lr"]) and scaled["weight_decay"] == 0.0
+    assert rest["weight_decay"] == recipe.train.weight_decay
+    grouped = [id(p) for group in optimizer.param_groups for p in group["params"]]
+    assert sorted(grouped) == sorted(id(p) for p in quantized.parameters())  # every parameter, once
 
 
 def test_portable_config_refuses_foreign_types():
@@ -210,6 +240,7 @@ def test_bad_input_is_one_clear_error(case, tiny_checkpoint, tiny_recipe, tmp_pa
 @pytest.mark.parametrize("extra, expected", [
     (["--batch", "0"], "--batch 0: must be positive"),
     (["--lr", "-1"], "--lr -1.0: must be positive"),
+    (["--range-lr-factor", "0"], "--range-lr-factor 0.0: must be positive"),
     (["--steps", "-5"], "--steps -5: must be >= 0"),
     (["--calibration-size", "4"], "--calibration-size 4: calibration set too small"),
     (["--patch", "30"], "--patch 30: must be a multiple of 4"),

@@ -13,13 +13,16 @@ from cea_edge.atomic import atomic_write
 from cea_edge.errors import CeaError
 from cea_edge.model.config import CEAConfig
 from cea_edge.model.network import CEANet
+from cea_edge.runtime.contract import BUNDLED_PRESET
 
 CHECKPOINT_FORMAT = "cea-edge/checkpoint"
 CHECKPOINT_VERSION = 1
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
-DEFAULT_CHECKPOINT = BUNDLED_DIR / "edge.pt"
+DEFAULT_CHECKPOINT = BUNDLED_DIR / f"{BUNDLED_PRESET}.pt"
 # The same model after NNCF quantization-aware training (python -m cea_edge.quantize): int8 exports.
-DEFAULT_QAT_CHECKPOINT = BUNDLED_DIR / "edge-qat-int8.pt"
+DEFAULT_QAT_CHECKPOINT = BUNDLED_DIR / f"{BUNDLED_PRESET}-qat-int8.pt"
+# v1 (the `edge` preset), the default until edge v2 (issue 16); still loadable and exportable.
+EDGE_V1_CHECKPOINT, EDGE_V1_QAT_CHECKPOINT = BUNDLED_DIR / "edge.pt", BUNDLED_DIR / "edge-qat-int8.pt"
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """`python -m cea_edge.parity`: the FP32 reference set, and artifacts checked against it.
 
     python -m cea_edge.parity reference [--checkpoint edge.pt] [--device cuda|cpu] [--set standard]
-        [--tile 256 --overlap 32 --context-size 512] [--out parity/reference-edge] [--overwrite]
+        [--tile 256 --overlap 32 --context-size 512] [--out parity/reference-edge2] [--overwrite]
     python -m cea_edge.parity check ARTIFACT... [--reference DIR] [--bars parity/bars.toml]
         [--threads N] [--json OUT] [--markdown OUT]
 
@@ -26,7 +26,7 @@ from cea_edge.parity.cases import PARITY_SETS, get_parity_set
 from cea_edge.recipe_io import recipe_dirs
 from cea_edge.runtime.contract import CHECKPOINT_CONTEXT_SIZE, CHECKPOINT_OVERLAP, CHECKPOINT_TILE
 
-REFERENCE_NAME = "reference-edge"  # the committed reference of the bundled checkpoint, beside bars.toml
+REFERENCE_NAME = f"reference-{DEFAULT_CHECKPOINT.stem}"  # the committed reference of the bundled checkpoint, beside bars.toml
 
 
 def default_reference() -> Path:

@@ -38,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--target", choices=QAT_TARGETS,
                         help="what QAT fits: the fp32 model's outputs (distillation) or the clean images "
                              "(default: from the recipe)")
+    parser.add_argument("--range-lr-factor", type=float,
+                        help="activation ranges learn at this multiple of --lr (default: from the recipe)")
     for name in SCHEDULE_FLAGS + ("calibration_size",):
         parser.add_argument(f"--{name.replace('_', '-')}", type=float if name in ("lr", "min_lr") else int,
                             help="default: from the recipe")
@@ -59,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise CeaError("--device cuda: no CUDA device is available on this machine")
     check_threads(args.threads)
-    overrides = {name: getattr(args, name) for name in SCHEDULE_FLAGS + ("calibration_size", "target")}
+    overrides = {name: getattr(args, name) for name in SCHEDULE_FLAGS + ("calibration_size", "target", "range_lr_factor")}
     if args.ptq:
         overrides["steps"] = 0
     recipe = validate(load_quant_recipe(args.recipe).with_overrides(**overrides))

@@ -31,7 +31,9 @@ MIN_CALIBRATION_SIZE = 16
 # The recipe's layout: top-level keys, then the [train] table (what QAT fits, and its schedule).
 NNCF_KEYS = ("scheme", "nncf_preset", "overflow_fix", "activation_range", "ignored_patterns", "calibration_size",
              "calibration_patch")
-TRAIN_TABLE_KEYS = ("target", *SCHEDULE_FIELDS)
+TRAIN_TABLE_KEYS = ("target", "range_lr_factor", *SCHEDULE_FIELDS)
+# Recipes and checkpoint records from before range_lr_factor trained the ranges at the weights' rate.
+LEGACY_RANGE_LR_FACTOR = 1.0
 RENAMED_KEYS = {"preset": "nncf_preset"}  # "preset" read as a model preset; it is NNCF's
 
 
@@ -47,6 +49,7 @@ class QuantRecipe:
     calibration_size: int
     calibration_patch: int
     target: str  # what QAT fits, see QAT_TARGETS
+    range_lr_factor: float  # activation quantizers' ranges learn at this multiple of the schedule's lr
     train: TrainSchedule  # the QAT fine-tuning schedule; steps = 0 is post-training quantization
     source: str  # where the values came from, for error messages
     flags: tuple[str, ...] = ()  # fields a command-line flag set (with_overrides): messages name the flag
@@ -69,7 +72,8 @@ class QuantRecipe:
     def to_dict(self) -> dict[str, Any]:
         """The recipe in its TOML layout (plus source): what a checkpoint records, and reads back on --resume."""
         nncf = {key: getattr(self, key) for key in NNCF_KEYS} | {"ignored_patterns": list(self.ignored_patterns)}
-        return nncf | {"train": {"target": self.target, **asdict(self.train)}, "source": self.source}
+        train = {"target": self.target, "range_lr_factor": self.range_lr_factor, **asdict(self.train)}
+        return nncf | {"train": train, "source": self.source}
 
     @property
     def ptq(self) -> bool:
@@ -81,6 +85,7 @@ def validate(recipe: QuantRecipe, downsample: int | None = None) -> QuantRecipe:
     source, schedule = recipe.source, recipe.train
     for name in ("calibration_size", "calibration_patch"):
         check_type(source, name, getattr(recipe, name), int)
+    check_type(source, "range_lr_factor", recipe.range_lr_factor, (int, float))
     for name in SCHEDULE_FIELDS:
         check_type(source, name, getattr(schedule, name), (int, float) if name in FLOAT_FIELDS else int)
     for name, choices in (("scheme", SCHEMES), ("nncf_preset", NNCF_PRESETS), ("overflow_fix", OVERFLOW_FIXES),
@@ -96,6 +101,8 @@ def validate(recipe: QuantRecipe, downsample: int | None = None) -> QuantRecipe:
                        f"{MIN_CALIBRATION_SIZE} patches{hint}")
     if recipe.calibration_patch <= 0:
         raise CeaError(f"{recipe.where('calibration_patch')}: must be positive")
+    if not recipe.range_lr_factor > 0:
+        raise CeaError(f"{recipe.where('range_lr_factor')}: must be positive")
     check_schedule(schedule, recipe.where, min_steps=0)
     if downsample is not None:
         for name, value in (("patch", schedule.patch), ("calibration_patch", recipe.calibration_patch)):
@@ -116,7 +123,8 @@ def recipe_from_values(values: dict[str, Any], source: str) -> QuantRecipe:
         raise CeaError(f"recipe {source}: 'ignored_patterns' must be a list of strings")
     schedule = TrainSchedule(**{key: train[key] for key in SCHEDULE_FIELDS})
     recipe = QuantRecipe(**(values | {"ignored_patterns": tuple(values["ignored_patterns"])}),
-                         target=train["target"], train=schedule, source=source)
+                         target=train["target"], range_lr_factor=train["range_lr_factor"], train=schedule,
+                         source=source)
     return validate(recipe)
 
 
@@ -132,7 +140,8 @@ def recipe_from_record(record: dict[str, Any]) -> QuantRecipe:
             key: values.pop(key) if key in values else getattr(DEFAULT_SCHEDULE, key) for key in SCHEDULE_FIELDS}
         values["nncf_preset"] = values.pop("preset", None)
     # Schedule fields added since (context_loss) ran at their defaults.
-    values["train"] = {key: getattr(DEFAULT_SCHEDULE, key) for key in SCHEDULE_FIELDS} | values["train"]
+    values["train"] = ({key: getattr(DEFAULT_SCHEDULE, key) for key in SCHEDULE_FIELDS}
+                       | {"range_lr_factor": LEGACY_RANGE_LR_FACTOR} | values["train"])
     return recipe_from_values(values, record["source"])
 
 

@@ -13,7 +13,13 @@ from cea_edge.errors import CeaError
 from cea_edge.evaluate import evaluate_model
 from cea_edge.model.checkpoint import file_sha256, find_source_checkpoint, load_checkpoint, save_checkpoint
 from cea_edge.model.network import CEANet
-from cea_edge.quantize.nncf_graph import calibration_set, insert_quantizers, pin_input_range, quantization_record
+from cea_edge.quantize.nncf_graph import (
+    activation_ranges,
+    calibration_set,
+    insert_quantizers,
+    pin_input_range,
+    quantization_record,
+)
 from cea_edge.quantize.recipe import QuantRecipe, recipe_from_record, validate
 from cea_edge.train import (
     RunProgress,
@@ -57,7 +63,9 @@ def quantize(checkpoint: Path, recipe: QuantRecipe, out: Path, resume: Path | No
     if recipe.target == "fp32" and not recipe.ptq:
         teacher = fp32_teacher(record["source_checkpoint"]).to(env.device)
     config = recipe.train_config(model.config.name, bool(model.adapters), val_suite)
-    optimizer, scheduler = make_optimizer(model, config.schedule)
+    side = recipe.calibration_patch
+    ranges = activation_ranges(model, torch.zeros(1, 3, side, side, device=env.device))
+    optimizer, scheduler = make_optimizer(model, config.schedule, ranges, recipe.range_lr_factor)
     state = resume_progress(loaded, optimizer, scheduler) if resume is not None else RunProgress()
 
     def save(path: Path, step: int, seconds: float, training_state: dict | None) -> None:

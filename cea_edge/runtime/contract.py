@@ -41,6 +41,10 @@ LAYOUT = "NCHW RGB float32"
 # the smallest that hides seams, context 512 the measured trade-off (README, Enhance).
 CHECKPOINT_TILE, CHECKPOINT_OVERLAP, CHECKPOINT_CONTEXT_SIZE = 256, 32, 512
 
+# The preset of the bundled default checkpoints (cea_edge/checkpoints): what `export` names its
+# default artifacts after, known here without torch (tests/test_bundled.py pins the agreement).
+BUNDLED_PRESET = "edge2"
+
 METADATA_PREFIX = "cea_edge."
 GRAPH_KEY = METADATA_PREFIX + "graph"  # string stores only: which graph a file holds
 

@@ -12,7 +12,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -101,9 +101,15 @@ def finish_distributed(env: Distributed) -> None:
 OptimizerAndSchedule = tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]
 
 
-def make_optimizer(model: torch.nn.Module, schedule: TrainSchedule) -> OptimizerAndSchedule:
-    optimizer = torch.optim.AdamW(model.parameters(), lr=schedule.lr, weight_decay=schedule.weight_decay,
-                                  betas=(0.9, 0.99))
+def make_optimizer(model: torch.nn.Module, schedule: TrainSchedule, scaled: Sequence[torch.nn.Parameter] = (),
+                   scaled_lr_factor: float = 1.0) -> OptimizerAndSchedule:
+    """AdamW on a cosine schedule; ``scaled`` parameters (QAT's activation ranges) in a group of
+    their own at ``scaled_lr_factor`` times the rate, without weight decay (it would shrink the ranges)."""
+    chosen = {id(p) for p in scaled}
+    groups: list[dict[str, Any]] = [{"params": [p for p in model.parameters() if id(p) not in chosen]}]
+    if chosen:
+        groups.append({"params": list(scaled), "lr": schedule.lr * scaled_lr_factor, "weight_decay": 0.0})
+    optimizer = torch.optim.AdamW(groups, lr=schedule.lr, weight_decay=schedule.weight_decay, betas=(0.9, 0.99))
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(schedule))
 
 
