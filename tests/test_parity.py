@@ -201,19 +201,10 @@ def test_cuda_reference_without_a_gpu_says_so(session_checkpoint, tmp_path, caps
     assert "sees no CUDA GPU" in capsys.readouterr().err and not (tmp_path / "r").exists()
 
 
-# Measured 2026-12-01 (reports/parity-edge.md): the shipped int8 models cost 0.15-0.16 dB on the
-# standard set (0.07 dB on aio-synth at quantization) and reach 34.7-34.9 dB on its hardest photo,
-# under the bars (>= 35 dB, <= 0.10 dB). Strict: the day int8 meets them, the mark must go.
-INT8_SHORT = pytest.mark.xfail(strict=True, reason="shipped int8 (edge-qat-int8.pt) misses the int8 parity bars by "
-                                                   "0.05-0.06 dB drop and 0.1-0.3 dB worst case; see reports/parity-edge.md")
-
-
 @pytest.mark.slow  # ~10 min in all: exports the bundled checkpoints at the shipped recipes, then checks them
 @pytest.mark.parametrize("target, precision", [("onnx", "fp32"), ("onnx", "fp16"), ("executorch", "fp32"),
                                                ("executorch", "fp16"),
-                                               pytest.param("onnx", "int8", marks=INT8_SHORT),
-                                               pytest.param("executorch", "int8", marks=INT8_SHORT),
-                                               pytest.param("checkpoint", "int8", marks=INT8_SHORT)])
+                                               ("onnx", "int8"), ("executorch", "int8"), ("checkpoint", "int8")])
 def test_shipped_models_meet_the_bars_against_the_committed_reference(target, precision, tmp_path):
     from cea_edge.export.__main__ import main as export_main
     from cea_edge.model.checkpoint import DEFAULT_QAT_CHECKPOINT
