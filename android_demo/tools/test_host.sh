@@ -6,7 +6,7 @@
 # Usage: tools/test_host.sh [--edge]
 #   Cases: "tiny" (a perturbed tiny model exported fp32 here, tile 32, context 64) and "edge" (the
 #   int8 program the app ships, app/src/main/assets/cea-edge.pte), each on a photo, both modes.
-#   --edge  also export the bundled edge model fp32 (~60 s) and time a 256^2 tile of it and of the
+#   --edge  also export the bundled model (edge2) fp32 (~60 s) and time a 256^2 tile of it and of the
 #           shipped int8 program at 1 and 2 threads, in Java (host JVM) and in Python, same run.
 # Needs: the project venv with executorch (and torch, for the export), a JDK >= 11, g++, JUnit 5's
 # console launcher ($JUNIT_JAR or /usr/share/java/junit-platform-console-standalone.jar).
@@ -120,11 +120,13 @@ case_set() { # case_set CASE PTE PRECISION TILE OVERLAP CONTEXT PRESET
 }
 case_set tiny "$pte" fp32 $tile $overlap $context $preset
 # The shipped program's settings, from the export recipe (one source of each default).
-read -r edge_tile edge_overlap edge_context < <(cd "$root" && "$python" -c "
+# The preset the app ships is the toolkit's bundled one (BUNDLED_PRESET), read here, not from the program.
+read -r edge_tile edge_overlap edge_context edge_preset < <(cd "$root" && "$python" -c "
 from cea_edge.runtime.backends import open_backend
+from cea_edge.runtime.contract import BUNDLED_PRESET
 b = open_backend('$asset')
-print(b.tile, b.overlap, b.context_size)" 2>/dev/null)
-case_set edge "$asset" int8 "$edge_tile" "$edge_overlap" "$edge_context" edge
+print(b.tile, b.overlap, b.context_size, BUNDLED_PRESET)" 2>/dev/null)
+case_set edge "$asset" int8 "$edge_tile" "$edge_overlap" "$edge_context" "$edge_preset"
 timing=""
 if [[ -n "$edge_pte" ]]; then
     timing="$edge_pte,$asset"
