@@ -20,7 +20,7 @@ from cea_edge.quantize.nncf_graph import (
     pin_input_range,
     quantization_record,
 )
-from cea_edge.quantize.recipe import QuantRecipe, recipe_from_record, validate
+from cea_edge.quantize.recipe import LEGACY_RANGE_LR_FACTOR, QuantRecipe, recipe_from_record, validate
 from cea_edge.train import (
     RunProgress,
     finish_distributed,
@@ -63,8 +63,12 @@ def quantize(checkpoint: Path, recipe: QuantRecipe, out: Path, resume: Path | No
     if recipe.target == "fp32" and not recipe.ptq:
         teacher = fp32_teacher(record["source_checkpoint"]).to(env.device)
     config = recipe.train_config(model.config.name, bool(model.adapters), val_suite)
-    side = recipe.calibration_patch
-    ranges = activation_ranges(model, torch.zeros(1, 3, side, side, device=env.device))
+    ranges = []
+    # At the legacy 1x the ranges stay in the weights' group, with decay: the optimizer of before, so
+    # run states saved then (one parameter group) still resume. PTQ trains nothing: no probe pass.
+    if not recipe.ptq and recipe.range_lr_factor != LEGACY_RANGE_LR_FACTOR:
+        side = recipe.calibration_patch
+        ranges = activation_ranges(model, torch.zeros(1, 3, side, side, device=env.device))
     optimizer, scheduler = make_optimizer(model, config.schedule, ranges, recipe.range_lr_factor)
     state = resume_progress(loaded, optimizer, scheduler) if resume is not None else RunProgress()
 
