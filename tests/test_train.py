@@ -14,7 +14,14 @@ import torch
 from cea_edge.data.stream import TrainingStream
 from cea_edge.errors import CeaError
 from cea_edge.model import CEANet, get_preset
-from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_QAT_CHECKPOINT, load_checkpoint, save_checkpoint
+from cea_edge.model.checkpoint import (
+    DEFAULT_CHECKPOINT,
+    DEFAULT_QAT_CHECKPOINT,
+    EDGE_V1_CHECKPOINT,
+    EDGE_V1_QAT_CHECKPOINT,
+    load_checkpoint,
+    save_checkpoint,
+)
 from cea_edge.train import DEFAULT_SCHEDULE, TrainConfig, cosine_with_warmup, train
 from cea_edge.train.loop import context_view, factor_distance
 
@@ -44,9 +51,17 @@ def test_schedule_warms_up_then_decays_to_the_floor():
 
 
 def test_run_metadata_keeps_the_keys_of_shipped_checkpoints():
-    """train_config / quantize_config are flat dicts with the keys (and order) checkpoints always had."""
-    assert list(TrainConfig().record()) == list(load_checkpoint(DEFAULT_CHECKPOINT).metadata["train_config"])
-    assert list(TrainConfig().record()) == list(load_checkpoint(DEFAULT_QAT_CHECKPOINT).metadata["quantize_config"])
+    """train_config / quantize_config are flat dicts with the keys (and order) checkpoints always had:
+    a run that uses no later field records v1's keys; edge2's record is rebuilt from its own values."""
+    plain = list(TrainConfig().record())
+    assert plain == list(load_checkpoint(EDGE_V1_CHECKPOINT).metadata["train_config"])
+    assert plain == list(load_checkpoint(EDGE_V1_QAT_CHECKPOINT).metadata["quantize_config"])
+    assert plain == list(load_checkpoint(DEFAULT_QAT_CHECKPOINT).metadata["quantize_config"])  # QAT: no context loss
+    shipped = load_checkpoint(DEFAULT_CHECKPOINT).metadata["train_config"]
+    assert shipped["context_loss"] > 0
+    schedule = {key: value for key, value in shipped.items() if key not in ("preset", "adapters", "val_suite")}
+    rebuilt = TrainConfig.build(shipped["preset"], shipped["adapters"], shipped["val_suite"], **schedule)
+    assert rebuilt.record() == shipped and list(rebuilt.record()) == list(shipped)
 
 
 def test_checkpoint_round_trip(tmp_path, tiny_model):
@@ -129,5 +144,5 @@ def test_v2_global_context_training_and_the_ablations_record_what_they_trained(t
     static = load_checkpoint(train(TrainConfig.build(steps=1, static_adapters=True, **v2), tmp_path / "static",
                                    progress=False))
     assert static.config.adapter.mode == "static" and static.metadata["train_config"]["static_adapters"] is True
-    # a run that uses neither records the keys every earlier checkpoint has
-    assert list(TrainConfig.build(**QUICK).record()) == list(load_checkpoint(DEFAULT_CHECKPOINT).metadata["train_config"])
+    # a run that uses neither records the keys every v1 checkpoint has
+    assert list(TrainConfig.build(**QUICK).record()) == list(load_checkpoint(EDGE_V1_CHECKPOINT).metadata["train_config"])
