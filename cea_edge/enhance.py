@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from cea_edge.atomic import InputGuard, file_identity
 from cea_edge.errors import CeaError, check_threads, run_cli
+from cea_edge.export.recipes import artifact_name, default_out_dir, recipe_for
 from cea_edge.photo_io import DEFAULT_MAX_PIXELS, READABLE_SUFFIXES, check_output, peek_photo, read_photo, write_photo
 from cea_edge.runtime.backends import Backend, open_backend
 from cea_edge.runtime.contract import BUNDLED_PRESET, CHECKPOINT_CONTEXT_SIZE, CHECKPOINT_OVERLAP, CHECKPOINT_TILE
@@ -29,13 +30,15 @@ from cea_edge.runtime.restore import CONTEXT_MODES, restore_photo
 from cea_edge.runtime.routing import routing_grid
 from cea_edge.runtime.tiling import plan_tiles
 
-# Artifacts `python -m cea_edge.export --target T` writes by default (int8 of the bundled QAT
-# checkpoint; tests/test_enhance.py pins the names to the export's), in the order enhance
-# prefers them when no --model is given (Core ML only where it runs).
-_STEM = f"{BUNDLED_PRESET}-int8-{CHECKPOINT_TILE}"
-DEFAULT_ARTIFACTS = (Path(f"artifacts/onnx/{_STEM}.onnx"),
-                     Path(f"artifacts/executorch/{BUNDLED_PRESET}-xnnpack-int8-{CHECKPOINT_TILE}.pte"))
-DEFAULT_COREML_ARTIFACT = Path(f"artifacts/coreml/{_STEM}.mlpackage")
+
+def export_default(target: str) -> Path:
+    """What `python -m cea_edge.export --target T` writes without --out or a flag (the bundled recipe)."""
+    return default_out_dir(target) / artifact_name(BUNDLED_PRESET, recipe_for(target))
+
+
+# In the order enhance prefers them when no --model is given (Core ML only where it runs).
+DEFAULT_ARTIFACTS = (export_default("onnx"), export_default("executorch"))
+DEFAULT_COREML_ARTIFACT = export_default("coreml")
 
 
 def default_model() -> Path:

@@ -3,9 +3,9 @@ seams, thread safety, photo I/O through `enhance`, and its error paths."""
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -21,6 +21,7 @@ from cea_edge.metrics import psnr
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from cea_edge.photo_io import Photo, read_photo, write_photo
 from cea_edge.runtime.backends import open_backend
+from cea_edge.runtime.contract import BUNDLED_PRESET, CHECKPOINT_TILE
 from cea_edge.runtime.restore import restore_photo
 from cea_edge.runtime.tiling import context_image, plan_tiles, tiled_apply
 
@@ -400,14 +401,12 @@ def test_animated_input_says_only_the_first_frame_was_restored(tmp_path, rgb_fil
     assert "2 frames in the file: only the first restored" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("target", ["onnx", "executorch", "coreml"])
-def test_default_artifacts_are_what_export_writes_by_default(target):
-    """enhance looks for `python -m cea_edge.export --target T`'s own output, named without loading torch."""
-    from cea_edge.export.pipeline import TARGET_MODULES, artifact_name
-    from cea_edge.export.recipes import recipe_for
-    from cea_edge.runtime.contract import BUNDLED_PRESET
-
-    expected = {"onnx": enhance.DEFAULT_ARTIFACTS[0], "executorch": enhance.DEFAULT_ARTIFACTS[1],
-                "coreml": enhance.DEFAULT_COREML_ARTIFACT}[target]
-    suffix = importlib.import_module(TARGET_MODULES[target]).SUFFIX
-    assert expected == Path("artifacts") / target / artifact_name(BUNDLED_PRESET, recipe_for(target), suffix)
+def test_default_artifacts_are_what_export_writes_by_default_named_without_torch():
+    """enhance looks for `python -m cea_edge.export --target T`'s own output (the bundled int8 recipes,
+    artifacts/<target>/), and finds its names without importing torch."""
+    code = ("import sys, cea_edge.enhance as e; "
+            "print(*e.DEFAULT_ARTIFACTS, e.DEFAULT_COREML_ARTIFACT, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    stem = f"{BUNDLED_PRESET}-int8-{CHECKPOINT_TILE}"
+    assert out == [f"artifacts/onnx/{stem}.onnx", f"artifacts/executorch/{BUNDLED_PRESET}-xnnpack-int8-"
+                   f"{CHECKPOINT_TILE}.pte", f"artifacts/coreml/{stem}.mlpackage", "False"]

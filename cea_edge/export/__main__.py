@@ -14,7 +14,7 @@ from typing import Sequence
 
 from cea_edge.errors import run_cli
 from cea_edge.export.pipeline import export
-from cea_edge.export.recipes import COMPUTE_UNITS, DELEGATES, PRECISIONS, TARGETS, recipe_for
+from cea_edge.export.recipes import COMPUTE_UNITS, DELEGATES, PRECISIONS, TARGETS, default_out_dir, recipe_for
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_QAT_CHECKPOINT
 from cea_edge.toolchain import quiet_toolchains
 
@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         deployment_target=args.deployment_target, compute_units=args.compute_units,
     )
     with contextlib.nullcontext() if args.verbose else quiet_toolchains():
-        result = export(recipe, args.checkpoint, args.out or Path("artifacts") / args.target,
+        result = export(recipe, args.checkpoint, args.out or default_out_dir(args.target),
                         verify=not args.no_verify, require_prediction=args.require_prediction)
     print(result.describe())
     return 0

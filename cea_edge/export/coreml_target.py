@@ -32,7 +32,6 @@ from cea_edge.runtime.contract import (
 )
 from cea_edge.toolchain import require
 
-SUFFIX = ".mlpackage"
 # coremltools 9.0's fuse_linear_bias pass indexes bias.shape[-1] and crashes on the
 # scalar eps added after TokenNorm's mean-as-linear; without it the add stays an add.
 SKIPPED_PASSES = ("common::fuse_linear_bias",)

@@ -21,7 +21,6 @@ from cea_edge.model.network import CEANet
 from cea_edge.runtime.contract import FORWARD_GRAPH, ArtifactInfo
 from cea_edge.toolchain import require
 
-SUFFIX = ".pte"
 CAST = "_to_dim_order_copy"
 
 

@@ -26,7 +26,6 @@ from cea_edge.model.network import CEANet
 from cea_edge.runtime.contract import CONTEXT_GRAPH, FORWARD_GRAPH, ArtifactInfo, sibling_path
 from cea_edge.toolchain import require
 
-SUFFIX = ".onnx"
 PROVIDER = "CPUExecutionProvider"
 
 

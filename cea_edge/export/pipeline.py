@@ -16,7 +16,7 @@ from types import ModuleType
 from cea_edge.atomic import atomic_write_json, prepare_output_dir, publish, remove_staged, staged_outputs
 from cea_edge.errors import CeaError
 from cea_edge.export.manifest import ArtifactDigest, artifact_digest, build_manifest
-from cea_edge.export.recipes import Recipe
+from cea_edge.export.recipes import Recipe, artifact_name
 from cea_edge.export.verify import Verification, raise_if_failed, skipped_verification, verify_artifact
 from cea_edge.model.checkpoint import (
     DEFAULT_CHECKPOINT,
@@ -79,12 +79,6 @@ class ExportResult:
 
 def target_module(target: str) -> ModuleType:
     return importlib.import_module(TARGET_MODULES[target])
-
-
-def artifact_name(preset: str, recipe: Recipe, suffix: str) -> str:
-    """e.g. edge-fp16-256.onnx; ExecuTorch names its delegate: edge-xnnpack-fp32-256.pte."""
-    parts = [preset] + ([recipe.delegate] if recipe.delegate else []) + [recipe.precision, str(recipe.tile)]
-    return "-".join(parts) + suffix
 
 
 def default_checkpoint(recipe: Recipe) -> Path:
@@ -192,7 +186,7 @@ def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool 
     checkpoint_sha256 = file_sha256(loaded.path)
     embedded = ArtifactInfo(loaded.config.name, recipe.tile, recipe.overlap, recipe.precision, checkpoint_sha256,
                             recipe.context_size, source_sha256=source_sha256(loaded, checkpoint_sha256))
-    destination = out_dir / artifact_name(loaded.config.name, recipe, target.SUFFIX)
+    destination = out_dir / artifact_name(loaded.config.name, recipe)
     manifest_path = destination.with_name(destination.name + ".json")
 
     with staged_outputs(destination, manifest_path) as (staged_artifact, staged_manifest):

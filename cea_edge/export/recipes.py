@@ -24,6 +24,10 @@ COMPUTE_UNITS = ("ALL", "CPU_ONLY", "CPU_AND_GPU", "CPU_AND_NE")  # coremltools.
 MIN_ONNX_OPSET = 17  # LayerNorm-free graphs need nothing newer; 17 is what mobile ORT builds take
 
 RECIPE_DIRS = recipe_dirs("export")
+# Each target's file suffix and the folder `python -m cea_edge.export` writes to without --out:
+# here, torch-free, so that enhance finds export's default output without importing an exporter.
+TARGET_SUFFIXES = {"executorch": ".pte", "coreml": ".mlpackage", "onnx": ".onnx"}
+ARTIFACTS_DIR = Path("artifacts")
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,16 @@ def load_recipe(path: str | Path) -> Recipe:
 def default_recipe_path(target: str) -> Path:
     """The bundled recipe of ``target`` (CeaError, saying to pass --recipe, when none is installed)."""
     return bundled_recipe("export", target, RECIPE_DIRS)
+
+
+def default_out_dir(target: str) -> Path:
+    return ARTIFACTS_DIR / target
+
+
+def artifact_name(preset: str, recipe: Recipe) -> str:
+    """e.g. edge2-fp16-256.onnx; ExecuTorch names its delegate: edge2-xnnpack-fp32-256.pte."""
+    parts = [preset] + ([recipe.delegate] if recipe.delegate else []) + [recipe.precision, str(recipe.tile)]
+    return "-".join(parts) + TARGET_SUFFIXES[recipe.target]
 
 
 def recipe_for(target: str, path: str | Path | None = None) -> Recipe:

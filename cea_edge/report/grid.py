@@ -23,7 +23,6 @@ from cea_edge.runtime.contract import sibling_path
 
 TARGETS = ("onnx", "executorch", "coreml")
 PRECISIONS = ("fp32", "fp16", "int8")
-SUFFIXES = {"onnx": ".onnx", "executorch": ".pte", "coreml": ".mlpackage"}
 CELL_RECORD = "cell.json"
 
 
