@@ -4,6 +4,7 @@ target, the runtime profilers' per-op records, imports, and one clear error for 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from cea_edge.errors import run_cli
 from cea_edge.machine import machine_info
 from cea_edge.profile.__main__ import main
+from cea_edge.profile.census import read_flatc_json
 from cea_edge.profile.ops import onnx_records, top_ops
 from cea_edge.profile.run import gflop_per_tile
 from cea_edge.profile.schema import SCHEMA, validate
@@ -118,6 +120,14 @@ def test_top_ops_ranks_types_and_leaves_the_delegate_call_out():
         {"type": "Conv", "where": "XNNPACK delegate", "calls_per_run": 2.0, "ms_per_run": 4.0, "share": 0.8},
         {"type": "Add", "where": "XNNPACK delegate", "calls_per_run": 2.0, "ms_per_run": 1.0, "share": 0.2}]
     assert len(top_ops(breakdown, 1)) == 1
+
+
+def test_xnnpack_graph_text_with_unbounded_clamps_is_read():
+    """flatc writes an unbounded clamp's limits as bare inf (edge2's .pte files): read, not a 'not decoded' note."""
+    text = '{"output_min": -inf, "output_max": inf, "scale": [nan, 1e-05], "name": "inf", "type": "xnn_inf"}'
+    graph = read_flatc_json(text)
+    assert graph["output_min"] == -math.inf and graph["output_max"] == math.inf and math.isnan(graph["scale"][0])
+    assert graph["scale"][1] == 1e-05 and graph["name"] == "inf" and graph["type"] == "xnn_inf"
 
 
 def test_onnx_fp32_profile(export_once, session_checkpoint, tmp_path, capsys):
@@ -263,6 +273,7 @@ def test_executorch_fp32_profile_covers_every_method(export_once, session_checkp
     census = profile["census"]
     assert sorted(census["methods"]) == sorted(GRAPHS) and census["delegates"] == 3
     assert {"tile_size", "context_size", "precision", "preset"} <= set(census["constant_methods"])
+    assert census["notes"] == []  # every XNNPACK graph decoded
     for method in census["methods"].values():
         assert method["delegates"] == ["XnnpackBackend"] and method["all_compute_delegated"]
         assert method["ops_inside"]["Conv2d"] == {"fp32": method["ops_inside"]["Conv2d"]["fp32"]}

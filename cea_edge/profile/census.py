@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -22,6 +23,16 @@ from cea_edge.runtime.contract import CONTEXT_GRAPH, FORWARD_GRAPH, GLOBAL_GRAPH
 from cea_edge.toolchain import require
 
 XNNPACK_ID = "XnnpackBackend"
+
+
+_NON_FINITE = re.compile(r'(?<![\w".])(-?)(inf|nan)(?![\w".])')
+
+
+def read_flatc_json(text: str) -> Any:
+    """flatc's JSON output, parsed. flatc writes non-finite floats (an unbounded clamp of edge2's
+    XNNPACK graphs: output_max) as bare inf / -inf / nan, which is not JSON; Python reads them
+    as Infinity / NaN."""
+    return json.loads(_NON_FINITE.sub(lambda m: m.group(1) + ("Infinity" if m.group(2) == "inf" else "NaN"), text))
 
 
 def _xnnpack_ops(blob: bytes) -> dict[str, dict[str, int]]:
@@ -35,7 +46,7 @@ def _xnnpack_ops(blob: bytes) -> dict[str, dict[str, int]]:
         Path(folder, "schema.fbs").write_bytes(_get_schema_bytes())
         Path(folder, "graph.bin").write_bytes(flatbuffer)
         _flatc_decompile(folder, str(Path(folder, "schema.fbs")), str(Path(folder, "graph.bin")))
-        graph = json.loads(Path(folder, "graph.json").read_text())
+        graph = read_flatc_json(Path(folder, "graph.json").read_text())
     dtypes = {}
     for value in graph.get("xvalues", []):
         tensor = value.get("xvalue_union", {})
