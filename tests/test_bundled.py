@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from cea_edge.data.suite import build_suite
 from cea_edge.evaluate import evaluate_model
@@ -76,6 +77,26 @@ def test_ablation_checkpoints_differ_only_in_adapters():
     assert without.config == with_adapters.config.without_adapters() and without.model.adapters == []
     budget = lambda c: {k: v for k, v in c.metadata["train_config"].items() if k != "adapters"}  # noqa: E731
     assert budget(with_adapters) == budget(without) and with_adapters.metadata["step"] == without.metadata["step"]
+
+
+EDGE2_STATIC = ROOT / "checkpoints" / "edge2-static.pt"
+
+
+def test_edge2_static_ablation_is_the_bundled_model_with_image_independent_factors(bundled):
+    """Issue 16's static low-rank adapter: edge2's backbone, rank and schedule, factors that are learned
+    parameters; trained for the same steps as edge2 (without the context loss, which it cannot use)."""
+    static = load_checkpoint(EDGE2_STATIC, expected_preset="edge2-static")
+    assert static.config == bundled.config.with_static_adapters() and static.training_state is None
+    budget = lambda c: {k: v for k, v in c.metadata["train_config"].items()  # noqa: E731
+                        if k not in ("static_adapters", "context_loss")}
+    assert budget(static) == budget(bundled) and static.metadata["step"] == bundled.metadata["step"]
+    assert static.metadata["train_config"]["static_adapters"] is True
+    assert static.metadata["ablation_of"] == {"checkpoint": DEFAULT_CHECKPOINT.name,
+                                              "sha256": file_sha256(DEFAULT_CHECKPOINT)}
+    images = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        for routing, direction in static.model.generate_factors(images):
+            assert routing.shape[0] == direction.shape[0] == 1  # one set of factors for every image
 
 
 def test_edge_v1_checkpoint_records_its_lineage(v1):
