@@ -70,13 +70,18 @@ def test_edge_v1_stays_loadable_with_its_int8_twin(v1):
     assert qat.quantization["source_checkpoint"]["sha256"] == file_sha256(EDGE_V1_CHECKPOINT)
 
 
+def training_budget(checkpoint, *differs: str) -> dict:
+    """The run's train_config without the keys that name what an ablation pair differs in."""
+    return {key: value for key, value in checkpoint.metadata["train_config"].items() if key not in differs}
+
+
 def test_ablation_checkpoints_differ_only_in_adapters():
     """The v1 ablation pair: the same backbone with and without adapters, trained with the same budget."""
     with_adapters = load_checkpoint(ROOT / "checkpoints" / "edge-5000.pt", expected_preset="edge")
     without = load_checkpoint(ROOT / "checkpoints" / "edge-noadapter.pt", expected_preset="edge-noadapter")
     assert without.config == with_adapters.config.without_adapters() and without.model.adapters == []
-    budget = lambda c: {k: v for k, v in c.metadata["train_config"].items() if k != "adapters"}  # noqa: E731
-    assert budget(with_adapters) == budget(without) and with_adapters.metadata["step"] == without.metadata["step"]
+    assert training_budget(with_adapters, "adapters") == training_budget(without, "adapters")
+    assert with_adapters.metadata["step"] == without.metadata["step"]
 
 
 EDGE2_STATIC = ROOT / "checkpoints" / "edge2-static.pt"
@@ -87,9 +92,9 @@ def test_edge2_static_ablation_is_the_bundled_model_with_image_independent_facto
     parameters; trained for the same steps as edge2 (without the context loss, which it cannot use)."""
     static = load_checkpoint(EDGE2_STATIC, expected_preset="edge2-static")
     assert static.config == bundled.config.with_static_adapters() and static.training_state is None
-    budget = lambda c: {k: v for k, v in c.metadata["train_config"].items()  # noqa: E731
-                        if k not in ("static_adapters", "context_loss")}
-    assert budget(static) == budget(bundled) and static.metadata["step"] == bundled.metadata["step"]
+    differs = ("static_adapters", "context_loss")
+    assert training_budget(static, *differs) == training_budget(bundled, *differs)
+    assert static.metadata["step"] == bundled.metadata["step"]
     assert static.metadata["train_config"]["static_adapters"] is True
     assert static.metadata["ablation_of"] == {"checkpoint": DEFAULT_CHECKPOINT.name,
                                               "sha256": file_sha256(DEFAULT_CHECKPOINT)}

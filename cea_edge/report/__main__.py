@@ -21,6 +21,7 @@ from typing import Any, NoReturn, Sequence
 
 from cea_edge.atomic import InputGuard, atomic_write, atomic_write_json, prepare_output_dir
 from cea_edge.errors import CeaError, check_threads, run_cli, usable_cpus
+from cea_edge.export.recipes import ARTIFACTS_DIR
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_QAT_CHECKPOINT
 from cea_edge.report import document as doc
 from cea_edge.report.grid import PRECISIONS, TARGETS, grid
@@ -55,8 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true",
                         help="a small grid, the mini suite, a 2 MP photo, fewer runs: a few minutes")
     parser.add_argument("--out", type=Path, default=Path("reports/tradeoff"), help="output folder (default reports/tradeoff)")
-    parser.add_argument("--cache", type=Path, default=Path("artifacts/report-cache"),
-                        help="where artifacts and references are kept between runs (default artifacts/report-cache)")
+    parser.add_argument("--cache", type=Path, default=ARTIFACTS_DIR / "report-cache",
+                        help=f"where artifacts and references are kept between runs (default {ARTIFACTS_DIR / 'report-cache'})")
     parser.add_argument("--reuse", type=Path, action="append", default=[], metavar="DIR",
                         help="folder of exports already made (python -m cea_edge.export --out DIR): a cell uses one "
                              "whose manifest names the same checkpoint hash and recipe values instead of exporting "
