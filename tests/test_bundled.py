@@ -85,6 +85,12 @@ def test_ablation_checkpoints_differ_only_in_adapters():
 
 
 EDGE2_STATIC = ROOT / "checkpoints" / "edge2-static.pt"
+EDGE2_NOADAPTER = ROOT / "checkpoints" / "edge2-noadapter.pt"
+
+
+def names_the_bundled_model_as_its_origin(ablation) -> bool:
+    return ablation.metadata["ablation_of"] == {"checkpoint": DEFAULT_CHECKPOINT.name,
+                                                "sha256": file_sha256(DEFAULT_CHECKPOINT)}
 
 
 def test_edge2_static_ablation_is_the_bundled_model_with_image_independent_factors(bundled):
@@ -96,12 +102,23 @@ def test_edge2_static_ablation_is_the_bundled_model_with_image_independent_facto
     assert training_budget(static, *differs) == training_budget(bundled, *differs)
     assert static.metadata["step"] == bundled.metadata["step"]
     assert static.metadata["train_config"]["static_adapters"] is True
-    assert static.metadata["ablation_of"] == {"checkpoint": DEFAULT_CHECKPOINT.name,
-                                              "sha256": file_sha256(DEFAULT_CHECKPOINT)}
+    assert names_the_bundled_model_as_its_origin(static)
     images = torch.rand(2, 3, 64, 64)
     with torch.no_grad():
         for routing, direction in static.model.generate_factors(images):
             assert routing.shape[0] == direction.shape[0] == 1  # one set of factors for every image
+
+
+def test_edge2_noadapter_ablation_is_the_bundled_backbone_alone(bundled):
+    """Issue 16's no-adapter ablation: edge2's backbone without adapters, the same schedule and steps."""
+    plain = load_checkpoint(EDGE2_NOADAPTER, expected_preset="edge2-noadapter")
+    assert plain.config == bundled.config.without_adapters() and plain.training_state is None
+    assert plain.model.adapters == [] and not list(plain.model.generate_factors(torch.rand(1, 3, 64, 64)))
+    differs = ("adapters", "context_loss")
+    assert training_budget(plain, *differs) == training_budget(bundled, *differs)
+    assert plain.metadata["step"] == bundled.metadata["step"]
+    assert plain.metadata["train_config"]["adapters"] is False
+    assert names_the_bundled_model_as_its_origin(plain)
 
 
 def test_edge_v1_checkpoint_records_its_lineage(v1):
