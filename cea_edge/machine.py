@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import time
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -23,6 +25,7 @@ ARM_FEATURES = ("asimd", "asimddp", "i8mm", "sve", "bf16")
 RUNTIMES = ("torch", "onnxruntime", "executorch", "coremltools", "numpy")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 CPUINFO = Path("/proc/cpuinfo")
+PROC_STAT = Path("/proc/stat")
 
 
 def _cpuinfo() -> tuple[str, set[str]]:
@@ -83,3 +86,47 @@ def machine_info() -> dict:
         "runtimes": {package: _version(package) for package in RUNTIMES},
         "thread_env": {name: os.environ[name] for name in THREAD_VARIABLES if name in os.environ},
     }
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """Where the machine's and this process's CPU clocks stood at one moment (see ``other_cpus``)."""
+
+    wall_s: float
+    machine_busy_s: float | None  # all processes, from /proc/stat; None where it does not exist
+    own_s: float  # this process and its children that have been waited for
+
+
+def _machine_busy_seconds() -> float | None:
+    try:
+        fields = PROC_STAT.read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    # user nice system idle iowait irq softirq steal: everything but idle and iowait kept a CPU from us
+    # (steal: the hypervisor ran another guest on our vCPU).
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot() -> CpuSnapshot:
+    own = os.times()
+    return CpuSnapshot(time.monotonic(), _machine_busy_seconds(),
+                       own.user + own.system + own.children_user + own.children_system)
+
+
+def other_cpus(since: CpuSnapshot) -> float | None:
+    """How many CPUs other processes kept busy, on average, since ``since``.
+
+    The load average cannot say this for a measurement taken inside a long run: it counts the run's
+    own work just before (the report's quality pass at two threads reads as a load of 2). This is the
+    machine's busy time minus this process's and its waited-for children's. None without
+    /proc/stat (macOS, Windows) or over no time.
+    """
+    now = cpu_snapshot()
+    wall = now.wall_s - since.wall_s
+    if since.machine_busy_s is None or now.machine_busy_s is None or wall <= 0:
+        return None
+    others = (now.machine_busy_s - since.machine_busy_s) - (now.own_s - since.own_s)
+    return max(0.0, others / wall)

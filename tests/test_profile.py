@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from cea_edge import machine
 from cea_edge.errors import run_cli
-from cea_edge.machine import machine_info
+from cea_edge.machine import cpu_snapshot, machine_info, other_cpus
 from cea_edge.profile.__main__ import main
 from cea_edge.profile.census import read_flatc_json
 from cea_edge.profile.ops import onnx_records, top_ops
@@ -90,6 +91,34 @@ def test_machine_info_names_this_cpu_and_its_runtimes():
             assert info["cpu"] == model
         assert info["isa"] and all(present == (name in flags) for name, present in info["isa"].items())
         assert ("avx2" in info["isa"]) == (info["arch"] == "x86_64")
+
+
+@pytest.mark.skipif(not machine.PROC_STAT.exists(), reason="other_cpus reads /proc/stat (Linux)")
+def test_other_cpus_counts_a_busy_neighbour_but_not_our_own_work():
+    """The report's busy-neighbour warning: a measurement's own threads are not 'other processes'
+    (the load average counted them), a spinning process beside it is."""
+    import subprocess
+    import time
+
+    started = cpu_snapshot()
+    deadline = time.monotonic() + 0.6
+    while time.monotonic() < deadline:  # this process keeps one CPU busy
+        pass
+    assert other_cpus(started) < 0.5
+    neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)  # let it start
+        started = cpu_snapshot()
+        time.sleep(0.8)
+        assert other_cpus(started) > 0.7
+    finally:
+        neighbour.kill()
+        neighbour.wait()
+
+
+def test_other_cpus_is_unknown_without_proc_stat(monkeypatch, tmp_path):
+    monkeypatch.setattr(machine, "PROC_STAT", tmp_path / "missing")
+    assert other_cpus(cpu_snapshot()) is None
 
 
 def test_onnxruntime_trace_keeps_only_the_runs_after_reset(tmp_path):

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cea_edge import machine
 from cea_edge.errors import CeaError, run_cli
 from cea_edge.report import document as doc
 from cea_edge.report import pareto, plots
@@ -213,6 +214,12 @@ def test_the_report_writes_every_file(tiny_report):
     text = (out / "report.md").read_text()
     assert "## Recommendations" in text and "![Pareto chart](pareto.png)" in text
     assert all(r["key"] in text for r in report["rows"])
+    for record in (out / "cells").glob("*-t*.json"):  # the measured cells, not the fp32 model's quality records
+        if record.name.startswith("fp32-"):
+            continue
+        # Linux: how many CPUs other processes used while the cell was timed (not the report's own work).
+        other = json.loads(record.read_text())["result"]["other_cpus"]
+        assert other is None if not machine.PROC_STAT.exists() else 0 <= other <= os.cpu_count()
 
 
 @REPORT_RUN

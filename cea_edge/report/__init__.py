@@ -23,7 +23,8 @@ JSON schema "cea-edge-report/1" (report.json)::
       ssim, ms_per_mp (end to end, global mode), ms_per_tile (forward, median), peak_rss_mb,
       parity_worst_psnr_db (vs the FP32 reference), parity_passed (its bars), forward_ops (static
       census of the forward graph: .pte ops inside XNNPACK, Core ML MIL ops; null for ONNX), notes [sentence:
-      what was not measured, and a warning when the load average exceeded 0.5 as the cell was measured],
+      what was not measured, and a warning when other processes kept more than 0.5 CPUs busy
+      while the cell was timed],
       delta {metric: this - baseline} or null
     pareto         [row key]  the front of ms_per_mp against psnr_drop_db, fastest first
     recommendations [{goal, key (null: none qualifies), why}]

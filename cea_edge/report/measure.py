@@ -6,7 +6,6 @@ them into the cell's JSON record (what resume reloads).
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -14,10 +13,11 @@ from typing import Any, Callable, Sequence
 from cea_edge.data.suite import SuiteSample
 from cea_edge.errors import CeaError, usable_cpus
 from cea_edge.evaluate import EvaluationReport, evaluate_restorer
+from cea_edge.machine import cpu_snapshot, other_cpus
 from cea_edge.report.grid import BuiltCell
 
 FAMILIES = ("single", "spatial", "composite")
-LOAD_WARNING = 0.5  # as the profile stage's Markdown: above it, other processes shared the CPUs
+BUSY_NEIGHBOURS = 0.5  # CPUs; as the profile stage's load-average warning: above it, other processes shared the CPUs
 
 
 @dataclass
@@ -37,7 +37,7 @@ class CellResult:
     photo: dict[str, Any] | None = None  # {megapixels, size}
     peak_rss_mb: float | None = None
     census: dict[str, Any] | None = None
-    load_average: float | None = None  # 1-minute load when the cell's measurement began
+    other_cpus: float | None = None  # mean CPUs other processes kept busy while the cell was timed
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,12 +70,6 @@ def measure_cell(built: BuiltCell, samples: Sequence[SuiteSample], suite: str, r
     cell = built.cell
     result = CellResult(cell.name, cell.target, cell.precision, cell.tile, str(built.artifact),
                         built.bytes / 1e6)
-    if hasattr(os, "getloadavg"):
-        # Other processes on a 2-CPU machine slow the multi-thread runs most: say so in the row.
-        result.load_average = os.getloadavg()[0]
-        if result.load_average > LOAD_WARNING:
-            result.notes.append(f"measured while the load average was {result.load_average:.2f} "
-                                f"on {usable_cpus()} usable CPU(s): timings pessimistic")
     threads = max(settings.threads)
     if cell.target == "coreml":
         from cea_edge.profile import coreml
@@ -98,7 +92,13 @@ def measure_cell(built: BuiltCell, samples: Sequence[SuiteSample], suite: str, r
             result.parity = check_artifact(built.artifact, reference, bars, threads).to_dict()["summary"]
         except CeaError as error:
             result.notes.append(f"parity: {error}")
+    started = cpu_snapshot()
     profile = profile_artifact(built.artifact, settings, machine, peaks, step)
+    result.other_cpus = other_cpus(started)
+    if result.other_cpus is not None and result.other_cpus > BUSY_NEIGHBOURS:
+        # Other processes on a 2-CPU machine slow the multi-thread runs most: say so in the row.
+        result.notes.append(f"other processes kept {result.other_cpus:.2f} of {usable_cpus()} usable CPU(s) busy "
+                            "while it was timed: timings pessimistic")
     for row in profile.latency:
         result.latency_ms.setdefault(str(row.threads), {})[row.graph] = row.median_ms
     if profile.end_to_end is not None:
