@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cea_edge.machine import BUSY_NEIGHBOURS
 from cea_edge.profile.ops import top_ops
 
 RUNTIMES = ("torch", "onnxruntime", "executorch", "coremltools")
@@ -111,7 +112,7 @@ def markdown(doc: dict[str, Any], top: int) -> str:
     lines = [f"# cea-edge profile ({doc['schema']}, {doc['created']})", "", "## Machines", ""]
     lines += _machines(doc, labels)
     load, usable = doc["settings"].get("load_average"), doc["machine"].get("usable_cpus", 1)
-    if load and load[0] > 0.5:
+    if load and load[0] > BUSY_NEIGHBOURS:
         lines += ["", f"Load average when {here} started: {load[0]:.2f} on {usable} usable CPU(s): other processes were "
                       "running, so timings (multi-thread ones most) are pessimistic."]
     if doc["peaks"]:

@@ -13,11 +13,10 @@ from typing import Any, Callable, Sequence
 from cea_edge.data.suite import SuiteSample
 from cea_edge.errors import CeaError, usable_cpus
 from cea_edge.evaluate import EvaluationReport, evaluate_restorer
-from cea_edge.machine import cpu_snapshot, other_cpus
+from cea_edge.machine import BUSY_NEIGHBOURS, cpu_snapshot, other_cpus
 from cea_edge.report.grid import BuiltCell
 
 FAMILIES = ("single", "spatial", "composite")
-BUSY_NEIGHBOURS = 0.5  # CPUs; as the profile stage's load-average warning: above it, other processes shared the CPUs
 
 
 @dataclass
