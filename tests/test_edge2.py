@@ -12,6 +12,7 @@ from cea_edge import enhance
 from cea_edge.errors import run_cli
 from cea_edge.model import get_preset
 from cea_edge.model.checkpoint import load_checkpoint
+from cea_edge.profile.census import executorch_census
 from cea_edge.profile.ops import precision_class, precision_shares
 from cea_edge.runtime.backends import open_backend
 from cea_edge.runtime.contract import factor_names
@@ -65,6 +66,13 @@ def test_executorch_int8_runs_every_per_pixel_op_on_integers(export_once, qat_ch
     # the two gain multiplies of each adapter are int8 (the gains come straight from a quantized head)
     assert table["mul"].get("int8", 0) >= 2 * ADAPTERS
     check_time_census(result.manifest, result.printed)
+    # forward_global takes the gains as inputs: re-quantized on their heads' grids, its
+    # multiplies are int8 too -- in the graph and in the XNNPACK program the .pte carries
+    assert details["quantization"]["quantized_factor_inputs"] == 2 * ADAPTERS
+    global_table = details["quantization"]["global_op_precisions"]
+    assert global_table["mul"] == {"int8": global_table["mul"]["int8"]} and global_table["mul"]["int8"] >= 2 * ADAPTERS
+    multiplies = executorch_census(result.artifact)["methods"]["forward_global"]["ops_inside"]["Multiply"]
+    assert "fp32" not in multiplies and multiplies.get("qint8", 0) >= 2 * ADAPTERS, multiplies
 
 
 def test_onnx_int8_and_global_context_take_v2_factors(export_once, qat_checkpoint_v2):
@@ -80,6 +88,9 @@ def test_onnx_int8_and_global_context_take_v2_factors(export_once, qat_checkpoin
 
     names = [i.name for i in onnx.load(str(result.artifact.with_name(result.artifact.stem + ".global.onnx"))).graph.input]
     assert names[1:] == factor_names(ADAPTERS, "v2")
+    # the gain inputs are re-quantized (see the ExecuTorch test): onnxruntime fuses QLinearMul, no float Mul
+    kernels = result.manifest["target_details"]["quantization"]["global_ort_kernels"]
+    assert "Mul" not in kernels and kernels.get("QLinearMul", 0) >= 2 * ADAPTERS, kernels
 
 
 def test_coreml_converts_v2(export_once, fp32_checkpoint_v2):

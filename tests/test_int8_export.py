@@ -74,6 +74,28 @@ def test_qdq_graph_reproduces_the_qat_model(qat_checkpoint):
     assert float_left < 0.2 * sum(p.numel() for p in model.parameters())
 
 
+@pytest.mark.parametrize("design", ["v1", "v2"])
+def test_every_factor_gets_the_quantizer_that_made_it(design, qat_checkpoint, qat_checkpoint_v2):
+    """forward_global re-quantizes its factor inputs (so its per-pixel multiplies run on
+    integers); each must get its own maker's grid, or the re-quantization would move them."""
+    from cea_edge.export.quantized_graph import quantized_graph
+
+    model = load_checkpoint(qat_checkpoint if design == "v1" else qat_checkpoint_v2).model.eval()
+    graph = quantized_graph(model.fix_input_size(TILE, TILE), TILE)
+    x = torch.rand(1, 3, TILE, TILE, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        factors = [tensor for pair in graph.module(x, full_output=True).factors for tensor in pair]
+    assert len(graph.factor_qdq) == len(factors) == 2 * len(model.adapters)
+    assert len({id(qdq) for qdq in graph.factor_qdq}) == len(factors)
+    for qdq, factor in zip(graph.factor_qdq, factors):
+        assert torch.equal(qdq(factor), factor)  # already on this grid
+        # and on no other factor's (the scales differ): a swapped pair would move values
+        others = [other for other in graph.factor_qdq if other is not qdq and other.scale != qdq.scale]
+        assert all(not torch.equal(other(factor), factor) for other in others)
+    assert graph.to_dict()["quantized_factor_inputs"] == len(factors)
+    assert quantized_graph(model, TILE, weights_only=True).factor_qdq == []
+
+
 def test_input_quantizer_is_lossless_for_8_bit_images(qat_checkpoint):
     from nncf.torch.function_hook.wrapper import get_hook_storage
 

@@ -146,6 +146,31 @@ def session_exports(export_once, fp32_checkpoint: Path, qat_checkpoint: Path) ->
            [export_once(qat_checkpoint, target, "int8").artifact for target in ("onnx", "executorch")]
 
 
+def test_the_artifact_cache_key_follows_the_exporter(monkeypatch, tmp_path):
+    """A cached cell is the same artifact only if the same code and toolchain made it."""
+    from cea_edge.export import manifest
+    from cea_edge.export.recipes import recipe_for
+    from cea_edge.report.grid import cache_key
+
+    recipe, sha = recipe_for("onnx"), "a" * 64
+    before, fingerprint = cache_key(recipe, sha), manifest.exporter_fingerprint()
+    assert cache_key(recipe, sha) == before and manifest.exporter_fingerprint() == fingerprint
+    assert cache_key(recipe.with_overrides(tile=128), sha) != before and cache_key(recipe, "b" * 64) != before
+    versions = manifest.toolchain_versions()
+    monkeypatch.setattr(manifest, "toolchain_versions", lambda: versions | {"onnxruntime": "0.0.1"})
+    assert manifest.exporter_fingerprint() != fingerprint and cache_key(recipe, sha) != before
+    monkeypatch.undo()
+    # the code: a copy of the package with one exporter source changed
+    package = Path(manifest.__file__).resolve().parents[1]
+    copy = tmp_path / "cea_edge"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pt", "*.png"))
+    copied = copy / "export" / "manifest.py"
+    monkeypatch.setattr(manifest, "__file__", str(copied))
+    assert manifest.exporter_fingerprint() == fingerprint
+    (copy / "export" / "onnx_target.py").write_text((copy / "export" / "onnx_target.py").read_text() + "\n# changed\n")
+    assert manifest.exporter_fingerprint() != fingerprint
+
+
 @pytest.fixture(scope="module")
 def tiny_report(fp32_checkpoint, qat_checkpoint, export_once, tmp_path_factory) -> tuple[Path, list[str]]:
     from cea_edge.report.__main__ import main
@@ -184,6 +209,11 @@ def test_cells_reuse_matching_exports_and_nothing_else(tiny_report, export_once,
         byte = stream.read(1)
         stream.seek(100)
         stream.write(bytes([byte[0] ^ 1]))
+    assert find_export([copy], recipe, sha) is None
+    copy = tmp_path / "other-exporter"  # intact files, but made by other code or another toolchain
+    shutil.copytree(pte.parent, copy)
+    manifest = copy / (pte.name + ".json")
+    manifest.write_text(json.dumps(json.loads(manifest.read_text()) | {"exporter_sha256": "0" * 64}))
     assert find_export([copy], recipe, sha) is None
     onnx_int8 = exports[2]
     copy = tmp_path / "onnx"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
@@ -92,15 +92,24 @@ class ContextGraph(nn.Module):
 
 
 class GlobalGraph(nn.Module):
-    """(1, 3, T, T) tile + flat factors -> the restored tile, with the given factors."""
+    """(1, 3, T, T) tile + flat factors -> the restored tile, with the given factors.
 
-    def __init__(self, model: nn.Module, half: bool = False) -> None:
+    ``factor_qdq`` (int8): per factor, the quantize/dequantize of the quantizer that makes it
+    in the context graph (None: leave it float). Re-quantizing a factor on the grid it came
+    from changes nothing, but without it the per-pixel multiplies that take the factors
+    have a float input and run in float (between converts) where ``forward``'s run on integers.
+    """
+
+    def __init__(self, model: nn.Module, half: bool = False, factor_qdq: Sequence[nn.Module | None] = ()) -> None:
         super().__init__()
         self.model, self.half = model, half
+        self.factor_qdq = nn.ModuleList(qdq or nn.Identity() for qdq in factor_qdq)
 
     def forward(self, image: torch.Tensor, *factors: torch.Tensor) -> torch.Tensor:
         if self.half:
             image, factors = image.half(), tuple(tensor.half() for tensor in factors)
+        if len(self.factor_qdq):
+            factors = tuple(qdq(tensor) for qdq, tensor in zip(self.factor_qdq, factors, strict=True))
         restored = self.model(image, self.model.pair_factors(factors))
         return restored.float() if self.half else restored
 
@@ -116,12 +125,14 @@ class GraphSpec:
     output_names: list[str]
 
 
-def graph_specs(model: CEANet, recipe: Any, tile_module: nn.Module, context_module: nn.Module | None) -> list[GraphSpec]:
+def graph_specs(model: CEANet, recipe: Any, tile_module: nn.Module, context_module: nn.Module | None,
+                factor_qdq: Sequence[nn.Module | None] = ()) -> list[GraphSpec]:
     """forward, and (when recipe.context_size) context + forward_global, from the modules a target built.
 
     tile_module: what ``forward`` runs (the model, its int8 QDQ graph or a Float16Compute);
     context_module: the same kind of module pinned to the context side (for fp16: the
     model copy in half precision). The global graph shares tile_module's weights.
+    factor_qdq: see GlobalGraph (QuantizedGraph.factor_qdq of an int8 tile module).
     """
     tile = example_input(recipe.tile)
     specs = [GraphSpec(FORWARD_GRAPH, tile_module, (tile,), [INPUT_NAME], [OUTPUT_NAME])]
@@ -134,7 +145,7 @@ def graph_specs(model: CEANet, recipe: Any, tile_module: nn.Module, context_modu
     base = tile_module.model if half else tile_module
     specs.append(GraphSpec(CONTEXT_GRAPH, ContextGraph(context_module, half).eval(), (example_input(recipe.context_size),),
                            [INPUT_NAME], names + routing_map_names(len(names) // 2)))
-    specs.append(GraphSpec(GLOBAL_GRAPH, GlobalGraph(base, half).eval(), (tile, *factors),
+    specs.append(GraphSpec(GLOBAL_GRAPH, GlobalGraph(base, half, factor_qdq).eval(), (tile, *factors),
                            [INPUT_NAME, *names], [OUTPUT_NAME]))
     return specs
 
@@ -156,7 +167,7 @@ def target_graphs(model: CEANet, recipe: Any, module_precision: str,
     if recipe.quantized:
         graph = quantize(model, recipe.tile)
         context_module = quantize(context, recipe.context_size).module if context is not None else None
-        return graph_specs(model, recipe, graph.module, context_module), graph
+        return graph_specs(model, recipe, graph.module, context_module, graph.factor_qdq), graph
     tile_module = module_for(model, module_precision)
     if context is not None and module_precision == "fp16":
         context = context.half()

@@ -18,7 +18,7 @@ from cea_edge.export.common import BuiltArtifact, export_program, target_graphs
 from cea_edge.export.quantized_graph import describe_quantization, op_precisions, quantized_graph, unshare_dequantize
 from cea_edge.export.recipes import Recipe
 from cea_edge.model.network import CEANet
-from cea_edge.runtime.contract import FORWARD_GRAPH, ArtifactInfo
+from cea_edge.runtime.contract import FORWARD_GRAPH, GLOBAL_GRAPH, ArtifactInfo
 from cea_edge.toolchain import require
 
 CAST = "_to_dim_order_copy"
@@ -135,6 +135,8 @@ def build(model: CEANet, recipe: Recipe, embedded: ArtifactInfo, path: Path) -> 
     quantization: dict[str, Any] = {}
     if graph is not None:
         quantization = graph.to_dict() | {"op_precisions": op_precisions(programs[FORWARD_GRAPH])}
+        if GLOBAL_GRAPH in programs:
+            quantization["global_op_precisions"] = op_precisions(programs[GLOBAL_GRAPH])
         for program in programs.values():
             unshare_dequantize(program)
         passes = []  # constant folding would turn the int8 weights back into float constants

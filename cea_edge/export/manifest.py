@@ -39,6 +39,25 @@ def toolchain_versions() -> dict[str, str | None]:
     return versions
 
 
+# What decides an artifact's contents besides the recipe and the checkpoint: the model code, the
+# exporters and the artifact contract (paths relative to the cea_edge package).
+_EXPORTER_SOURCES = ("model", "export", "runtime/contract.py")
+
+
+def exporter_fingerprint() -> str:
+    """sha256 of the exporting code and the toolchain versions: two exports of the same recipe and
+    checkpoint are the same artifact only when this matches too (a cache must not hand back an
+    artifact an older exporter made)."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for entry in _EXPORTER_SOURCES:
+        files = sorted((package / entry).rglob("*.py")) if (package / entry).is_dir() else [package / entry]
+        for file in files:
+            digest.update(file.relative_to(package).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+    digest.update(repr(sorted(toolchain_versions().items())).encode())
+    return digest.hexdigest()
+
+
 def artifact_digest(path: Path) -> ArtifactDigest:
     """sha256 and size of a file, or of a directory's files in sorted relative-path order.
 
@@ -94,6 +113,7 @@ def build_manifest(
         "output": {"name": io_names[1], **tensor, "clamped": False},
         "recipe": recipe,
         "toolchain": toolchain_versions(),
+        "exporter_sha256": exporter_fingerprint(),
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "export_seconds": round(export_seconds, 3),
         "verification": verification,

@@ -23,7 +23,7 @@ from cea_edge.export.common import BuiltArtifact, GraphSpec, target_graphs
 from cea_edge.export.quantized_graph import describe_quantization, quantized_graph
 from cea_edge.export.recipes import MIN_ONNX_OPSET, Recipe
 from cea_edge.model.network import CEANet
-from cea_edge.runtime.contract import CONTEXT_GRAPH, FORWARD_GRAPH, ArtifactInfo, sibling_path
+from cea_edge.runtime.contract import CONTEXT_GRAPH, FORWARD_GRAPH, GLOBAL_GRAPH, ArtifactInfo, sibling_path
 from cea_edge.toolchain import require
 
 PROVIDER = "CPUExecutionProvider"
@@ -132,6 +132,8 @@ def build(model: CEANet, recipe: Recipe, embedded: ArtifactInfo, path: Path) -> 
                        "(<name>.context.onnx, <name>.global.onnx)")
     if quantization:
         quantization["ort_kernels"] = integer_kernels(path, ort)
+        if GLOBAL_GRAPH in siblings:
+            quantization["global_ort_kernels"] = integer_kernels(siblings[GLOBAL_GRAPH], ort)
         fused = sum(n for op, n in quantization["ort_kernels"].items() if op.startswith(("QLinear", "QGemm")))
         if "INT8" not in initializer_types:
             problems.append("int8 export stores no INT8 weights")

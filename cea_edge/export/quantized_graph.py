@@ -148,6 +148,10 @@ class QuantizedGraph:
     float_layers: Counter = field(default_factory=Counter)  # op -> layers kept float (QAT weight values)
     activation_quantizers: int = 0
     max_weight_level: int = 0  # largest |int8 weight| outside depthwise convolutions
+    # per flat factor (see cea_edge/runtime/contract.py): the QDQ of the quantizer that makes it, None if
+    # no quantizer's output is the factor itself (v1's reshaped bases). forward_global applies them to its
+    # factor inputs, so its per-pixel multiplies get int8 on both sides as forward's do.
+    factor_qdq: list[ActivationQDQ | None] = field(default_factory=list)
 
     @property
     def overflow_safe(self) -> bool:
@@ -156,7 +160,8 @@ class QuantizedGraph:
     def to_dict(self) -> dict[str, Any]:
         return {"weights_only": self.weights_only, "int8_layers": dict(self.int8_layers),
                 "float_layers": dict(self.float_layers), "activation_quantizers": self.activation_quantizers,
-                "max_weight_level": self.max_weight_level, "overflow_safe_weights": self.overflow_safe}
+                "max_weight_level": self.max_weight_level, "overflow_safe_weights": self.overflow_safe,
+                "quantized_factor_inputs": sum(qdq is not None for qdq in self.factor_qdq)}
 
 
 def _retarget_pooling_hooks(storage: nn.Module) -> None:
@@ -239,6 +244,8 @@ def quantized_graph(model: CEANet, tile: int, weights_only: bool = False, int32_
         else:
             storage.set_submodule(name, ActivationQDQ(hook.quantizer, activation_dtype))
             graph.activation_quantizers += 1
+    if not weights_only:
+        graph.factor_qdq = _factor_quantizers(module, tile)
     graph.max_weight_level = max((w.max_level for w in weights.values() if not w.depthwise), default=0)
 
     with torch.no_grad():
@@ -257,6 +264,40 @@ def quantized_graph(model: CEANet, tile: int, weights_only: bool = False, int32_
             register_pre_function_hook(module, decode_hook_name(name)[1], 2, BiasDQ(getattr(owner, attr).detach(), scales))
             _drop(owner, attr)
     return graph
+
+
+class _OutputCapture(nn.Module):
+    def __init__(self, qdq: ActivationQDQ, produced: list[tuple[torch.Tensor, ActivationQDQ]]) -> None:
+        super().__init__()
+        self.qdq, self.produced = qdq, produced
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        output = self.qdq(x)
+        self.produced.append((output, self.qdq))  # the tensor too: ids of freed tensors get reused
+        return output
+
+
+def _factor_quantizers(module: nn.Module, tile: int) -> list[ActivationQDQ | None]:
+    """The activation QDQ whose output *is* each factor, found by tensor identity on one pass.
+
+    NNCF names hooks by op and call index, not by module, so matching outputs is what ties
+    a quantizer to the factor it makes (and keeps the adapter order right).
+    """
+    from nncf.torch.function_hook.wrapper import get_hook_storage
+
+    storage = get_hook_storage(module)
+    produced: list[tuple[torch.Tensor, ActivationQDQ]] = []
+    hooks = [(name, hook) for name, hook in storage.named_hooks() if isinstance(hook, ActivationQDQ)]
+    for name, hook in hooks:
+        storage.set_submodule(name, _OutputCapture(hook, produced))
+    try:
+        with torch.no_grad():
+            output = module(torch.zeros(1, 3, tile, tile), full_output=True)
+    finally:
+        for name, hook in hooks:
+            storage.set_submodule(name, hook)
+    flat = [tensor for factors in output.factors for tensor in factors]
+    return [next((qdq for made, qdq in produced if made is tensor), None) for tensor in flat]
 
 
 def _drop(owner: nn.Module, attr: str) -> None:
@@ -320,6 +361,19 @@ def _fused_activation(node: Any) -> bool:
             and len(node.users) == 1 and next(iter(node.users)).target == ops.quantize_per_tensor.default)
 
 
+def _output_ancestors(graph: Any) -> set[Any]:
+    """The nodes the graph's outputs depend on. forward_global still traces the hyper-network
+    (see Adapter.forward) and lowering drops it: what runs is what the outputs need."""
+    output = next(node for node in reversed(graph.nodes) if node.op == "output")
+    live, stack = set(), [output]
+    while stack:
+        node = stack.pop()
+        if node not in live:
+            live.add(node)
+            stack.extend(node.all_input_nodes)
+    return live
+
+
 def op_precisions(program: torch.export.ExportedProgram) -> dict[str, dict[str, int]]:
     """Compute ops of a quantize/dequantize graph by the arithmetic a QDQ backend gives them:
     "int8" when every tensor input is dequantized and the only consumer is a quantize
@@ -327,8 +381,9 @@ def op_precisions(program: torch.export.ExportedProgram) -> dict[str, dict[str, 
     ops = _decomposed_ops()
     qdq = {ops.quantize_per_tensor.default, ops.dequantize_per_tensor.default, ops.dequantize_per_channel.default}
     table: dict[str, Counter] = {}
+    live = _output_ancestors(program.graph)
     for node in program.graph.nodes:
-        if node.op != "call_function" or node.target in qdq:
+        if node.op != "call_function" or node.target in qdq or node not in live:
             continue
         name = _op_name(node)
         if name.startswith(_LAYOUT_OPS) or name == "getitem":

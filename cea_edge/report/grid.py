@@ -1,7 +1,8 @@
 """The report's grid and its artifacts: one cell per (target, precision, tile), exported once and
-reused while the recipe and the checkpoint stay the same (the cache key hashes both). Exports the
-user already made (``--reuse DIR``) stand in for a cell's export when their manifest names the
-same checkpoint hash and recipe values, and their files still hash as the manifest says.
+reused while the recipe, the checkpoint and the exporter (code and toolchain) stay the same (the
+cache key hashes all three). Exports the user already made (``--reuse DIR``) stand in for a cell's
+export when their manifest names the same checkpoint hash, recipe values and exporter, and their
+files still hash as the manifest says.
 
 A cell's artifact folder holds what an app ships (the graph, the context / global siblings of
 ONNX and Core ML) plus the export manifest; its size is everything but the manifest.
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from cea_edge.errors import CeaError
-from cea_edge.export.manifest import MANIFEST_FORMAT, artifact_digest
+from cea_edge.export.manifest import MANIFEST_FORMAT, artifact_digest, exporter_fingerprint
 from cea_edge.export.recipes import QUANTIZED_PRECISIONS, Recipe, recipe_for
 from cea_edge.runtime.contract import sibling_path
 
@@ -53,8 +54,9 @@ def _recipe_values(recipe: dict[str, Any]) -> dict[str, Any]:
 
 
 def cache_key(recipe: Recipe, checkpoint_sha256: str) -> str:
-    """Recipe values + the checkpoint's hash."""
-    blob = json.dumps({"recipe": _recipe_values(recipe.to_dict()), "checkpoint": checkpoint_sha256}, sort_keys=True)
+    """Recipe values + the checkpoint's hash + the exporter's (code and toolchain)."""
+    blob = json.dumps({"recipe": _recipe_values(recipe.to_dict()), "checkpoint": checkpoint_sha256,
+                       "exporter": exporter_fingerprint()}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -74,13 +76,14 @@ def _matching_export(folders: Sequence[Path], recipe: Recipe,
                      checkpoint_sha256: str) -> tuple[Path, list[Path]] | None:
     """(manifest, the files it ships) of the first export in ``folders`` made from this checkpoint
     with these recipe values whose artifact and siblings are all there and unchanged."""
-    wanted = _recipe_values(recipe.to_dict())
+    wanted, exporter = _recipe_values(recipe.to_dict()), exporter_fingerprint()
     for folder in folders:
         for path in sorted(folder.glob("*.json")):
             manifest = _load_manifest(path)
             if manifest is None or not isinstance(manifest.get("recipe"), dict) \
                     or _recipe_values(manifest["recipe"]) != wanted \
-                    or (manifest.get("checkpoint") or {}).get("sha256") != checkpoint_sha256:
+                    or (manifest.get("checkpoint") or {}).get("sha256") != checkpoint_sha256 \
+                    or manifest.get("exporter_sha256") != exporter:
                 continue
             artifact = path.with_suffix("")
             siblings = manifest.get("siblings") or {}
