@@ -237,6 +237,23 @@ def test_an_imported_profile_lands_in_the_same_tables(tmp_path, capsys):
     assert "| Convolution (NHWC, QC8) IGEMM | XNNPACK delegate | 1.0 | 18.000 | 100.0% |" in text
 
 
+def test_the_markdown_warns_when_other_processes_shared_the_cpus():
+    from cea_edge.profile.report import markdown
+
+    doc = foreign_document()
+    for others, warned in ((None, False), (0.1, False), (machine.BUSY_NEIGHBOURS + 0.3, True)):
+        doc["settings"] = {"other_cpus": others}
+        assert ("timings (multi-thread ones most) are pessimistic" in markdown(doc, 5)) == warned, others
+
+
+def test_a_profile_records_what_other_processes_used(tmp_path, capsys):
+    phone = tmp_path / "phone.json"
+    phone.write_text(json.dumps(foreign_document()))
+    doc, _ = run_profile(tmp_path, capsys, "--import", str(phone), "--quiet")
+    others = doc["settings"]["other_cpus"]
+    assert others is None if not machine.PROC_STAT.exists() else 0 <= others <= os.cpu_count()
+
+
 @pytest.mark.parametrize("case", ["not_json", "schema", "no_profiles", "missing_key", "wrong_type"])
 def test_a_malformed_import_is_one_clear_error(case, tmp_path, capsys):
     doc = foreign_document()

@@ -13,7 +13,9 @@ JSON schema "cea-edge-profile/1" (``--json``)::
                logical_cpus, usable_cpus, isa {feature: bool}, os, python, runtimes {pkg: version}, thread_env
     peaks      [{threads, fp32_gflops, int8_gops, method}]  onnxruntime MatMul / MatMulInteger, same run
     settings   {runs, warmup, threads, photo_mp, modes, ops, top, tile, overlap, context_size,
-               compute_units, imports, load_average [1, 5, 15 min] when the run started}
+               compute_units, imports, other_cpus: mean CPUs other processes kept busy during the
+               run (cea_edge.machine.other_cpus; null without /proc/stat; files before 2026-12 have
+               load_average [1, 5, 15 min] at the start instead)}
     profiles   [profile], each:
       artifact, format (onnx | executorch | coreml | checkpoint), runtime, precision, preset,
       tile, context_size (0: tile mode only), source ("measured" | "imported from FILE"),

@@ -13,7 +13,6 @@ The JSON schema is documented in cea_edge/profile/__init__.py.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -22,7 +21,7 @@ from typing import Any, NoReturn, Sequence
 
 from cea_edge.atomic import atomic_write, atomic_write_json, check_output_file
 from cea_edge.errors import CeaError, check_threads, run_cli, usable_cpus
-from cea_edge.machine import machine_info
+from cea_edge.machine import cpu_snapshot, machine_info, other_cpus
 from cea_edge.profile import coreml
 from cea_edge.profile.report import markdown
 from cea_edge.profile.run import FORMATS, Settings, preflight, profile_artifact, steps
@@ -108,7 +107,7 @@ def profile(artifacts: list[Path], settings: Settings, imported: list[dict[str, 
     from tqdm import tqdm
 
     machine = machine_info()
-    load = list(os.getloadavg()) if hasattr(os, "getloadavg") else None  # busy neighbours skew multi-thread timings
+    started = cpu_snapshot()  # busy neighbours skew timings, multi-thread ones most
     timed = [p for p in artifacts if FORMATS[p.suffix.lower()] != "coreml"]
     total = (len(settings.threads) if timed else 0) + sum(steps(p, settings) for p in artifacts)
     with tqdm(total=total, disable=quiet, file=sys.stderr, unit="step", leave=False) as bar:
@@ -128,7 +127,8 @@ def profile(artifacts: list[Path], settings: Settings, imported: list[dict[str, 
                 bar.set_description(path.name)
                 profiles.append(profile_artifact(path, settings, machine, peaks, step))
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    settings_json = asdict(settings) | {"imports": sorted({p["source"] for p in imported}), "load_average": load}
+    settings_json = asdict(settings) | {"imports": sorted({p["source"] for p in imported}),
+                                        "other_cpus": other_cpus(started)}
     return document(machine, list(peaks.values()), settings_json, [*profiles, *imported], created)
 
 

@@ -111,10 +111,10 @@ def markdown(doc: dict[str, Any], top: int) -> str:
     here = labels[json.dumps(doc["machine"], sort_keys=True)]
     lines = [f"# cea-edge profile ({doc['schema']}, {doc['created']})", "", "## Machines", ""]
     lines += _machines(doc, labels)
-    load, usable = doc["settings"].get("load_average"), doc["machine"].get("usable_cpus", 1)
-    if load and load[0] > BUSY_NEIGHBOURS:
-        lines += ["", f"Load average when {here} started: {load[0]:.2f} on {usable} usable CPU(s): other processes were "
-                      "running, so timings (multi-thread ones most) are pessimistic."]
+    others, usable = doc["settings"].get("other_cpus"), doc["machine"].get("usable_cpus", 1)
+    if others is not None and others > BUSY_NEIGHBOURS:
+        lines += ["", f"Other processes kept {others:.2f} of {usable} usable CPU(s) busy on average while {here} "
+                      "measured: timings (multi-thread ones most) are pessimistic."]
     if doc["peaks"]:
         lines += ["", f"## Measured peak ({here}, {doc['peaks'][0].get('method', '')})", ""]
         lines += _table(["threads", "fp32 GFLOP/s", "int8 GOP/s"],
