@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 
 from cea_edge.model.checkpoint import DEFAULT_QAT_CHECKPOINT, file_sha256
+from cea_edge.profile.census import executorch_census
 from cea_edge.runtime.backends import open_backend
 from cea_edge.runtime.contract import BUNDLED_PRESET
 
@@ -47,6 +48,9 @@ def test_the_bundled_asset_is_a_current_int8_export_with_the_recipe_settings():
     assert (backend.tile, backend.overlap, backend.context_size) == (
         recipe["tile"], recipe["overlap"], recipe["context_size"])
     assert backend.global_mode, "the app runs global-context mode: the asset needs the context graphs"
+    # made by an exporter that re-quantizes forward_global's gain inputs (the app's per-tile graph)
+    multiplies = executorch_census(ASSET)["methods"]["forward_global"]["ops_inside"]["Multiply"]
+    assert "fp32" not in multiplies, f"{multiplies}: an older export; run android_demo/tools/bundle_model.sh"
 
 
 def test_core_fixtures_are_what_the_python_runtime_computes_now(tmp_path):
