@@ -75,7 +75,7 @@ def _intact(path: Path, record: Any) -> bool:
 def _matching_export(folders: Sequence[Path], recipe: Recipe,
                      checkpoint_sha256: str) -> tuple[Path, list[Path]] | None:
     """(manifest, the files it ships) of the first export in ``folders`` made from this checkpoint
-    with these recipe values whose artifact and siblings are all there and unchanged."""
+    with these recipe values by this exporter whose artifact and siblings are all there and unchanged."""
     wanted, exporter = _recipe_values(recipe.to_dict()), exporter_fingerprint()
     for folder in folders:
         for path in sorted(folder.glob("*.json")):
