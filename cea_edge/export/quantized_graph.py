@@ -31,7 +31,7 @@ from torch import nn
 
 from cea_edge.errors import CeaError
 from cea_edge.model.network import CEANet
-from cea_edge.model.quantized import OVERFLOW_SAFE_LEVEL, quantizer_inputs
+from cea_edge.model.quantized import OVERFLOW_SAFE_LEVEL, quantizer_inputs, wrapped_hooks
 
 
 def _decomposed_ops() -> Any:
@@ -283,19 +283,9 @@ def _factor_quantizers(module: nn.Module, tile: int) -> list[ActivationQDQ | Non
     NNCF names hooks by op and call index, not by module, so matching outputs is what ties
     a quantizer to the factor it makes (and keeps the adapter order right).
     """
-    from nncf.torch.function_hook.wrapper import get_hook_storage
-
-    storage = get_hook_storage(module)
     produced: list[tuple[torch.Tensor, ActivationQDQ]] = []
-    hooks = [(name, hook) for name, hook in storage.named_hooks() if isinstance(hook, ActivationQDQ)]
-    for name, hook in hooks:
-        storage.set_submodule(name, _OutputCapture(hook, produced))
-    try:
-        with torch.no_grad():
-            output = module(torch.zeros(1, 3, tile, tile), full_output=True)
-    finally:
-        for name, hook in hooks:
-            storage.set_submodule(name, hook)
+    with wrapped_hooks(module, ActivationQDQ, lambda hook: _OutputCapture(hook, produced)), torch.no_grad():
+        output = module(torch.zeros(1, 3, tile, tile), full_output=True)
     flat = [tensor for factors in output.factors for tensor in factors]
     return [next((qdq for made, qdq in produced if made is tensor), None) for tensor in flat]
 

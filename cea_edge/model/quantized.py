@@ -10,10 +10,11 @@ from __future__ import annotations
 import enum
 import importlib
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -106,6 +107,24 @@ class _Capture(nn.Module):
         return self.quantizer(x)
 
 
+@contextmanager
+def wrapped_hooks(model: nn.Module, kind: type, wrap: Callable[[nn.Module], nn.Module]) -> Iterator[dict[str, nn.Module]]:
+    """Every NNCF hook of ``model`` that is a ``kind`` replaced by ``wrap(hook)`` inside the block
+    (e.g. to see what it is given or gives back on one pass), then put back. Yields name -> wrapper."""
+    from nncf.torch.function_hook.wrapper import get_hook_storage
+
+    storage = get_hook_storage(model)
+    hooks = [(name, hook) for name, hook in storage.named_hooks() if isinstance(hook, kind)]
+    wrappers = {name: wrap(hook) for name, hook in hooks}
+    for name, wrapper in wrappers.items():
+        storage.set_submodule(name, wrapper)
+    try:
+        yield wrappers
+    finally:
+        for name, hook in hooks:
+            storage.set_submodule(name, hook)
+
+
 def quantizer_inputs(model: nn.Module, example: torch.Tensor) -> dict[str, HookInput]:
     """Every NNCF quantizer of ``model`` by hook name, with the tensor it quantizes on ``example``.
 
@@ -113,22 +132,12 @@ def quantizer_inputs(model: nn.Module, example: torch.Tensor) -> dict[str, HookI
     input is a parameter or buffer) or an activation's. Quantizers ``example`` never
     reaches are left out.
     """
-    from nncf.torch.function_hook.wrapper import get_hook_storage
     from nncf.torch.quantization.layers import BaseQuantizer
 
-    storage = get_hook_storage(model)
-    quantizers = [(name, hook) for name, hook in storage.named_hooks() if isinstance(hook, BaseQuantizer)]
     seen: dict[int, torch.Tensor] = {}
-    captures = {name: _Capture(hook, seen) for name, hook in quantizers}
-    for name, capture in captures.items():
-        storage.set_submodule(name, capture)
-    try:
-        with torch.no_grad():
-            model(example)
-    finally:
-        for name, hook in quantizers:
-            storage.set_submodule(name, hook)
+    with wrapped_hooks(model, BaseQuantizer, lambda hook: _Capture(hook, seen)) as captures, torch.no_grad():
+        model(example)
     owners = {id(tensor): (owner, attr) for owner in model.modules()
               for attr, tensor in [*owner.named_parameters(recurse=False), *owner.named_buffers(recurse=False)]}
-    return {name: HookInput(hook, seen[id(captures[name])], owners.get(id(seen[id(captures[name])])))
-            for name, hook in quantizers if id(captures[name]) in seen}
+    return {name: HookInput(capture.quantizer, seen[id(capture)], owners.get(id(seen[id(capture)])))
+            for name, capture in captures.items() if id(capture) in seen}
