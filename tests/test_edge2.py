@@ -25,7 +25,7 @@ ADAPTERS = 3  # tiny2: middle + two decoder levels
     ("Convolution (NHWC, F32) IGEMM", "float"), ("Average Pooling (NHWC, F32) Average Pooling", "float"),
     ("Add (ND)", "untyped"), ("Convert (NC)", "convert"), ("Transpose (ND, X8)", "layout"),
     ("QLinearConv", "int8"), ("QLinearMul", "int8"), ("ConvTranspose", "float"), ("QuantizeLinear", "convert"),
-    ("ReorderOutput", "layout"), ("Conv", "float"),
+    ("ReorderOutput", "layout"), ("Conv", "float"), ("DepthToSpace", "layout"),
 ])
 def test_profiler_op_names_say_their_arithmetic(op_type, kind):
     assert precision_class(op_type) == kind
@@ -89,8 +89,15 @@ def test_onnx_int8_and_global_context_take_v2_factors(export_once, qat_checkpoin
     names = [i.name for i in onnx.load(str(result.artifact.with_name(result.artifact.stem + ".global.onnx"))).graph.input]
     assert names[1:] == factor_names(ADAPTERS, "v2")
     # the gain inputs are re-quantized (see the ExecuTorch test): onnxruntime fuses QLinearMul, no float Mul
-    kernels = result.manifest["target_details"]["quantization"]["global_ort_kernels"]
+    quantization = result.manifest["target_details"]["quantization"]
+    kernels = quantization["global_ort_kernels"]
     assert "Mul" not in kernels and kernels.get("QLinearMul", 0) >= 2 * ADAPTERS, kernels
+    # the up-sampling runs as integer 1x1 convolutions + DepthToSpace (onnx_forms): no float
+    # ConvTranspose and no float conv + relu left in either tile graph
+    assert quantization["onnxruntime_forms"]["forward"]["conv_transpose_as_conv_depth_to_space"] == 2
+    for inventory in (quantization["ort_kernels"], kernels):
+        assert not {"ConvTranspose", "FusedConv", "Relu"} & set(inventory), inventory
+        assert inventory.get("DepthToSpace", 0) == 2, inventory
 
 
 def test_coreml_converts_v2(export_once, fp32_checkpoint_v2):

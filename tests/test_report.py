@@ -188,7 +188,7 @@ def test_cells_reuse_matching_exports_and_nothing_else(tiny_report, export_once,
                                                        tmp_path):
     from cea_edge.export.recipes import recipe_for
     from cea_edge.model.checkpoint import file_sha256
-    from cea_edge.report.grid import find_export
+    from cea_edge.report.grid import ExportSearch, find_export, search_exports
 
     out, argv = tiny_report
     cache = Path(argv[argv.index("--cache") + 1])
@@ -215,6 +215,10 @@ def test_cells_reuse_matching_exports_and_nothing_else(tiny_report, export_once,
     manifest = copy / (pte.name + ".json")
     manifest.write_text(json.dumps(json.loads(manifest.read_text()) | {"exporter_sha256": "0" * 64}))
     assert find_export([copy], recipe, sha) is None
+    # ... and said: the report notes each export it passed over for that reason
+    assert search_exports([copy], recipe, sha) == ExportSearch(None, (manifest,))
+    assert search_exports([copy, pte.parent], recipe, sha).other_exporter == (manifest,)
+    assert search_exports([pte.parent], recipe, sha).other_exporter == ()
     onnx_int8 = exports[2]
     copy = tmp_path / "onnx"
     shutil.copytree(onnx_int8.parent, copy)

@@ -20,6 +20,7 @@ from typing import Any
 
 from cea_edge.errors import CeaError
 from cea_edge.export.common import BuiltArtifact, GraphSpec, target_graphs
+from cea_edge.export.onnx_forms import rewrite_for_onnxruntime
 from cea_edge.export.quantized_graph import describe_quantization, quantized_graph
 from cea_edge.export.recipes import MIN_ONNX_OPSET, Recipe
 from cea_edge.model.network import CEANet
@@ -76,7 +77,8 @@ def prediction_unavailable(recipe: Recipe) -> str:
     return ""
 
 
-def _export_graph(spec: GraphSpec, recipe: Recipe, embedded: ArtifactInfo, path: Path) -> None:
+def _export_graph(spec: GraphSpec, recipe: Recipe, embedded: ArtifactInfo, path: Path) -> dict[str, int]:
+    """Write one graph; returns the integer forms made for onnxruntime (int8; see onnx_forms)."""
     import torch
 
     onnx = require("onnx", "ONNX export")
@@ -92,9 +94,11 @@ def _export_graph(spec: GraphSpec, recipe: Recipe, embedded: ArtifactInfo, path:
         except Exception as error:  # noqa: BLE001 -- the exporter raises many types; the first line says which op
             raise CeaError(f"ONNX export of the {spec.name} graph failed: {str(error).strip().splitlines()[0]}") from None
     model_proto = program.model_proto
+    forms = rewrite_for_onnxruntime(model_proto) if recipe.quantized else {}
     _embed_metadata(model_proto, embedded, spec.name)
     onnx.save_model(model_proto, str(path))
     onnx.checker.check_model(str(path), full_check=True)  # from the file: what ships is what is checked
+    return forms
 
 
 def build(model: CEANet, recipe: Recipe, embedded: ArtifactInfo, path: Path) -> BuiltArtifact:
@@ -111,8 +115,7 @@ def build(model: CEANet, recipe: Recipe, embedded: ArtifactInfo, path: Path) -> 
     specs, graph = target_graphs(model, recipe, recipe.precision, quantize)
     quantization: dict[str, Any] = graph.to_dict() if graph is not None else {}
     siblings = {spec.name: sibling_path(path, spec.name) for spec in specs if spec.name != FORWARD_GRAPH}
-    for spec in specs:
-        _export_graph(spec, recipe, embedded, siblings.get(spec.name, path))
+    forms = {spec.name: _export_graph(spec, recipe, embedded, siblings.get(spec.name, path)) for spec in specs}
 
     saved = onnx.load(str(path))
     opset = next(entry.version for entry in saved.opset_import if entry.domain in ("", "ai.onnx"))
@@ -131,6 +134,7 @@ def build(model: CEANet, recipe: Recipe, embedded: ArtifactInfo, path: Path) -> 
         summary.append(f"global context ({side}x{side}): context + forward_global graphs written beside it "
                        "(<name>.context.onnx, <name>.global.onnx)")
     if quantization:
+        quantization["onnxruntime_forms"] = forms
         quantization["ort_kernels"] = integer_kernels(path, ort)
         if GLOBAL_GRAPH in siblings:
             quantization["global_ort_kernels"] = integer_kernels(siblings[GLOBAL_GRAPH], ort)

@@ -119,7 +119,8 @@ def top_ops(ops: dict[str, Any], top: int) -> list[dict[str, Any]]:
 # onnxruntime names the fused integer kernels QLinear*/QGemm/*Integer*.
 _XNNPACK_INT8 = re.compile(r"\b(QS8|QU8|QC8|QD8|QC8W)\b")
 _LAYOUT_TYPES = re.compile(r"^(Transpose|Reshape|Copy|Squeeze|Unsqueeze|Flatten|Concatenate|Slice|"
-                           r"ReorderInput|ReorderOutput|Static Reshape|Expand)", re.IGNORECASE)
+                           r"ReorderInput|ReorderOutput|Static Reshape|Expand|DepthToSpace|Depth To Space)",
+                           re.IGNORECASE)
 _CONVERT_TYPES = re.compile(r"^(Convert|QuantizeLinear|DequantizeLinear|DynamicQuantizeLinear)\b")
 _ORT_INT8 = re.compile(r"^(QLinear|QGemm|MatMulInteger|ConvInteger|QAttention|DynamicQuantizeMatMul|MatMulIntegerToFloat)")
 # XNNPACK's elementwise operators carry no data type in their names ("Add (ND)", "Multiply (ND)"):

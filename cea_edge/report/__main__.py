@@ -253,6 +253,9 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                                                       settings["parity_set"], cache)
             try:
                 built = build_cell(cell, recipe, source, hashes[source], cache, args.reuse)
+                for manifest in built.other_exporter:
+                    bar.write(f"note: {cell.name}: exported anew, not reused from {manifest}: made by another "
+                              "exporter (code or toolchain versions differ; see its exporter_sha256)")
                 step(built.origin.split()[0])
                 profile_settings = Settings(runs=settings["runs"], warmup=2, threads=tuple(threads),
                                             photo_mp=settings["photo_mp"], modes=("global",), ops=False,

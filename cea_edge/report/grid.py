@@ -72,30 +72,42 @@ def _intact(path: Path, record: Any) -> bool:
     return isinstance(record, dict) and path.exists() and artifact_digest(path).sha256 == record.get("sha256")
 
 
-def _matching_export(folders: Sequence[Path], recipe: Recipe,
-                     checkpoint_sha256: str) -> tuple[Path, list[Path]] | None:
-    """(manifest, the files it ships) of the first export in ``folders`` made from this checkpoint
-    with these recipe values by this exporter whose artifact and siblings are all there and unchanged."""
+@dataclass(frozen=True)
+class ExportSearch:
+    """What ``--reuse`` folders hold for one cell."""
+
+    found: tuple[Path, list[Path]] | None  # (manifest, the files it ships, artifact last)
+    other_exporter: tuple[Path, ...] = ()  # manifests that match but were made by other exporter code or toolchain
+
+
+def search_exports(folders: Sequence[Path], recipe: Recipe, checkpoint_sha256: str) -> ExportSearch:
+    """The first export in ``folders`` made from this checkpoint with these recipe values by this
+    exporter whose artifact and siblings are all there and unchanged; and the exports that would
+    have matched but for the exporter (their graphs may differ from what this code makes)."""
     wanted, exporter = _recipe_values(recipe.to_dict()), exporter_fingerprint()
+    other: list[Path] = []
     for folder in folders:
         for path in sorted(folder.glob("*.json")):
             manifest = _load_manifest(path)
             if manifest is None or not isinstance(manifest.get("recipe"), dict) \
                     or _recipe_values(manifest["recipe"]) != wanted \
-                    or (manifest.get("checkpoint") or {}).get("sha256") != checkpoint_sha256 \
-                    or manifest.get("exporter_sha256") != exporter:
+                    or (manifest.get("checkpoint") or {}).get("sha256") != checkpoint_sha256:
+                continue
+            if manifest.get("exporter_sha256") != exporter:
+                other.append(path)
                 continue
             artifact = path.with_suffix("")
             siblings = manifest.get("siblings") or {}
             if _intact(artifact, manifest.get("artifact")) and all(
                     _intact(sibling_path(artifact, name), record) for name, record in siblings.items()):
-                return path, [*(sibling_path(artifact, name) for name in siblings), artifact]
-    return None
+                return ExportSearch((path, [*(sibling_path(artifact, name) for name in siblings), artifact]),
+                                    tuple(other))
+    return ExportSearch(None, tuple(other))
 
 
 def find_export(folders: Sequence[Path], recipe: Recipe, checkpoint_sha256: str) -> Path | None:
-    """The manifest of a reusable export in ``folders`` (see _matching_export); None when there is none."""
-    found = _matching_export(folders, recipe, checkpoint_sha256)
+    """The manifest of a reusable export in ``folders`` (see search_exports); None when there is none."""
+    found = search_exports(folders, recipe, checkpoint_sha256).found
     return None if found is None else found[0]
 
 
@@ -116,6 +128,7 @@ class BuiltCell:
     artifact: Path
     bytes: int  # everything the app ships: graph + siblings, not the manifest
     origin: str  # "exported", "cached" or "reused <the manifest it was copied from>"
+    other_exporter: tuple[Path, ...] = ()  # --reuse manifests passed over: made by another exporter
 
 
 def _shipped_bytes(folder: Path) -> int:
@@ -141,9 +154,9 @@ def build_cell(cell: Cell, recipe: Recipe, checkpoint: Path, checkpoint_sha256: 
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        found = _matching_export(reuse, recipe, checkpoint_sha256)
-        if found is not None:
-            artifact, origin = _copy_export(*found, staging), f"reused {found[0]}"
+        search = search_exports(reuse, recipe, checkpoint_sha256)
+        if search.found is not None:
+            artifact, origin = _copy_export(*search.found, staging), f"reused {search.found[0]}"
         else:
             # Verification is the parity stage's job here (against the reference, with its bars).
             with quiet_toolchains():
@@ -156,7 +169,8 @@ def build_cell(cell: Cell, recipe: Recipe, checkpoint: Path, checkpoint_sha256: 
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return BuiltCell(cell, folder / artifact.name, _shipped_bytes(folder), origin=origin)
+    return BuiltCell(cell, folder / artifact.name, _shipped_bytes(folder), origin=origin,
+                     other_exporter=search.other_exporter if search.found is None else ())
 
 
 def checkpoint_for(cell: Cell, fp32: Path, qat: Path | None) -> Path:
