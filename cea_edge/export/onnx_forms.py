@@ -36,7 +36,9 @@ class _Graph:
     def __init__(self, graph: Any) -> None:
         self.graph = graph
         self.initializers = {tensor.name: tensor for tensor in graph.initializer}
-        self.constants = {node.output[0]: node for node in graph.node if node.op_type == "Constant"}
+        # Constant nodes holding a tensor (the torch exporter's form); value_int & co. are not weights
+        self.constants = {node.output[0]: node for node in graph.node
+                          if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value"}
         self.producer = {output: node for node in graph.node for output in node.output}
         self.consumers: dict[str, list[Any]] = {}
         for node in graph.node:
