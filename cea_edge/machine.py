@@ -95,40 +95,87 @@ class CpuSnapshot:
     """Where the machine's and this process's CPU clocks stood at one moment (see ``other_cpus``)."""
 
     wall_s: float
-    machine_busy_s: float | None  # all processes, from /proc/stat; None where it does not exist
+    machine_busy_s: float | None  # all processes on the CPUs counted, from /proc/stat; None where it does not exist
     own_s: float  # this process and its children that have been waited for
+    cpus: int = 1  # how many CPUs machine_busy_s counts: those this process may use
 
 
-def _machine_busy_seconds() -> float | None:
-    try:
-        fields = PROC_STAT.read_text().split("\n", 1)[0].split()
-    except OSError:
-        return None
-    if not fields or fields[0] != "cpu":
-        return None
+# /proc/stat and os.times() count in clock ticks (10 ms on Linux): over a window of a few ticks a single
+# tick of a kernel thread reads as whole CPUs. A figure is given only where this many CPUs bound its error.
+OTHER_CPUS_RESOLUTION = 0.1
+
+
+def _tick_s() -> float:
+    return 1.0 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
+
+
+def _busy_seconds(fields: list[str]) -> float:
     # user nice system idle iowait irq softirq steal: everything but idle and iowait kept a CPU from us
     # (steal: the hypervisor ran another guest on our vCPU).
     user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq + steal) * _tick_s()
+
+
+def _machine_busy_seconds() -> tuple[float, int] | None:
+    """(busy seconds, CPUs counted) of the CPUs this process may run on; None without /proc/stat.
+
+    Only those CPUs: a neighbour pinned elsewhere takes nothing from a measurement, and the figure
+    stays within the CPUs the process may use. The machine-wide line where per-CPU lines are missing.
+    """
+    try:
+        lines = PROC_STAT.read_text().splitlines()
+    except OSError:
+        return None
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    total, counted, machine_wide = 0.0, 0, None
+    try:
+        for line in lines:
+            fields = line.split()
+            if not fields or not fields[0].startswith("cpu"):
+                continue
+            if fields[0] == "cpu":
+                machine_wide = _busy_seconds(fields)
+            elif fields[0][3:].isdigit() and int(fields[0][3:]) in allowed:
+                total, counted = total + _busy_seconds(fields), counted + 1
+    except (ValueError, IndexError):  # not the layout proc(5) describes
+        return None
+    if counted:
+        return total, counted
+    return None if machine_wide is None else (machine_wide, os.cpu_count() or 1)
 
 
 def cpu_snapshot() -> CpuSnapshot:
     own = os.times()
-    return CpuSnapshot(time.monotonic(), _machine_busy_seconds(),
-                       own.user + own.system + own.children_user + own.children_system)
+    busy = _machine_busy_seconds()
+    return CpuSnapshot(time.monotonic(), None if busy is None else busy[0],
+                       own.user + own.system + own.children_user + own.children_system,
+                       1 if busy is None else busy[1])
 
 
-def other_cpus(since: CpuSnapshot) -> float | None:
-    """How many CPUs other processes kept busy, on average, since ``since``.
+def min_window_s(cpus: int) -> float:
+    """The shortest window over which ``other_cpus`` is within OTHER_CPUS_RESOLUTION CPUs of the truth.
+
+    Each counted CPU's busy counter and this process's user and system times are whole ticks, so a
+    difference is off by up to a tick each: (cpus + 2) ticks in all, spread over the window.
+    """
+    return (cpus + 2) * _tick_s() / OTHER_CPUS_RESOLUTION
+
+
+def other_cpus(since: CpuSnapshot, now: CpuSnapshot | None = None) -> float | None:
+    """How many of the CPUs this process may use other processes kept busy, on average, from ``since``
+    to ``now`` (this moment by default), between 0 and the CPUs counted.
 
     The load average cannot say this for a measurement taken inside a long run: it counts the run's
     own work just before (the report's quality pass at two threads reads as a load of 2). This is the
-    machine's busy time minus this process's and its waited-for children's. None without
-    /proc/stat (macOS, Windows) or over no time.
+    busy time of the CPUs we may use minus this process's and its waited-for children's. None without
+    /proc/stat (macOS, Windows) and over a window too short for the clock ticks to say
+    (``min_window_s``): a stage that ran for milliseconds has no figure, and so no warning.
     """
-    now = cpu_snapshot()
+    now = cpu_snapshot() if now is None else now
     wall = now.wall_s - since.wall_s
-    if since.machine_busy_s is None or now.machine_busy_s is None or wall <= 0:
+    if since.machine_busy_s is None or now.machine_busy_s is None or since.cpus != now.cpus:
+        return None
+    if wall < min_window_s(now.cpus):
         return None
     others = (now.machine_busy_s - since.machine_busy_s) - (now.own_s - since.own_s)
-    return max(0.0, others / wall)
+    return min(float(now.cpus), max(0.0, others / wall))
