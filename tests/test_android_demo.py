@@ -11,7 +11,9 @@ import re
 import tomllib
 from pathlib import Path
 
-from cea_edge.model.checkpoint import DEFAULT_QAT_CHECKPOINT, file_sha256
+import pytest
+
+from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_QAT_CHECKPOINT, file_sha256
 from cea_edge.profile.census import executorch_census
 from cea_edge.runtime.backends import open_backend
 from cea_edge.runtime.contract import BUNDLED_PRESET
@@ -19,6 +21,7 @@ from cea_edge.runtime.contract import BUNDLED_PRESET
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "android_demo"
 ASSET = DEMO / "app" / "src" / "main" / "assets" / "cea-edge.pte"
+FP32_ASSET = DEMO / "app" / "src" / "main" / "assets" / "cea-edge-fp32.pte"
 FIXTURES = DEMO / "core" / "src" / "test" / "resources" / "fixtures"
 
 
@@ -51,6 +54,30 @@ def test_the_bundled_asset_is_a_current_int8_export_with_the_recipe_settings():
     # made by an exporter that re-quantizes forward_global's gain inputs (the app's per-tile graph)
     multiplies = executorch_census(ASSET)["methods"]["forward_global"]["ops_inside"]["Multiply"]
     assert "fp32" not in multiplies, f"{multiplies}: an older export; run android_demo/tools/bundle_model.sh"
+
+
+def test_the_bundled_fp32_twin_is_a_current_export_with_the_same_settings():
+    """The benchmark compares int8 against fp32 on the phone: same preset, tile, overlap, context."""
+    int8, fp32 = open_backend(ASSET), open_backend(FP32_ASSET)
+    assert (fp32.info.preset, fp32.info.precision) == (BUNDLED_PRESET, "fp32")
+    assert fp32.info.checkpoint_sha256 == file_sha256(DEFAULT_CHECKPOINT), (
+        "app/src/main/assets/cea-edge-fp32.pte was exported from another checkpoint: "
+        "run android_demo/tools/bundle_model.sh")
+    assert (fp32.tile, fp32.overlap, fp32.context_size) == (int8.tile, int8.overlap, int8.context_size)
+    assert fp32.global_mode
+
+
+def _build_checks():
+    spec = importlib.util.spec_from_file_location("check_build", DEMO / "tools" / "check_build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.CHECKS
+
+
+@pytest.mark.parametrize("name, check", _build_checks(), ids=lambda value: value if isinstance(value, str) else "")
+def test_the_build_configuration_is_consistent(name, check):
+    """android_demo/tools/check_build.py (also run by test_all.sh): AndroidX flag, versions, keep rules, assets."""
+    check()
 
 
 def test_core_fixtures_are_what_the_python_runtime_computes_now(tmp_path):

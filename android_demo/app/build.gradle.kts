@@ -32,7 +32,12 @@ android {
 
     buildTypes {
         release {
-            isMinifyEnabled = false
+            // R8 shrinks and renames; proguard-rules.pro keeps what ExecuTorch's JNI layer finds by name.
+            isMinifyEnabled = true
+            proguardFiles(getDefaultProguardFile("proguard-android-optimize.txt"), "proguard-rules.pro")
+            // A demo: signed with the debug key so that the minified build installs as it is
+            // (./gradlew installRelease). Sign with your own key before publishing anything.
+            signingConfig = signingConfigs.getByName("debug")
         }
     }
 }
@@ -42,15 +47,18 @@ dependencies {
     implementation("org.pytorch:executorch-android:$executorchVersion")
 }
 
-// The model is not in git: android_demo/tools/bundle_model.sh exports it into the assets.
+// The programs the app runs: the int8 one it enhances with, the fp32 one the benchmark compares.
+// android_demo/tools/bundle_model.sh exports both into the assets.
 val checkModelAsset by tasks.registering {
-    val asset = file("src/main/assets/cea-edge.pte")
+    val assets = listOf(file("src/main/assets/cea-edge.pte"), file("src/main/assets/cea-edge-fp32.pte"))
     doLast {
-        if (!asset.isFile) {
-            throw GradleException(
-                "app/src/main/assets/cea-edge.pte is missing: run android_demo/tools/bundle_model.sh " +
-                    "from the repository root (it exports the int8 model with python -m cea_edge.export)"
-            )
+        for (asset in assets) {
+            if (!asset.isFile) {
+                throw GradleException(
+                    "app/src/main/assets/${asset.name} is missing: run android_demo/tools/bundle_model.sh " +
+                        "from the repository root (it exports int8 and fp32 with python -m cea_edge.export)"
+                )
+            }
         }
     }
 }

@@ -5,17 +5,17 @@
 #
 # It proves the app's sources and resources compile against the API-23 android.jar (so the
 # app calls nothing newer without a guard), that the code dexes (Java 8, no lambdas), and that
-# the package is well formed: resources linked, the .pte stored uncompressed in the assets,
+# the package is well formed: resources linked, both .pte programs (int8, fp32) stored uncompressed in the assets,
 # aligned, signed (apksigner verify), with the launcher activity (aapt2 dump badging).
 # It is NOT the app a user installs: the ExecuTorch classes are compiled against the host test
 # double (android_demo/hostjni) and left out of the dex, and no native library is packaged.
 # The Gradle build in Android Studio makes the real APK.
 #
 # Usage: android_demo/tools/package_apk.sh [--out FILE.apk]
-#   needs the model in the assets (tools/bundle_model.sh) and, when missing, installs Debian's
+#   needs both programs in the assets (tools/bundle_model.sh) and, when missing, installs Debian's
 #   aapt, apksigner and zipalign (apt-get) and fetches the API-23 android.jar and dx from
 #   Debian's bullseye suite into $CEA_ANDROID_TOOLS (default ~/.cache/cea-edge/android).
-# Prints one line per check, then "N passed, N failed"; exits non-zero when any check fails.
+# Prints one line per check, the APK's size, then "N passed, N failed"; exits non-zero when any check fails.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -73,8 +73,11 @@ if [[ -z "$android_jar" || -z "$dx_jar" ]]; then
     dx_jar="$(ls "$tools"/usr/share/java/com.android.dx*.jar | head -n 1)"
 fi
 [[ -f "$android_jar" && -f "$dx_jar" ]] || die "no android.jar or dx.jar under $tools"
-asset="$app/src/main/assets/cea-edge.pte"
-[[ -f "$asset" ]] || die "no model in the assets ($asset): run android_demo/tools/bundle_model.sh first"
+# The programs the app bundles: the int8 one it enhances with and the fp32 one the benchmark compares.
+assets=("$app/src/main/assets/cea-edge.pte" "$app/src/main/assets/cea-edge-fp32.pte")
+for asset in "${assets[@]}"; do
+    [[ -f "$asset" ]] || die "no $(basename "$asset") in the assets: run android_demo/tools/bundle_model.sh first"
+done
 
 # ---- what Gradle's manifest merger would inject, read from app/build.gradle.kts (one source) ----
 gradle_value() { sed -n "s/^ *$1 = \"\\{0,1\\}\\([^\" ]*\\)\"\\{0,1\\}.*/\\1/p" "$app/build.gradle.kts" | head -n 1; }
@@ -89,7 +92,7 @@ sed "s|<manifest |<manifest package=\"$package\" |" "$app/src/main/AndroidManife
 
 # ---- resources ----
 mkdir -p "$work/gen" "$work/classes" "$work/double" "$work/assets"
-cp "$asset" "$work/assets/"
+cp "${assets[@]}" "$work/assets/"
 check "aapt2 compiles the resources" aapt2 compile --dir "$app/src/main/res" -o "$work/res.zip"
 check "aapt2 links them against API 23 (manifest, R, assets with the .pte stored)" \
     aapt2 link -I "$android_jar" --manifest "$work/AndroidManifest.xml" -o "$work/base.apk" --java "$work/gen" \
@@ -138,7 +141,9 @@ count, offset = struct.unpack_from("<II", dex, 0x60)
 defined = {string(struct.unpack_from("<I", dex, type_ids + 4 * struct.unpack_from("<I", dex, offset + 32 * i)[0])[0])
            for i in range(count)}
 for name in ("Lorg/ceaedge/demo/MainActivity;", "Lorg/ceaedge/demo/ExecuTorchTileModel;",
-             "Lorg/ceaedge/demo/PhotoJob;", "Lorg/ceaedge/core/Enhancer;", "Lorg/ceaedge/core/PngWriter;"):
+             "Lorg/ceaedge/demo/PhotoJob;", "Lorg/ceaedge/demo/BenchmarkActivity;", "Lorg/ceaedge/demo/ModelHost;",
+             "Lorg/ceaedge/core/Enhancer;", "Lorg/ceaedge/core/PngWriter;", "Lorg/ceaedge/core/Benchmark;",
+             "Lorg/ceaedge/core/JobGate;", "Lorg/ceaedge/core/RunMarker;"):
     assert name in defined, f"{name} is not defined in classes.dex"
 double = sorted(name for name in defined if name.startswith("Lorg/pytorch/"))
 assert not double, f"the host test double was packaged: {double}"
@@ -161,13 +166,19 @@ check "aapt2 dump badging: package, SDKs and the launcher activity" bash -c "
     grep -q \"package: name='$package' versionCode='$version_code' versionName='$version_name'\" '$work/badging.txt' &&
     grep -q \"sdkVersion:'$min_sdk'\" '$work/badging.txt' && grep -q \"targetSdkVersion:'$target_sdk'\" '$work/badging.txt' &&
     grep -q \"launchable-activity: name='$package.MainActivity'\" '$work/badging.txt'"
-check "the .pte is in the assets, stored uncompressed and byte-identical" python3 - "$work/app.apk" "$asset" <<'PY'
+check "the benchmark activity is in the manifest, exported (adb shell am start reaches it)" bash -c "
+    aapt2 dump xmltree --file AndroidManifest.xml '$work/app.apk' > '$work/manifest.txt' &&
+    grep -A4 'E: activity' '$work/manifest.txt' | grep -q '$package.BenchmarkActivity\\|\\.BenchmarkActivity' &&
+    grep -A6 'BenchmarkActivity' '$work/manifest.txt' | grep -q 'exported.*=true'"
+check "both .pte programs are in the assets, stored uncompressed and byte-identical" python3 - "$work/app.apk" "${assets[@]}" <<'PY'
+import os
 import sys
 import zipfile
 with zipfile.ZipFile(sys.argv[1]) as apk:
-    info = apk.getinfo("assets/cea-edge.pte")
-    assert info.compress_type == zipfile.ZIP_STORED, "the .pte is deflated"
-    assert apk.read(info) == open(sys.argv[2], "rb").read(), "the .pte in the APK differs from the asset"
+    for asset in sys.argv[2:]:
+        info = apk.getinfo("assets/" + os.path.basename(asset))
+        assert info.compress_type == zipfile.ZIP_STORED, f"{info.filename} is deflated"
+        assert apk.read(info) == open(asset, "rb").read(), f"{info.filename} in the APK differs from the asset"
     names = apk.namelist()
     assert "classes.dex" in names and "AndroidManifest.xml" in names and "resources.arsc" in names, names
 PY
@@ -176,6 +187,10 @@ mkdir -p "$(dirname "$out")"
 cp "$work/app.apk" "$out.part.$$"
 mv -f "$out.part.$$" "$out"
 grep -E "^(package|sdkVersion|targetSdkVersion|launchable-activity)" "$work/badging.txt" | sed 's/^/    /'
-echo "APK: ${out} ($(stat -c %s "$out") bytes; model asset $(stat -c %s "$asset") bytes) -- a packaging check, not the installable app"
+apk_bytes=$(stat -c %s "$out")
+asset_sizes=""
+for asset in "${assets[@]}"; do asset_sizes+="$(basename "$asset") $(stat -c %s "$asset") bytes; "; done
+echo "APK: ${out} -- a packaging check, not the installable app (no AAR classes or native libraries)"
+echo "APK size: $apk_bytes bytes ($(awk -v b="$apk_bytes" 'BEGIN {printf "%.2f", b / 1e6}') MB); assets: ${asset_sizes%; }"
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
 # Everything the Android demo can prove on this machine, as .ci/run runs it:
+#   check_build.py  the build configuration: AndroidX flag, versions (ExecuTorch, AGP, Gradle, Studio,
+#                   JDK) against each other and the README, R8 keep rules in the release build, assets
 #   test_core.sh    the pure-Java core against fixtures from the Python runtime (JUnit 5)
-#   test_host.sh    the app's model class on real .pte files through the JNI double, against Python
+#   test_host.sh    the app's model class on real .pte files through the JNI double, against Python,
+#                   and the benchmark's profile JSON validated and imported by the Python side
 #   package_apk.sh  the packaging check (android.jar, dx, aapt2, zipalign, apksigner)
 # Each prints its own "N passed, N failed"; this prints the sum as the last line and exits
 # non-zero when any part failed. Extra arguments go to test_host.sh (e.g. --edge).
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+python="${PYTHON:-$here/../../.venv/bin/python}"
 total_passed=0
 total_failed=0
 status=0
-for part in test_core.sh test_host.sh package_apk.sh; do
+for part in check_build.py test_core.sh test_host.sh package_apk.sh; do
     echo "== android_demo/tools/$part"
     log="$(mktemp)"
-    if [[ $part == test_host.sh ]]; then
+    if [[ $part == check_build.py ]]; then
+        "$python" "$here/$part" | tee "$log"
+    elif [[ $part == test_host.sh ]]; then
         bash "$here/$part" "$@" | tee "$log"
     else
         bash "$here/$part" | tee "$log"

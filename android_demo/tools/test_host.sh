@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The app's ExecuTorchTileModel on a real .pte on this machine's JVM: a host test double of
 # ExecuTorch's Java API (android_demo/hostjni, never packaged) over the executorch wheel's C++
-# runtime, and cross-language parity with `python -m cea_edge.enhance` on the same photo.
+# runtime, and cross-language parity with `python -m cea_edge.enhance` on the same photo. Also the
+# app's benchmark on both bundled programs, its profile JSON checked by the Python side
+# (tools/check_phone_profile.py), methods loaded at start with their times, one job per Module.
 #
 # Usage: tools/test_host.sh [--edge]
 #   Cases: "tiny" (a perturbed tiny model exported fp32 here, tile 32, context 64) and "edge" (the
@@ -171,10 +173,16 @@ fi
 find "$demo/hostjni/test/java" -name '*.java' > "$build/test-sources"
 javac -encoding UTF-8 -d "$build/test" -cp "$build/classes:$jar" @"$build/test-sources"
 
-# 4. Run.
+# 4. Run. BenchmarkTest runs the bundled programs (int8, fp32) through the core's benchmark and hands
+# its profile JSON to tools/check_phone_profile.py (schema, --import, report rows); CEA_PHONE_PROFILE=FILE
+# keeps a copy.
+fp32_asset="$demo/app/src/main/assets/cea-edge-fp32.pte"
+[[ -f "$fp32_asset" ]] || fail "no $fp32_asset: run android_demo/tools/bundle_model.sh"
 set +e
 java -Djava.library.path="$build/lib" \
     -Dcea.cases=tiny,edge "${case_properties[@]}" -Dcea.timing.ptes="$timing" \
+    -Dcea.bench.ptes="$asset,$fp32_asset" -Dcea.python="$python" -Dcea.checker="$here/check_phone_profile.py" \
+    -Dcea.root="$root" -Dcea.profile.keep="${CEA_PHONE_PROFILE:-}" \
     -jar "$jar" --disable-banner --disable-ansi-colors --details=tree \
     -cp "$build/classes:$build/test" --scan-classpath "$build/test" | tee "$build/junit.log"
 junit_status=${PIPESTATUS[0]}

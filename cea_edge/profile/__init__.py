@@ -10,7 +10,10 @@ JSON schema "cea-edge-profile/1" (``--json``)::
     schema     "cea-edge-profile/1"
     created    UTC time, ISO 8601
     machine    cea_edge.machine.machine_info() of the machine that wrote the file: cpu, arch,
-               logical_cpus, usable_cpus, isa {feature: bool}, os, python, runtimes {pkg: version}, thread_env
+               logical_cpus, usable_cpus, isa {feature: bool}, os, python, runtimes {pkg: version}, thread_env;
+               a phone (the Android demo's benchmark) adds device, soc, abis [..], android {release, sdk,
+               fingerprint} and cores {count, big, little (null: frequencies unreadable), clusters
+               [{max_mhz, cpus}] fastest first, source}; little = the slowest cluster's CPUs
     peaks      [{threads, fp32_gflops, int8_gops, method}]  onnxruntime MatMul / MatMulInteger, same run
     settings   {runs, warmup, threads, photo_mp, modes, ops, top, tile, overlap, context_size,
                compute_units, imports, other_cpus: mean CPUs other processes kept busy during the
@@ -28,6 +31,8 @@ JSON schema "cea-edge-profile/1" (``--json``)::
       ops            [{graph, threads, runs, source, records [{name, type, where, calls, total_ms}]}]
                      total_ms over all runs; where: execution provider, "XNNPACK delegate",
                      "portable kernel", "delegate call" (the whole delegate), "cpu"
+      load           optional (phones): [{threads, program_ms, methods_ms {method: ms}}] how long
+                     Module.load and each loadMethod took; latency rows may add min_ms, max_ms
       census         .pte: {methods {name: {instructions, delegate_calls, delegates, ops_inside
                      {xnn op: {dtype: n}}, ops_inside_total, ops_outside, all_compute_delegated}},
                      constant_methods, delegates, notes};  .mlpackage: {methods {graph: {opset, ops

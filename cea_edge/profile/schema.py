@@ -106,6 +106,12 @@ _LATENCY_KEYS: dict[str, tuple] = {"graph": (str,), "threads": (int, type(None))
 _OPS_KEYS: dict[str, tuple] = {"graph": (str,), "runs": (int,), "source": (str,), "records": (list,)}
 _RECORD_KEYS: dict[str, tuple] = {"name": (str,), "type": (str,), "where": (str,), "calls": (int,),
                                   "total_ms": (int, float)}
+# Optional, written by the Android app's benchmark (android_demo): checked only where present, so
+# files without them stay valid. machine.cores: CPU clusters from each CPU's maximum frequency;
+# load: how long the program and each method took to load, per thread count.
+_CORES_KEYS: dict[str, tuple] = {"count": (int,), "big": (int, type(None)), "little": (int, type(None)),
+                                 "clusters": (list,)}
+_LOAD_KEYS: dict[str, tuple] = {"threads": (int,), "program_ms": (int, float), "methods_ms": (dict,)}
 
 
 def _check(item: Any, keys: dict[str, tuple], where: str) -> None:
@@ -131,6 +137,10 @@ def validate(data: Any, source: str) -> dict[str, Any]:
             raise ValueError("'profiles' is not a non-empty list")
         for i, profile in enumerate(profiles):
             _check(profile, _PROFILE_KEYS, f"profiles[{i}]")
+            if "cores" in profile["machine"]:
+                _check(profile["machine"]["cores"], _CORES_KEYS, f"profiles[{i}].machine.cores")
+            for j, load in enumerate(profile.get("load") or []):
+                _check(load, _LOAD_KEYS, f"profiles[{i}].load[{j}]")
             for j, row in enumerate(profile["latency"]):
                 _check(row, _LATENCY_KEYS, f"profiles[{i}].latency[{j}]")
             for j, breakdown in enumerate(profile["ops"]):

@@ -2,11 +2,8 @@ package org.ceaedge.demo;
 
 import android.Manifest;
 import android.app.Activity;
-import android.content.Context;
 import android.content.Intent;
 import android.content.pm.PackageManager;
-import android.graphics.Bitmap;
-import android.net.Uri;
 import android.os.Build;
 import android.os.Bundle;
 import android.os.Handler;
@@ -17,40 +14,46 @@ import android.widget.ProgressBar;
 import android.widget.TextView;
 import java.io.File;
 import java.io.IOException;
-import org.ceaedge.core.Cost;
 
 /**
  * Pick a photo, enhance it on the phone with the bundled ExecuTorch model, compare before and
- * after, save the result to the gallery. The work runs on one worker thread ({@link PhotoJob});
- * this activity only shows its state. Rotation does not restart it (configChanges in the
- * manifest), so a running enhancement survives turning the phone.
+ * after, save the result to the gallery. The job and its state live in the process
+ * ({@link ModelHost}, {@link PhotoRun}); this activity only renders them, so a job survives the
+ * activity being recreated (dark mode, language, font size; rotation does not even recreate it:
+ * configChanges in the manifest) and shows up in the new one. Started with the boolean extra
+ * {@code benchmark} (adb shell am start ... --ez benchmark true) it opens the benchmark screen.
  */
-public final class MainActivity extends Activity implements PhotoJob.Listener {
+public final class MainActivity extends Activity {
     private static final int PICK = 1;
     private static final int STORAGE = 2;
     /** Intent action of the Android 13+ photo picker (MediaStore.ACTION_PICK_IMAGES, named by value). */
     private static final String PICK_IMAGES = "android.provider.action.PICK_IMAGES";
+    /** What the picker offers: the formats PhotoCheck reads (HEIC/HEIF where the platform decodes it). */
+    private static final String[] MIME_TYPES = {"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"};
 
-    private static Models models;
-
+    private ModelHost host;
     private CompareView compare;
     private ProgressBar progress;
     private TextView status;
+    private TextView load;
     private TextView cost;
     private Button pick;
     private Button cancel;
     private Button save;
-    private PhotoJob job;
-    private File result;
-    private Bitmap before;
+    private final Bitmaps shown = new Bitmaps();
 
     @Override
     protected void onCreate(Bundle state) {
         super.onCreate(state);
+        if (getIntent().getBooleanExtra(BenchmarkActivity.EXTRA_BENCHMARK, false) && state == null) {
+            startActivity(new Intent(getIntent()).setClass(this, BenchmarkActivity.class));
+        }
         setContentView(R.layout.activity_main);
+        Insets.padForSystemBars(findViewById(R.id.root));
         compare = (CompareView) findViewById(R.id.compare);
         progress = (ProgressBar) findViewById(R.id.progress);
         status = (TextView) findViewById(R.id.status);
+        load = (TextView) findViewById(R.id.load);
         cost = (TextView) findViewById(R.id.cost);
         pick = (Button) findViewById(R.id.pick);
         cancel = (Button) findViewById(R.id.cancel);
@@ -64,10 +67,7 @@ public final class MainActivity extends Activity implements PhotoJob.Listener {
         cancel.setOnClickListener(new View.OnClickListener() {
             @Override
             public void onClick(View view) {
-                if (job != null) {
-                    job.cancel();
-                    status.setText(R.string.cancelling);
-                }
+                host.photo.cancel();
             }
         });
         save.setOnClickListener(new View.OnClickListener() {
@@ -76,19 +76,61 @@ public final class MainActivity extends Activity implements PhotoJob.Listener {
                 saveResult();
             }
         });
-        if (models == null) {
-            models = new Models(getApplicationContext());
+        findViewById(R.id.benchmark).setOnClickListener(new View.OnClickListener() {
+            @Override
+            public void onClick(View view) {
+                startActivity(new Intent(MainActivity.this, BenchmarkActivity.class));
+            }
+        });
+        host = ModelHost.get(this);
+        PhotoRun run = host.photo;
+        String lost = host.takeLostRun();
+        if (lost != null && !run.running) {
+            run.status = getString(R.string.lost_run, lost);
+        } else if (run.status == null) {
+            run.status = getString(R.string.hint);
         }
-        showIdle(getString(R.string.hint));
-        models.preload(new Handler(Looper.getMainLooper()), this);
+        run.attach(this);
+        if (host.loadReport().isEmpty()) {
+            host.preload(new Runnable() {
+                @Override
+                public void run() {
+                    load.setText(host.loadReport());
+                }
+            });
+        }
     }
 
     @Override
     protected void onDestroy() {
-        if (job != null && isFinishing()) {
-            job.cancel();
+        host.photo.detach(this);
+        if (isFinishing() && !isChangingConfigurations()) { // left the app (back): stop the work
+            host.photo.cancel();
         }
         super.onDestroy();
+    }
+
+    /** Show the photo job's state as it stands (called on attach and after each of its events). */
+    void render(PhotoRun run) {
+        status.setText(run.status);
+        load.setText(host.loadReport());
+        cost.setText(run.cost);
+        progress.setVisibility(run.running ? View.VISIBLE : View.INVISIBLE);
+        progress.setIndeterminate(run.total == 0);
+        progress.setMax(Math.max(1, run.total));
+        progress.setProgress(run.done);
+        pick.setEnabled(!run.running);
+        cancel.setEnabled(run.running);
+        save.setEnabled(!run.running && run.result != null);
+        if (shown.before != run.before || shown.after != run.after) {
+            shown.before = run.before;
+            shown.after = run.after;
+            if (run.before == null) {
+                compare.clear();
+            } else {
+                compare.show(run.before, run.after);
+            }
+        }
     }
 
     private void pickPhoto() {
@@ -97,6 +139,8 @@ public final class MainActivity extends Activity implements PhotoJob.Listener {
             intent = new Intent(PICK_IMAGES).setType("image/*");
         } else {
             intent = new Intent(Intent.ACTION_OPEN_DOCUMENT).addCategory(Intent.CATEGORY_OPENABLE).setType("image/*");
+            intent.putExtra(Intent.EXTRA_MIME_TYPES, Build.VERSION.SDK_INT >= 28 ? MIME_TYPES
+                    : new String[] {MIME_TYPES[0], MIME_TYPES[1], MIME_TYPES[2]});
         }
         startActivityForResult(intent, PICK);
     }
@@ -105,75 +149,13 @@ public final class MainActivity extends Activity implements PhotoJob.Listener {
     protected void onActivityResult(int requestCode, int resultCode, Intent data) {
         super.onActivityResult(requestCode, resultCode, data);
         if (requestCode == PICK && resultCode == RESULT_OK && data != null && data.getData() != null) {
-            start(data.getData());
+            host.photo.start(data.getData());
         }
-    }
-
-    private void start(Uri photo) {
-        if (job != null) {
-            job.cancel();
-        }
-        result = null;
-        before = null;
-        compare.clear();
-        cost.setText("");
-        job = new PhotoJob(this, photo, models, this);
-        status.setText(getString(R.string.reading, job.displayName()));
-        progress.setIndeterminate(true);
-        progress.setVisibility(View.VISIBLE);
-        pick.setEnabled(false);
-        cancel.setEnabled(true);
-        save.setEnabled(false);
-        Thread worker = new Thread(job, "cea-edge-enhance");
-        worker.start();
-    }
-
-    @Override
-    public void onPhoto(String name, int width, int height, Bitmap photo) {
-        before = photo;
-        compare.show(photo, null);
-        status.setText(getString(R.string.enhancing, name, width, height, width * (long) height / 1e6));
-    }
-
-    @Override
-    public void onProgress(int done, int total) {
-        progress.setIndeterminate(false);
-        progress.setMax(total);
-        progress.setProgress(done);
-    }
-
-    @Override
-    public void onDone(File restored, Bitmap after, Cost spent) {
-        job = null;
-        result = restored;
-        compare.show(before, after);
-        showIdle(getString(R.string.done));
-        cost.setText(getString(R.string.cost, spent.toString(), models.describe()));
-        save.setEnabled(true);
-    }
-
-    @Override
-    public void onFailed(String message) {
-        job = null;
-        showIdle(message);
-    }
-
-    @Override
-    public void onCancelled() {
-        job = null;
-        compare.clear();
-        showIdle(getString(R.string.cancelled));
-    }
-
-    private void showIdle(String message) {
-        status.setText(message);
-        progress.setVisibility(View.INVISIBLE);
-        pick.setEnabled(true);
-        cancel.setEnabled(false);
     }
 
     private void saveResult() {
-        if (result == null) {
+        final File saving = host.photo.result;
+        if (saving == null) {
             return;
         }
         if (GallerySaver.needsStoragePermission()
@@ -181,8 +163,8 @@ public final class MainActivity extends Activity implements PhotoJob.Listener {
             requestPermissions(new String[] {Manifest.permission.WRITE_EXTERNAL_STORAGE}, STORAGE);
             return;
         }
-        final File saving = result;
         final Handler main = new Handler(Looper.getMainLooper());
+        final PhotoRun run = host.photo;
         save.setEnabled(false);
         status.setText(R.string.saving);
         new Thread(new Runnable() {
@@ -194,12 +176,12 @@ public final class MainActivity extends Activity implements PhotoJob.Listener {
                 } catch (IOException error) {
                     message = getString(R.string.save_failed, error.getMessage());
                 }
-                final String shown = message;
+                final String outcome = message;
                 main.post(new Runnable() {
                     @Override
                     public void run() {
-                        status.setText(shown);
-                        save.setEnabled(result != null);
+                        run.status = outcome; // through the run: a recreated activity shows it too
+                        run.refresh();
                     }
                 });
             }
@@ -217,51 +199,9 @@ public final class MainActivity extends Activity implements PhotoJob.Listener {
         }
     }
 
-    /** The model, loaded once per process on a worker thread and shared by every job. */
-    private static final class Models implements PhotoJob.ModelSource {
-        private final Context context;
-        private final int threads = ModelStore.threads();
-        private ExecuTorchTileModel model;
-
-        Models(Context context) {
-            this.context = context;
-        }
-
-        @Override
-        public synchronized ExecuTorchTileModel model() throws ModelStore.ModelProblem {
-            if (model == null) {
-                model = ModelStore.load(context, threads);
-            }
-            return model;
-        }
-
-        @Override
-        public int threads() {
-            return threads;
-        }
-
-        synchronized String describe() {
-            return model == null ? "" : model.preset() + " " + model.precision() + ", tile " + model.tileSize() + ", context "
-                    + model.contextSize();
-        }
-
-        /** Copy and load the model at start, so a missing or corrupt one is reported before a photo is picked. */
-        void preload(final Handler main, final MainActivity activity) {
-            new Thread(new Runnable() {
-                @Override
-                public void run() {
-                    try {
-                        model();
-                    } catch (final ModelStore.ModelProblem problem) {
-                        main.post(new Runnable() {
-                            @Override
-                            public void run() {
-                                activity.status.setText(problem.getMessage());
-                            }
-                        });
-                    }
-                }
-            }, "cea-edge-model").start();
-        }
+    /** The bitmaps the compare view shows now (redrawn only when the run's change). */
+    private static final class Bitmaps {
+        android.graphics.Bitmap before;
+        android.graphics.Bitmap after;
     }
 }

@@ -10,15 +10,22 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import org.ceaedge.core.ProgramFile;
+import org.ceaedge.core.RunMarker;
 import org.pytorch.executorch.Module;
 
 /**
- * The bundled model: the int8 .pte that android_demo/tools/bundle_model.sh put into the
- * assets is copied to app storage once per installed version (ExecuTorch loads from a path),
- * checked like the toolkit checks a .pte, and loaded with an explicit thread count.
+ * The bundled programs: android_demo/tools/bundle_model.sh puts the int8 .pte (the one the app
+ * enhances with) and its fp32 twin (for the benchmark: does int8 pay on this phone?) into the
+ * assets. Each is copied to app storage once per installed version (ExecuTorch loads from a
+ * path), checked like the toolkit checks a .pte, and loaded with an explicit thread count.
  */
 final class ModelStore {
+    /** The program the app enhances photos with (int8). */
     static final String ASSET = "cea-edge.pte";
+    /** Every program the benchmark runs, the app's own first. */
+    static final String[] BENCHMARK_ASSETS = {ASSET, "cea-edge-fp32.pte"};
+    /** The ExecuTorch AAR the app links: gradle.properties' executorchVersion (a test keeps the two equal). */
+    static final String EXECUTORCH_VERSION = "1.5.1";
 
     /** A failure the user can act on; the message says what. */
     static final class ModelProblem extends Exception {
@@ -39,17 +46,7 @@ final class ModelStore {
 
     /** Copy (when new or the app was updated), check and load the model. Call off the UI thread. */
     static ExecuTorchTileModel load(Context context, int threads) throws ModelProblem {
-        File model = new File(context.getFilesDir(), ASSET);
-        File stamp = new File(context.getFilesDir(), ASSET + ".version");
-        String version = installedVersion(context);
-        if (!model.isFile() || !version.equals(read(stamp))) {
-            copyAsset(context, model);
-            write(stamp, version);
-        }
-        String problem = ProgramFile.problem("the bundled model", model.length(), head(model, 8));
-        if (problem != null) {
-            throw new ModelProblem(problem + ". Rebuild the app after android_demo/tools/bundle_model.sh.");
-        }
+        File model = file(context, ASSET);
         Module module;
         try {
             module = Module.load(model.getAbsolutePath(), Module.LOAD_MODE_MMAP, threads);
@@ -64,13 +61,32 @@ final class ModelStore {
         }
     }
 
-    private static void copyAsset(Context context, File model) throws ModelProblem {
-        File part = new File(model.getPath() + ".part");
+    /**
+     * The asset {@code name} as a checked file in app storage, copied when missing or when the app
+     * was installed or updated since (a stamp file holds the install time it was copied for).
+     */
+    static File file(Context context, String name) throws ModelProblem {
+        File model = new File(context.getFilesDir(), name);
+        File stamp = new File(context.getFilesDir(), name + ".version");
+        String version = installedVersion(context);
+        if (!model.isFile() || !version.equals(read(stamp))) {
+            copyAsset(context, name, model);
+            write(stamp, version);
+        }
+        String problem = ProgramFile.problem("the bundled model " + name, model.length(), head(model, 8));
+        if (problem != null) {
+            throw new ModelProblem(problem + ". Rebuild the app after android_demo/tools/bundle_model.sh.");
+        }
+        return model;
+    }
+
+    private static void copyAsset(Context context, String name, File model) throws ModelProblem {
+        File part = new File(model.getPath() + RunMarker.PART_SUFFIX);
         InputStream in;
         try {
-            in = context.getAssets().open(ASSET);
+            in = context.getAssets().open(name);
         } catch (FileNotFoundException missing) {
-            throw new ModelProblem("the app has no model (assets/" + ASSET + " is missing): run"
+            throw new ModelProblem("the app has no model (assets/" + name + " is missing): run"
                     + " android_demo/tools/bundle_model.sh, then rebuild");
         } catch (IOException error) {
             throw new ModelProblem("the bundled model could not be read: " + error.getMessage());

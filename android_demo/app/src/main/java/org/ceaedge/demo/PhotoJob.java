@@ -7,10 +7,12 @@ import android.graphics.Bitmap;
 import android.graphics.BitmapFactory;
 import android.graphics.BitmapRegionDecoder;
 import android.net.Uri;
+import android.os.Build;
 import android.os.Handler;
 import android.os.Looper;
 import android.os.ParcelFileDescriptor;
 import android.provider.OpenableColumns;
+import android.util.Log;
 import java.io.BufferedOutputStream;
 import java.io.File;
 import java.io.FileOutputStream;
@@ -32,15 +34,20 @@ import org.ceaedge.core.Progress;
 import org.ceaedge.core.ResultName;
 import org.ceaedge.core.ResultSink;
 import org.ceaedge.core.RowSource;
+import org.ceaedge.core.RunMarker;
 import org.ceaedge.core.TilePlan;
 
 /**
  * One photo, on a worker thread: check it, show it, enhance it in global-context mode as
  * {@code python -m cea_edge.enhance} does, and stream the result into a PNG in the app's
- * cache (a temporary name, renamed when complete; deleted on cancel or error). Everything
- * the UI hears goes through {@link Listener} on the main thread.
+ * cache (a temporary name, renamed when complete; deleted on cancel or error; a killed
+ * process's is deleted at the next start, see RunMarker). It holds the model's gate while it
+ * runs (queued briefly behind loading at start, refused behind the benchmark) and marks itself
+ * running. Everything the UI hears goes through {@link Listener} on the main thread.
  */
 final class PhotoJob implements Runnable {
+    /** How long a photo waits for the model's gate (loading the model at start takes a few seconds). */
+    private static final long GATE_WAIT_MS = 60000;
     /** Longer side of the before/after previews. */
     static final int PREVIEW_SIDE = MemoryBudget.APP_PREVIEW_SIDE;
     /** How many bytes of the photo are searched for its EXIF block (APP1 is at most 64 KiB). */
@@ -65,6 +72,11 @@ final class PhotoJob implements Runnable {
         int threads();
     }
 
+    /** Where results are written (app cache), and their temporary files. */
+    static File resultsFolder(Context context) {
+        return new File(context.getCacheDir(), "results");
+    }
+
     /** A problem the user caused or met, with the message to show. */
     private static final class Refused extends Exception {
         private static final long serialVersionUID = 1L;
@@ -76,12 +88,12 @@ final class PhotoJob implements Runnable {
 
     private final Context context;
     private final Uri photo;
-    private final ModelSource models;
+    private final ModelHost models;
     private final Listener listener;
     private final Cancellation cancellation = new Cancellation();
     private final Handler main = new Handler(Looper.getMainLooper());
 
-    PhotoJob(Context context, Uri photo, ModelSource models, Listener listener) {
+    PhotoJob(Context context, Uri photo, ModelHost models, Listener listener) {
         this.context = context.getApplicationContext();
         this.photo = photo;
         this.models = models;
@@ -94,6 +106,31 @@ final class PhotoJob implements Runnable {
 
     @Override
     public void run() {
+        String job = "photo " + displayName();
+        try {
+            if (!models.gate.enterWithin(job, GATE_WAIT_MS)) {
+                fail(context.getString(R.string.busy, models.gate.holder()));
+                return;
+            }
+        } catch (InterruptedException interrupted) {
+            Thread.currentThread().interrupt();
+            fail("interrupted before the model was free");
+            return;
+        }
+        try {
+            models.marker.begin(job);
+        } catch (IOException error) {
+            Log.w(ModelHost.TAG, "could not mark the job as running: " + error.getMessage());
+        }
+        try {
+            work();
+        } finally {
+            models.marker.end();
+            models.gate.leave(job);
+        }
+    }
+
+    private void work() {
         try {
             enhance();
         } catch (Cancellation.Cancelled cancelled) {
@@ -116,6 +153,7 @@ final class PhotoJob implements Runnable {
         } catch (IOException error) {
             fail(displayName() + " could not be read: " + error.getMessage());
         } catch (RuntimeException error) {
+            Log.e(ModelHost.TAG, "enhancement failed", error);
             fail("enhancement failed: " + error);
         }
     }
@@ -125,7 +163,8 @@ final class PhotoJob implements Runnable {
         String name = displayName();
 
         byte[] head = readHead(resolver);
-        String problem = PhotoCheck.formatProblem(name, head);
+        // HEIC/HEIF: BitmapFactory and BitmapRegionDecoder read it where the platform's codecs do (Android 9+).
+        String problem = PhotoCheck.formatProblem(name, head, Build.VERSION.SDK_INT >= 28);
         if (problem != null) {
             throw new Refused(problem);
         }
@@ -194,7 +233,7 @@ final class PhotoJob implements Runnable {
         int contextSize = model.contextSize();
         checkMemory(name, height, width, tile, overlap, contextSize);
 
-        File folder = new File(context.getCacheDir(), "results");
+        File folder = resultsFolder(context);
         if (!folder.isDirectory() && !folder.mkdirs()) {
             throw new IOException("could not create " + folder);
         }
@@ -202,7 +241,7 @@ final class PhotoJob implements Runnable {
             old.delete();
         }
         File result = new File(folder, ResultName.of(name));
-        File part = new File(folder, result.getName() + ".part");
+        File part = new File(folder, result.getName() + RunMarker.PART_SUFFIX);
         Preview preview = new Preview(height, width, PREVIEW_SIDE);
         OutputStream out = new BufferedOutputStream(new FileOutputStream(part), 1 << 16);
         PngWriter png = null;
@@ -247,6 +286,7 @@ final class PhotoJob implements Runnable {
                 part.delete();
             }
         }
+        // The photo's own time: the model and its methods were loaded before `start` (ModelHost.model()).
         final Cost cost = new Cost(TilePlan.plan(height, width, tile, overlap).count(), models.threads(),
                 System.nanoTime() - start, (long) height * width);
         final Bitmap after = Bitmap.createBitmap(preview.pixels(), preview.width, preview.height,

@@ -10,18 +10,21 @@ import java.util.Locale;
  * whether the file is complete. A truncated JPEG or PNG decodes on Android without an error
  * (the missing part comes out grey), so completeness is read from the file's own structure:
  * JPEG markers up to EOI (entropy-coded data skipped, trailers after EOI such as motion-photo
- * videos allowed), PNG chunks up to IEND, WebP's RIFF length.
+ * videos allowed), PNG chunks up to IEND, WebP's RIFF length, HEIF's top-level boxes. HEIC/HEIF
+ * (ISO base media file with a HEIF brand) is read where the platform decodes it (Android 9+).
  */
 public final class PhotoCheck {
     /** As {@code cea_edge.photo_io.DEFAULT_MAX_PIXELS}: a decompression-bomb guard that 48 MP photos pass. */
     public static final long MAX_PIXELS = 100000000L;
 
     private static final byte[] PNG = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    /** ftyp brands of HEIF stills (ISO/IEC 23008-12): HEVC-coded and generic image brands. */
+    private static final String[] HEIF_BRANDS = {"heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1"};
 
     private PhotoCheck() {
     }
 
-    /** "jpeg", "png" or "webp" from the first bytes; null for anything else. */
+    /** "jpeg", "png", "webp" or "heif" from the first bytes; null for anything else. */
     public static String format(byte[] head) {
         if (head.length >= 3 && (head[0] & 0xff) == 0xff && (head[1] & 0xff) == 0xd8 && (head[2] & 0xff) == 0xff) {
             return "jpeg";
@@ -32,16 +35,53 @@ public final class PhotoCheck {
         if (Exif.ascii(head, 0, 4).equals("RIFF") && Exif.ascii(head, 8, 4).equals("WEBP")) {
             return "webp";
         }
+        if (isHeif(head)) {
+            return "heif";
+        }
         return null;
     }
 
-    /** The message for a file that is not a photo the app reads; null when it is one. */
+    /** An ISO base media file whose ftyp box names a HEIF brand (major or compatible; AVIF is not HEIF here). */
+    private static boolean isHeif(byte[] head) {
+        if (head.length < 16 || !Exif.ascii(head, 4, 4).equals("ftyp")) {
+            return false;
+        }
+        String major = Exif.ascii(head, 8, 4);
+        if (major.startsWith("avi")) {
+            return false;
+        }
+        long size = ((head[0] & 0xffL) << 24) | ((head[1] & 0xff) << 16) | ((head[2] & 0xff) << 8) | (head[3] & 0xff);
+        int end = (int) Math.min(Math.max(size, 16), head.length);
+        for (int at = 8; at + 4 <= end; at += at == 8 ? 8 : 4) { // major brand, (minor version), compatible brands
+            String brand = Exif.ascii(head, at, 4);
+            for (String heif : HEIF_BRANDS) {
+                if (heif.equals(brand)) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /** The message for a file that is not a photo the app reads; null when it is one. HEIF is refused. */
     public static String formatProblem(String name, byte[] head) {
+        return formatProblem(name, head, false);
+    }
+
+    /**
+     * The message for a file that is not a photo the app reads; null when it is one.
+     * {@code heifDecodable}: the platform decodes HEIC/HEIF (Android 9+, API 28).
+     */
+    public static String formatProblem(String name, byte[] head, boolean heifDecodable) {
         if (head.length == 0) {
             return name + " is empty";
         }
-        if (format(head) == null) {
-            return name + " is not a JPEG, PNG or WebP photo";
+        String format = format(head);
+        if ("heif".equals(format) && !heifDecodable) {
+            return name + " is a HEIC/HEIF photo: this Android version cannot decode it (Android 9 or newer can)";
+        }
+        if (format == null) {
+            return name + (heifDecodable ? " is not a JPEG, PNG, WebP or HEIC photo" : " is not a JPEG, PNG or WebP photo");
         }
         return null;
     }
@@ -68,6 +108,8 @@ public final class PhotoCheck {
             complete = pngComplete(new Bytes(file));
         } else if ("webp".equals(format)) {
             complete = webpComplete(new Bytes(file));
+        } else if ("heif".equals(format)) {
+            complete = heifComplete(new Bytes(file));
         } else {
             return null;
         }
@@ -167,6 +209,59 @@ public final class PhotoCheck {
             riffLength |= (long) value << (8 * index);
         }
         return in.skip(riffLength);
+    }
+
+    /**
+     * HEIF: top-level boxes (32-bit size and type; size 1: a 64-bit size follows; size 0: to the
+     * end of the file) that end exactly at the end of the file, ftyp first, a meta box among them.
+     */
+    private static boolean heifComplete(Bytes in) throws IOException {
+        boolean first = true;
+        boolean meta = false;
+        while (true) {
+            int lead = in.next();
+            if (lead < 0) { // the file ends between boxes
+                return !first && meta;
+            }
+            long size = lead;
+            for (int i = 0; i < 3; i++) {
+                int b = in.next();
+                if (b < 0) {
+                    return false;
+                }
+                size = (size << 8) | b;
+            }
+            StringBuilder type = new StringBuilder();
+            for (int i = 0; i < 4; i++) {
+                int b = in.next();
+                if (b < 0) {
+                    return false;
+                }
+                type.append((char) b);
+            }
+            long header = 8;
+            if (size == 1) {
+                long high = in.be32();
+                long low = in.be32();
+                if (high < 0 || low < 0) {
+                    return false;
+                }
+                size = (high << 32) | low;
+                header = 16;
+            }
+            String name = type.toString();
+            if (first && !"ftyp".equals(name)) {
+                return false;
+            }
+            first = false;
+            meta |= "meta".equals(name);
+            if (size == 0) { // the last box runs to the end of the file
+                return meta;
+            }
+            if (size < header || !in.skip(size - header)) {
+                return false;
+            }
+        }
     }
 
     /** A byte reader over a stream (buffered here: Android's ContentResolver streams are not). */
