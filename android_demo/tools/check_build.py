@@ -1,5 +1,5 @@
 """Static checks that keep the Android demo buildable from a fresh clone, the versions it
-states consistent with each other and with the README, and the release build's R8 rules in
+states consistent with each other and with docs/android.md, and the release build's R8 rules in
 place. Standard library only; run by test_all.sh (one line per check, then "N passed, N failed")
 and by tests/test_android_demo.py.
 
@@ -39,11 +39,10 @@ def read(path: Path) -> str:
 
 
 def android_section() -> str:
-    """The README's "## Android demo" section (up to the next "## " heading)."""
-    text = read(ROOT / "README.md")
-    match = re.search(r"^## Android demo\n(.*?)(?=^## )", text, re.MULTILINE | re.DOTALL)
-    assert match, "README.md has no '## Android demo' section"
-    return match.group(1)
+    """The Android page of the docs (docs/android.md), where the build, install and benchmark steps live."""
+    path = ROOT / "docs" / "android.md"
+    assert path.is_file(), "docs/android.md is missing"
+    return read(path)
 
 
 def gradle_property(name: str) -> str:
@@ -82,8 +81,8 @@ def check_executorch_version() -> str:
     assert gradle == pinned == app.group(1), f"gradle {gradle}, pyproject {pinned}, ModelStore {app.group(1)}"
     build = read(APP / "build.gradle.kts")
     assert 'implementation("org.pytorch:executorch-android:$executorchVersion")' in build
-    assert f"org.pytorch:executorch-android:{pinned}" in android_section(), "the README states another coordinate"
-    return f"org.pytorch:executorch-android:{pinned} (gradle.properties, pyproject deploy pin, ModelStore, README)"
+    assert f"org.pytorch:executorch-android:{pinned}" in android_section(), "docs/android.md states another coordinate"
+    return f"org.pytorch:executorch-android:{pinned} (gradle.properties, pyproject deploy pin, ModelStore, docs/android.md)"
 
 
 def check_tool_versions() -> str:
@@ -99,10 +98,10 @@ def check_tool_versions() -> str:
         assert level <= max_api, f"{name} {level} is above AGP {agp}'s highest API level {max_api}"
     readme = android_section()
     for text in (f"AGP {agp}", f"Gradle {gradle}", f"{studio} ({studio_version})", f"JDK {JDK}"):
-        assert text in readme, f"the README's Android section does not say {text!r}"
-    assert "Ladybug or" not in readme, "the README still names Ladybug, which cannot run AGP 8.9"
-    assert f"gradle wrapper --gradle-version {gradle}" in readme, "the README does not say how to make the wrapper"
-    return f"AGP {agp}, Gradle {gradle}, Android Studio {studio} {studio_version}+, JDK {JDK} (wrapper, build, README)"
+        assert text in readme, f"docs/android.md does not say {text!r}"
+    assert "Ladybug or" not in readme, "docs/android.md still names Ladybug, which cannot run AGP 8.9"
+    assert f"gradle wrapper --gradle-version {gradle}" in readme, "docs/android.md does not say how to make the wrapper"
+    return f"AGP {agp}, Gradle {gradle}, Android Studio {studio} {studio_version}+, JDK {JDK} (wrapper, build, docs/android.md)"
 
 
 def check_keep_rules() -> str:
@@ -141,12 +140,12 @@ def check_benchmark_command() -> str:
     readme = android_section()
     package = re.search(r'applicationId = "([\w.]+)"', read(APP / "build.gradle.kts")).group(1)
     command = re.search(r"adb shell am start -n (\S+)(.*)", readme)
-    assert command, "the README's Android section has no adb shell am start command"
+    assert command, "docs/android.md has no adb shell am start command"
     assert command.group(1) == f"{package}/.BenchmarkActivity", command.group(1)
     used = set(re.findall(r"--e[zifs] (\w+)", command.group(2)))
-    assert "benchmark" in used and used <= extras, f"the README passes {sorted(used)}, the activity reads {sorted(extras)}"
+    assert "benchmark" in used and used <= extras, f"docs/android.md passes {sorted(used)}, the activity reads {sorted(extras)}"
     name = re.search(r'FILE_NAME = "([^"]+)"', read(JAVA / "BenchmarkRun.java")).group(1)
-    assert f"/sdcard/Android/data/{package}/files/{name}" in readme, "the README's adb pull path is not where the app writes"
+    assert f"/sdcard/Android/data/{package}/files/{name}" in readme, "docs/android.md's adb pull path is not where the app writes"
     assert "python -m cea_edge.report" in readme and "--add-profile" in readme
     return f"adb shell am start -n {package}/.BenchmarkActivity --ez benchmark true; extras {sorted(extras)}"
 
@@ -157,7 +156,7 @@ CHECKS: list[tuple[str, Callable[[], str]]] = [
     ("Studio / AGP / Gradle / JDK", check_tool_versions),
     ("R8 keep rules in the release build", check_keep_rules),
     ("bundled programs", check_assets),
-    ("benchmark intent and README command", check_benchmark_command),
+    ("benchmark intent and docs command", check_benchmark_command),
 ]
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packaging check: build, sign and inspect an APK of the demo app with Debian's Android tools,
 # without Gradle, the Android Gradle Plugin or the ExecuTorch AAR (none can be had on this
-# machine kind; see ../shared/docs/android-notes.md and the README's "Android demo").
+# machine kind; see ../shared/docs/android-notes.md and docs/android.md).
 #
 # It proves the app's sources and resources compile against the API-23 android.jar (so the
 # app calls nothing newer without a guard), that the code dexes (Java 8, no lambdas), and that
