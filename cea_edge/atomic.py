@@ -18,11 +18,12 @@ import os
 import re
 import secrets
 import shutil
+import stat
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
-from cea_edge.errors import CeaError
+from cea_edge.errors import DISK_FULL, CeaError
 
 # .{base}.{pid}.{8 hex}.tmp{suffix}: what _temporary_name makes (suffix: a staged output keeps its own,
 # a staged sibling graph adds its own: .x.PID.TOKEN.tmp.context.onnx).
@@ -39,6 +40,40 @@ def _default_mode() -> int:
 
 def _temporary_name(base: str, suffix: str = "") -> str:
     return f".{base}.{os.getpid()}.{secrets.token_hex(4)}.tmp{suffix}"
+
+
+def write_failure(path: str | Path, error: OSError) -> str:
+    """The one-line message for an OSError while writing ``path`` (nothing was left under its name)."""
+    advice = "free some space and run again" if error.errno in DISK_FULL else "nothing was written there"
+    return f"cannot write '{path}': {error.strerror or error}; {advice}"
+
+
+def _special_kind(path: Path) -> str | None:
+    """What ``path`` is when it is a link, device, FIFO or socket (never written through or over), else None."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return None
+
+
+def refuse_special(path: str | Path, flag: str | None = None) -> None:
+    """CeaError when the output name ``path`` is a link, device, FIFO or socket: an output is never
+    written through a link (it would land elsewhere, or the link be replaced) nor over a special file
+    (``--json /dev/null`` as root would replace the system's)."""
+    kind = _special_kind(Path(path))
+    if kind is not None:
+        named = f"{flag} '{path}'" if flag else f"output '{path}'"
+        raise CeaError(f"{named} is {kind}; outputs are never written through a link or over a device, FIFO or "
+                       f"socket: {f'pass {flag} with' if flag else 'choose'} another name")
 
 
 def process_alive(pid: int) -> bool:
@@ -132,6 +167,7 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None], *, replace
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise CeaError(f"cannot write '{path}': folder '{folder}' does not exist")
+    refuse_special(path)
     if not replace and os.path.lexists(path):  # fail before the work; the link below is the real check
         raise CeaError(f"'{path}' exists; pass --overwrite to replace it")
     _sweep_once(folder)
@@ -141,9 +177,13 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None], *, replace
             write(stream)
         os.chmod(temporary, _default_mode())
         if replace:
+            refuse_special(path)  # again: a link made while we wrote is not replaced either
             os.replace(temporary, path)
         else:
             _publish_exclusive(temporary, path)
+    except OSError as error:  # a full disk or quota on write, flush or rename: one line, nothing left
+        temporary.unlink(missing_ok=True)
+        raise CeaError(write_failure(path, error)) from None
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
@@ -232,15 +272,18 @@ class InputGuard:
 
 
 def check_output_file(path: str | Path, flag: str, *, create_folder: bool = False,
-                      inputs: Iterable[Path] = ()) -> Path:
-    """Fail before any work unless ``path`` can be written later: not a folder, not one of the
-    run's ``inputs``, and its folder exists (or, create_folder, can be made later) and is
-    writable. Creates nothing."""
+                      inputs: Iterable[Path] = (), overwrite: bool = False) -> Path:
+    """Fail before any work unless ``path`` can be written later: not a folder, a link, a device,
+    FIFO or socket, not one of the run's ``inputs``, not an existing file unless ``overwrite``,
+    and its folder exists (or, create_folder, can be made later) and is writable. Creates nothing."""
     path = Path(path)
     original = InputGuard(inputs).input_at(path)
     if original is not None:
         raise CeaError(f"{flag} '{path}' is the input '{original}' itself; an output never replaces an input: "
                        f"pass {flag} with another name")
+    refuse_special(path, flag)
+    if path.is_file() and not overwrite:
+        raise CeaError(f"{flag} '{path}' exists; pass --overwrite to replace it")
     if path.is_dir():
         raise CeaError(f"{flag} '{path}' is a folder; pass {flag} with a file name")
     folder = path.parent if str(path.parent) else Path(".")
@@ -252,6 +295,68 @@ def check_output_file(path: str | Path, flag: str, *, create_folder: bool = Fals
     else:
         _check_writable(folder, "folder", flag)
     return path
+
+
+def check_run_outputs(folder: Path, names: Iterable[str], flag: str, *, inputs: dict[str, Path | None],
+                      overwrite: bool, continued: str | None = None) -> None:
+    """Fail before any work unless a run may write ``names`` into ``folder``: none of them a link,
+    device, FIFO or socket, none one of the run's ``inputs`` ({flag: path}), none an existing file
+    unless ``overwrite``. ``continued``: the input flag (--resume) that may name this folder's own
+    last.pt, a run continued in place -- its earlier outputs there are its own, not another's."""
+    guard = InputGuard([path for path in inputs.values() if path is not None])
+    flags = {file_identity(Path(path)): input_flag for input_flag, path in inputs.items() if path is not None}
+
+    def input_flag_at(target: Path) -> tuple[Path | None, str | None]:
+        kept = guard.input_at(target)
+        return kept, (flags.get(file_identity(kept)) if kept is not None else None)
+
+    in_place = continued is not None and input_flag_at(folder / "last.pt")[1] == continued
+    for name in names:
+        target = folder / name
+        refuse_special(target, flag)
+        if target.is_dir():
+            raise CeaError(f"{flag} '{folder}': '{target}' is a folder, where the run writes a file; "
+                           f"remove it or pass {flag} with another folder")
+        kept, input_flag = input_flag_at(target)
+        if kept is not None and not (in_place and name == "last.pt"):
+            raise CeaError(f"{flag} '{folder}': the run writes '{target}', which is its input {input_flag} '{kept}'; "
+                           f"an output never replaces an input: pass {flag} with another folder")
+        if target.exists() and not in_place and not overwrite:
+            raise CeaError(f"{flag} '{folder}' holds '{name}' of an earlier run; pass --overwrite to replace it, "
+                           f"or {flag} with another folder")
+
+
+def check_own_folder(folder: Path, flag: str, *, overwrite: bool, marker: str, listed: Callable[[Path], Iterable[str]],
+                     command: str, inputs: Iterable[Path] = ()) -> None:
+    """Fail before any work unless ``command`` may write the folder ``folder`` whole: it is new, or
+    ``overwrite`` was given and it is the command's own -- it holds ``marker``, and nothing but the
+    files ``listed(marker path)`` names (--overwrite never deletes a file the command did not write).
+    Never a link, never a folder holding one of the run's ``inputs``."""
+    folder = Path(folder)
+    refuse_special(folder, flag)
+    if not os.path.lexists(folder):
+        return
+    if not folder.is_dir():
+        raise CeaError(f"{flag} '{folder}' is a file; pass {flag} with a folder")
+    guard = InputGuard(inputs)
+    for root, folders, files in os.walk(folder):
+        for name in files + folders:
+            kept = guard.input_at(Path(root) / name)
+            if kept is not None:
+                raise CeaError(f"{flag} '{folder}' holds the input '{kept}'; an output never replaces an input: "
+                               f"pass {flag} with another folder")
+    if not overwrite:
+        raise CeaError(f"{flag} '{folder}' exists; pass --overwrite to replace it")
+    try:
+        own = set(listed(folder / marker)) | {marker}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, CeaError):
+        raise CeaError(f"{flag} '{folder}' was not written by {command} (no readable {marker}); --overwrite replaces "
+                       f"only a folder {command} wrote: remove it yourself or pass {flag} with another folder") from None
+    unknown = sorted(set(os.listdir(folder)) - own)
+    if unknown:
+        shown = ", ".join(unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+        raise CeaError(f"{flag} '{folder}' holds files {command} did not write ({shown}); --overwrite never deletes "
+                       f"them: move them out or pass {flag} with another folder")
 
 
 def remove_staged(path: Path) -> None:
@@ -270,7 +375,8 @@ def staging_path(destination: Path) -> Path:
 def publish(staged: Path, destination: Path) -> None:
     """Rename a staged file or directory over ``destination`` (os.replace cannot replace a
     non-empty directory, so an old .mlpackage is moved aside first and deleted after)."""
-    if destination.is_dir() and not destination.is_symlink():
+    refuse_special(destination)
+    if destination.is_dir():
         retired = staging_path(destination)
         os.replace(destination, retired)
         os.replace(staged, destination)

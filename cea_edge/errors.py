@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -13,6 +14,8 @@ T = TypeVar("T")
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
+# Write failures a user fixes by freeing space (a full disk, a quota, a file-size limit).
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 class CeaError(Exception):
@@ -59,8 +62,9 @@ def _raise_terminated(signum: int, frame: Any) -> None:
 def run_cli(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> int:
     """Call a CLI's main; a CeaError becomes one line on stderr and exit code 2.
 
-    Ctrl-C exits 130 ("interrupted"), SIGTERM 143 ("terminated"), both after the clean-up
-    that an exception triggers. Anything else is a bug in cea-edge and keeps its traceback.
+    A full disk or quota (DISK_FULL) and running out of memory are one line and exit code 2 too. Ctrl-C exits 130
+    ("interrupted"), SIGTERM 143 ("terminated"), both after the clean-up that an exception triggers.
+    Anything else is a bug in cea-edge and keeps its traceback.
     """
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
@@ -68,6 +72,18 @@ def run_cli(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[s
         return int(main(argv) or 0)
     except CeaError as error:
         print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
+        if error.errno not in DISK_FULL:
+            raise
+        # A third-party writer (an exporter's graph, a plot) ran out of space; the staging clean-ups have run.
+        where = f" writing '{error.filename}'" if error.filename else ""
+        print(f"error: {error.strerror or error}{where}; free some space and run again", file=sys.stderr)
+        return EXIT_USAGE
+    except MemoryError:
+        # An allocation the estimates (model/memory.py) did not foresee; what was staged is removed.
+        print("error: out of memory; use smaller sizes (tile, batch, photo, calibration set) or free memory",
+              file=sys.stderr)
         return EXIT_USAGE
     except Terminated:
         print("terminated", file=sys.stderr)

@@ -15,7 +15,7 @@ ORIENTATION = 0x0112
 
 
 def upright_exif(exif: bytes) -> bytes:
-    """EXIF with IFD0's Orientation set to 1, patched in place so every other byte is kept."""
+    """EXIF with IFD0's Orientation set to 1 (SHORT), patched in place so every other byte is kept."""
     data = bytearray(exif if exif.startswith(EXIF_PREFIX) else EXIF_PREFIX + exif)
     order = {b"II": "<", b"MM": ">"}.get(bytes(data[6:8]))
     if order is None:
@@ -23,9 +23,11 @@ def upright_exif(exif: bytes) -> bytes:
     try:
         ifd = 6 + struct.unpack_from(order + "I", data, 10)[0]
         for entry in range(ifd + 2, ifd + 2 + 12 * struct.unpack_from(order + "H", data, ifd)[0], 12):
-            tag, kind = struct.unpack_from(order + "HH", data, entry)
-            if tag == ORIENTATION and kind == 3:  # SHORT, stored in the entry itself
-                struct.pack_into(order + "H", data, entry + 8, 1)
+            tag = struct.unpack_from(order + "H", data, entry)[0]
+            if tag == ORIENTATION:
+                # Whatever type the file used (SHORT, LONG, BYTE, a rational ...: readers accept them all),
+                # make it the standard SHORT count 1 with value 1, stored in the entry itself.
+                struct.pack_into(order + "HIHH", data, entry + 2, 3, 1, 1, 0)
     except struct.error:
         pass  # a damaged IFD: keep the bytes as they are
     return bytes(data)

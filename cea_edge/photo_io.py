@@ -29,6 +29,9 @@ from cea_edge.photo_deep import png16_samples, tiff16_samples, write_png16
 from cea_edge.photo_exif import EXIF_PREFIX, exif_of, upright
 
 DEFAULT_MAX_PIXELS = 100_000_000  # decompression-bomb guard; 48 MP photos must pass
+# Bytes per pixel while a photo is read and restored: its samples, the float copy, the blended output
+# and its weights, the result, a --compare image (all at once, 16-bit worst case), rounded up.
+PHOTO_BYTES_PER_PIXEL = 48
 WRITABLE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP",
                      ".webp": "WEBP"}
 READABLE_SUFFIXES = set(WRITABLE_SUFFIXES)
@@ -251,6 +254,14 @@ def _check_size(image: Image.Image, name: str, max_pixels: int) -> None:
     if width * height > max_pixels:
         raise CeaError(f"{name} has {_size(width * height)}, above the {_size(max_pixels, limit=True)} "
                        "limit (--max-pixels)")
+    from cea_edge.model.memory import USABLE_FRACTION, available_memory  # torch-free
+
+    available = available_memory()
+    if available is not None and width * height * PHOTO_BYTES_PER_PIXEL > available * USABLE_FRACTION:
+        fits = int(available * USABLE_FRACTION) // PHOTO_BYTES_PER_PIXEL
+        raise CeaError(f"{name} has {_size(width * height)}; reading and restoring it needs about "
+                       f"{width * height * PHOTO_BYTES_PER_PIXEL / 1e9:.1f} GB of memory, more than this machine can give "
+                       f"now ({available / 1e9:.1f} GB available); the largest photo that fits is {_size(fits)}")
 
 
 def _read(path: str | Path, max_pixels: int) -> tuple[Photo, str]:
@@ -267,6 +278,11 @@ def _read(path: str | Path, max_pixels: int) -> tuple[Photo, str]:
             raise CeaError(f"{name} is a 16-bit {fmt} colour image; save it as 16-bit PNG or TIFF")
         if depth != 16 or fmt not in ("PNG", "TIFF"):
             samples, key, notes = _pillow_samples(image, name)
+            if orientation != 1 and exif_of(image)[0] == 1:
+                # Pillow turned these pixels itself while decoding (it does for TIFF) and dropped the
+                # tag: the orientation is applied, and must not be applied a second time below.
+                notes.append(f"EXIF orientation {orientation} applied")
+                orientation = 1
         frames = getattr(image, "n_frames", 1)
     # 16-bit PNG and TIFF: Pillow would keep only the high byte. Decoded outside the lock.
     if depth == 16 and fmt == "PNG":
@@ -335,7 +351,7 @@ def check_output(path: str | Path, *, alpha: bool = False, overwrite: bool = Fal
     """Everything about an output path that can be checked before any work: a known suffix, an
     existing writable folder, alpha only where the format holds it, no file in the way without
     ``overwrite``. Returns the format name; CeaError naming the problem otherwise."""
-    path = check_output_file(path, "-o")
+    path = check_output_file(path, "-o", overwrite=True)  # existence below, after the suffix
     fmt = WRITABLE_SUFFIXES.get(path.suffix.lower())
     if fmt is None:
         what = f"unknown image suffix '{path.suffix}'" if path.suffix else "no image suffix"

@@ -25,7 +25,7 @@ from cea_edge.runtime.contract import BUNDLED_PRESET
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "coffee_low+haze+rain.png"
-MEASURED_GAIN_DB = 5.88  # average PSNR gain of the bundled edge2 checkpoint on aio-synth (README: edge v2)
+MEASURED_GAIN_DB = 5.88  # average PSNR gain of the bundled edge2 checkpoint on aio-synth (docs/results.md)
 TARGET_GAIN_DB = 5.0  # the foundation issue's bar
 MAX_INT8_DROP_DB = 0.10  # the quantization issue's bar: QAT int8 vs fp32, average PSNR on aio-synth
 MAX_FAMILY_LOSS_DB = 0.2  # issue 16: no family (single, spatial, composite) worse than v1's by more
@@ -52,7 +52,7 @@ def test_bundled_checkpoint_is_the_trained_edge2_model(bundled):
 
 def test_bundled_checkpoint_quality_on_the_evaluation_suite(bundled, v1):
     # Full aio-synth evaluations (PSNR only: seconds each) guard the shipped checkpoint in every run:
-    # the +5 dB bar, a regression guard just under the measured gain (README: edge v2), and
+    # the +5 dB bar, a regression guard just under the measured gain (docs/results.md), and
     # issue 16's bars against v1 -- a higher average, and no family worse by more than 0.2 dB.
     samples = build_suite("aio-synth")
     report = evaluate_model(bundled.model, samples, "aio-synth", compute_ssim=False)

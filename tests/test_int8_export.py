@@ -131,7 +131,7 @@ def test_onnx_int8_end_to_end(export_once, qat_checkpoint, fp32_checkpoint, sess
     assert fused.get("QLinearConv", 0) > 0, quantization["ort_kernels"]
     # Weights are stored as int8: the float data shrinks to what stays float (scales, norm
     # affines). (tiny's file as a whole does not shrink: its weights are smaller than the
-    # graph's quantize/dequantize nodes; edge's halves, see README.) The float file to compare
+    # graph's quantize/dequantize nodes; edge's halves, see docs/export.md.) The float file to compare
     # with is the session's fp32 export of `tiny`: same architecture, so the same weight sizes.
     fp32 = export_once(session_checkpoint, "onnx", "fp32")
     assert fp32.manifest["model"]["config"] == result.manifest["model"]["config"]

@@ -156,7 +156,7 @@ def test_activation_ranges_learn_at_their_own_rate(tiny_model):
 
 def test_portable_config_refuses_foreign_types():
     assert from_portable_config(portable_config({"a": [1, (2, 3)]})) == {"a": [1, (2, 3)]}
-    with pytest.raises(ValueError, match="not an NNCF type"):
+    with pytest.raises(CeaError, match="not an NNCF type"):
         from_portable_config({"__nncf_enum__": "os:system", "value": "ls"})
 
 

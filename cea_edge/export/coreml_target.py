@@ -62,7 +62,8 @@ def prediction_unavailable(recipe: Recipe) -> str:
 def coreml_options(recipe: Recipe) -> CoreMLOptions:
     """Recipe strings -> coremltools values (shared with the ExecuTorch Core ML delegate)."""
     ct = require("coremltools", "Core ML export")
-    target = getattr(ct.target, recipe.deployment_target or "", None)
+    # Members only (a recipe is data): getattr would also find the class's own attributes.
+    target = ct.target.__members__.get(recipe.deployment_target or "")
     if target is None:
         known = ", ".join(name for name in dir(ct.target) if name[:1] in "im" and name[-1].isdigit())
         raise CeaError(f"unknown Core ML deployment target '{recipe.deployment_target}'; choose one of: {known}")
@@ -71,7 +72,7 @@ def coreml_options(recipe: Recipe) -> CoreMLOptions:
     # int8 programs compute between their quantize/dequantize ops in fp16, as the Neural Engine does.
     precision = ct.precision.FLOAT32 if recipe.precision == "fp32" else ct.precision.FLOAT16
     passes = [name for name in ct.PassPipeline.DEFAULT.passes if name not in SKIPPED_PASSES]
-    return CoreMLOptions(target, getattr(ct.ComputeUnit, recipe.compute_units), precision, passes)
+    return CoreMLOptions(target, ct.ComputeUnit[recipe.compute_units], precision, passes)
 
 
 def _describe(mlmodel: Any, embedded: ArtifactInfo, graph: str) -> None:

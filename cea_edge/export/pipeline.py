@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import ModuleType
 
-from cea_edge.atomic import atomic_write_json, prepare_output_dir, publish, remove_staged, staged_outputs
+from cea_edge.atomic import atomic_write_json, prepare_output_dir, publish, refuse_special, remove_staged, staged_outputs
 from cea_edge.errors import CeaError
 from cea_edge.export.manifest import ArtifactDigest, artifact_digest, build_manifest
 from cea_edge.export.recipes import Recipe, artifact_name
@@ -188,6 +188,8 @@ def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool 
                             recipe.context_size, source_sha256=source_sha256(loaded, checkpoint_sha256))
     destination = out_dir / artifact_name(loaded.config.name, recipe)
     manifest_path = destination.with_name(destination.name + ".json")
+    for path in (destination, manifest_path):  # before the build: a link or special file is never replaced
+        refuse_special(path, "--out")
 
     with staged_outputs(destination, manifest_path) as (staged_artifact, staged_manifest):
         try:

@@ -113,8 +113,9 @@ def source_sha256(loaded: LoadedCheckpoint, own_sha256: str | None = None) -> st
 def find_source_checkpoint(source: dict[str, Any], beside: Path | None = None) -> Path | None:
     """The file a derived checkpoint (QAT) records as its source, found by its sha256: at the
     recorded path (relative to where that run started), beside the derived file, or bundled."""
-    if not source.get("path") or not source.get("sha256"):
-        return None
+    if not isinstance(source.get("path"), str) or not isinstance(source.get("sha256"), str) \
+            or not source["path"] or not source["sha256"]:
+        return None  # found by its hash only: a record cannot make any other file stand in for it
     recorded = Path(source["path"])
     candidates = [recorded] + ([beside / recorded.name] if beside is not None else []) + [DEFAULT_CHECKPOINT]
     return next((path for path in candidates if path.is_file() and file_sha256(path) == source["sha256"]), None)

@@ -4,7 +4,7 @@ PyTorch on CPU (no_grad) holds, at its peak, a few full-resolution tensors of th
 level's width (the block's input, its mixer and gated FFN intermediates, the level's skip
 connection) plus the image in and out; the deeper levels add a geometric tail (width doubles,
 area quarters). Measured peak RSS growth over the loaded model, one forward at a time
-(benchmark in the README, Enhance), divided by batch x tile^2 x width x 4 bytes:
+(benchmark in docs/runtime.md), divided by batch x tile^2 x width x 4 bytes:
 
     tiny  (width 8):  12.2-13.2 at tile 1024 / batch 4 x 512  (19 at 512: fixed overheads)
     edge  (width 16): 12.1-12.4 at tile 1024, batch 4 x 512, batch 8 x 256
@@ -48,8 +48,7 @@ def largest_tile(config: CEAConfig, budget_bytes: int, batch: int = 1) -> int:
     return tile
 
 
-def available_memory() -> int | None:
-    """Bytes this machine can give now (MemAvailable; free pages elsewhere); None when unknown."""
+def _machine_available() -> int | None:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
@@ -60,6 +59,40 @@ def available_memory() -> int | None:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def _address_space_room() -> int | None:
+    """What an address-space limit (ulimit -v, prlimit --as) leaves this process; None: no limit."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if limit == resource.RLIM_INFINITY:
+            return None
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return max(0, limit - int(line.split()[1]) * 1024)
+    except (ImportError, OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _cgroup_room() -> int | None:
+    """What a cgroup v2 memory limit (a container's) leaves; None: no limit."""
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit == "max":
+            return None
+        return max(0, int(limit) - int(Path("/sys/fs/cgroup/memory.current").read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def available_memory() -> int | None:
+    """Bytes this process can get now: the machine's MemAvailable (free pages elsewhere), less where an
+    address-space limit or a container's memory limit leaves less; None when unknown."""
+    known = [room for room in (_machine_available(), _address_space_room(), _cgroup_room()) if room is not None]
+    return min(known) if known else None
 
 
 def _gb(size: int) -> str:

@@ -19,7 +19,7 @@ from typing import Sequence
 
 from tqdm import tqdm
 
-from cea_edge.atomic import atomic_write, atomic_write_json, check_output_dir, check_output_file
+from cea_edge.atomic import atomic_write, atomic_write_json, check_output_dir, check_output_file, file_identity
 from cea_edge.errors import CeaError, check_threads, checked_flag, run_cli
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT
 from cea_edge.parity.cases import PARITY_SETS, get_parity_set
@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--threads", type=int, help="runtime threads (default: the runtime's choice)")
     check.add_argument("--json", type=Path, help="write the results here")
     check.add_argument("--markdown", type=Path, help="write the tables here")
+    check.add_argument("--overwrite", action="store_true", help="replace existing --json/--markdown files (never an input)")
     check.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -66,7 +67,7 @@ def _progress(quiet: bool, total: int, unit: str) -> tqdm:
 
 
 def reference_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from cea_edge.parity.reference import make_reference
+    from cea_edge.parity.reference import check_reference_out, make_reference
 
     for flag, value, low in (("--tile", args.tile, 1), ("--overlap", args.overlap, 0), ("--context-size", args.context_size, 0)):
         if value < low:
@@ -74,6 +75,7 @@ def reference_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     spec = checked_flag(get_parity_set, "--set", args.set_name)
     out = args.out or default_reference()
     check_output_dir(out.parent if str(out.parent) else Path("."), "--out")
+    check_reference_out(out, args.overwrite, args.checkpoint)
     cases = len(spec.tile_cases) + len(spec.photos)
     with _progress(args.quiet, cases, "case") as bar:
         reference = make_reference(args.checkpoint, spec.name, args.device, args.tile, args.overlap, args.context_size,
@@ -93,11 +95,16 @@ def check_command(args: argparse.Namespace) -> int:
     from cea_edge.parity.reference import load_reference
 
     check_threads(args.threads)
-    for flag, path in (("--json", args.json), ("--markdown", args.markdown)):
-        if path is not None:
-            check_output_file(path, flag, inputs=args.artifacts)
+    reference_folder = args.reference or default_reference()
+    inputs = [*args.artifacts, *([args.bars] if args.bars else []),
+              *(reference_folder.iterdir() if reference_folder.is_dir() else [])]
+    outputs = [(flag, path) for flag, path in (("--json", args.json), ("--markdown", args.markdown)) if path is not None]
+    for flag, path in outputs:
+        check_output_file(path, flag, inputs=inputs, overwrite=args.overwrite)
+    if len(outputs) == 2 and file_identity(args.json) == file_identity(args.markdown):
+        raise CeaError(f"--json and --markdown name the same file '{args.json}'; give two names")
     bars = load_bars(args.bars)
-    reference = load_reference(args.reference or default_reference())
+    reference = load_reference(reference_folder)
     results = []
     with _progress(args.quiet, len(args.artifacts) * len(reference.cases), "case") as bar:
         for artifact in args.artifacts:
@@ -112,9 +119,9 @@ def check_command(args: argparse.Namespace) -> int:
             "machine": machine_info(),
             "reference": {"folder": str(reference.folder), "device": record["device"],
                           "checkpoint": record["checkpoint"], "tiling": record["tiling"]},
-            "artifacts": [result.to_dict() for result in results]})
+            "artifacts": [result.to_dict() for result in results]}, replace=args.overwrite)
     if args.markdown:
-        atomic_write(args.markdown, lambda stream: stream.write(table.encode("utf-8")))
+        atomic_write(args.markdown, lambda stream: stream.write(table.encode("utf-8")), replace=args.overwrite)
     failed = [Path(result.artifact).name for result in results if not result.passed]
     if failed:
         print(f"parity failed: {', '.join(failed)}", file=sys.stderr)

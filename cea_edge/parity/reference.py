@@ -22,9 +22,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from cea_edge.atomic import publish, remove_staged, staging_path
+from cea_edge.atomic import check_own_folder, publish, remove_staged, staging_path
 from cea_edge.errors import CeaError
 from cea_edge.metrics import psnr
+from cea_edge.named_files import named_file
 from cea_edge.photo_io import from_float, read_photo, to_float, write_photo
 
 SCHEMA = "cea-edge/parity-reference"
@@ -79,7 +80,8 @@ class ReferenceSet:
 
     def images(self, case: ReferenceCase) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(input uint8, clean uint8, reference output float32 in [0, 1]), each (H, W, 3)."""
-        pixels = [read_photo(self.folder / name).pixels for name in (case.input, case.clean, case.output)]
+        where = f"reference set '{self.folder}': {RECORD}"
+        pixels = [read_photo(named_file(self.folder, name, where)).pixels for name in (case.input, case.clean, case.output)]
         for name, image, depth in zip((case.input, case.clean, case.output), pixels, (np.uint8, np.uint8, np.uint16)):
             if image.shape != (case.height, case.width, 3) or image.dtype != depth:
                 raise CeaError(f"reference set '{self.folder}': '{name}' is {image.shape} {image.dtype}, the record says "
@@ -111,7 +113,10 @@ def load_reference(folder: str | Path) -> ReferenceSet:
         str(record["checkpoint"]["sha256"]), str(record["device"]["type"])
     except (KeyError, TypeError, ValueError) as error:
         raise CeaError(f"reference set '{folder}': {RECORD} is incomplete ({type(error).__name__}: {error})") from None
-    missing = [name for case in cases for name in (case.input, case.clean, case.output) if not (folder / name).is_file()]
+    # Only files of this folder: a record naming '../x', an absolute path or a link out of it is refused.
+    named = [(name, named_file(folder, name, f"reference set '{folder}': {RECORD}"))
+             for case in cases for name in (case.input, case.clean, case.output)]
+    missing = [name for name, file in named if not file.is_file()]
     if missing:
         raise CeaError(f"reference set '{folder}' lacks {len(missing)} file(s) its record lists, e.g. '{missing[0]}'")
     return ReferenceSet(folder, record, cases)
@@ -153,6 +158,21 @@ def device_record(device: str) -> dict[str, Any]:
             "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(), "settings": settings}
 
 
+def reference_files(record_path: Path) -> list[str]:
+    """The files a reference set's record says parity reference wrote (the record itself aside)."""
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    if record.get("schema") != SCHEMA:
+        raise ValueError(f"not schema {SCHEMA}")
+    return [str(case[part]) for case in record["cases"] for part in ("input", "clean", "output")]
+
+
+def check_reference_out(out: Path, overwrite: bool, checkpoint: Path) -> None:
+    """``out`` may receive a reference set: new, or (--overwrite) a reference set holding only what
+    parity reference wrote -- never a folder of unknown files or of the checkpoint it reads."""
+    check_own_folder(out, "--out", overwrite=overwrite, marker=RECORD, listed=reference_files,
+                     command="parity reference", inputs=[checkpoint])
+
+
 def make_reference(checkpoint: Path, set_name: str, device: str, tile: int, overlap: int, context_size: int,
                    out: Path, overwrite: bool, command: str,
                    progress: Callable[[str], None] | None = None) -> ReferenceSet:
@@ -163,8 +183,7 @@ def make_reference(checkpoint: Path, set_name: str, device: str, tile: int, over
     from cea_edge.runtime.restore import restore_photo
 
     spec = get_parity_set(set_name)
-    if out.exists() and not overwrite:
-        raise CeaError(f"reference set '{out}' exists; pass --overwrite to replace it")
+    check_reference_out(out, overwrite, checkpoint)
     loaded = load_checkpoint(checkpoint)
     if loaded.quantization:
         raise CeaError(f"'{checkpoint}' is a quantized checkpoint; the reference is the fp32 model's "

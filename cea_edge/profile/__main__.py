@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="add the profiles of a JSON file of this schema taken elsewhere (repeatable)")
     parser.add_argument("--json", type=Path, help="write the profile document here (atomically)")
     parser.add_argument("--markdown", type=Path, help="write the Markdown tables here (atomically)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing --json/--markdown files (never an input)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -94,7 +95,7 @@ def check_args(args: argparse.Namespace) -> Settings:
     inputs = [*args.artifacts, *args.imports]
     outputs = [(flag, path) for flag, path in (("--json", args.json), ("--markdown", args.markdown)) if path]
     for flag, path in outputs:
-        check_output_file(path, flag, inputs=inputs)
+        check_output_file(path, flag, inputs=inputs, overwrite=args.overwrite)
     if len(outputs) == 2 and Path(args.json).resolve() == Path(args.markdown).resolve():
         raise CeaError(f"--json and --markdown name the same file '{args.json}'; give two names")
     return Settings(args.runs, args.warmup, threads, args.photo_mp, tuple(dict.fromkeys(args.modes)), args.ops, args.top,
@@ -139,9 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     doc = profile(args.artifacts, settings, imported, quiet=args.quiet)
     text = markdown(doc, settings.top)
     if args.json:
-        atomic_write_json(args.json, doc)
+        atomic_write_json(args.json, doc, replace=args.overwrite)
     if args.markdown:
-        atomic_write(args.markdown, lambda stream: stream.write(text.encode("utf-8")))
+        atomic_write(args.markdown, lambda stream: stream.write(text.encode("utf-8")), replace=args.overwrite)
     print(text, end="")
     return 0
 

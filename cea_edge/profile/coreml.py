@@ -48,8 +48,8 @@ def compute_plan(path: Path, unit: str) -> dict[str, Any]:
     import coremltools as ct
     from coremltools.models.compute_plan import MLComputePlan
 
-    model = ct.models.MLModel(str(path), compute_units=getattr(ct.ComputeUnit, unit))
-    plan = MLComputePlan.load_from_path(model.get_compiled_model_path(), getattr(ct.ComputeUnit, unit))
+    model = ct.models.MLModel(str(path), compute_units=ct.ComputeUnit[unit])  # members only (COMPUTE_UNITS)
+    plan = MLComputePlan.load_from_path(model.get_compiled_model_path(), ct.ComputeUnit[unit])
     program = plan.model_structure.program
     placement: dict[str, Counter] = defaultdict(Counter)
     cost: Counter = Counter()

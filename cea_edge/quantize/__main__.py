@@ -45,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                             help="default: from the recipe")
     parser.add_argument("--out", type=Path, default=Path("runs/qat"), help="run folder (default: runs/qat)")
     parser.add_argument("--resume", type=Path, help="continue an interrupted run from its last.pt")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the outputs of an earlier run in --out (never an input)")
     parser.add_argument("--eval-suite", default="aio-synth", choices=sorted(SUITES),
                         help="suite for the closing fp32-vs-int8 comparison (default: aio-synth)")
     parser.add_argument("--no-eval", action="store_true", help="skip the closing comparison")
@@ -68,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for flag, path in (("--checkpoint", None if args.resume else args.checkpoint), ("--resume", args.resume)):
         if path is not None and not path.is_file():
             raise CeaError(f"{flag} '{path}': no such checkpoint file")
-    check_run_dir(args.out)
+    check_run_dir(args.out, inputs={"--checkpoint": None if args.resume else args.checkpoint, "--resume": args.resume,
+                                    "--recipe": args.recipe}, overwrite=args.overwrite)
     if args.threads:
         torch.set_num_threads(args.threads)
     final = quantize(args.checkpoint, recipe, args.out, args.resume, args.device, progress=not args.no_progress)

@@ -13,6 +13,9 @@ import torch
 from torch import nn
 
 from cea_edge.data.stream import TrainingStream
+from cea_edge.errors import CeaError
+from cea_edge.model.config import CEAConfig
+from cea_edge.model.memory import USABLE_FRACTION, activation_bytes, available_memory, check_fits
 from cea_edge.model.network import CEANet
 from cea_edge.model.quantized import OVERFLOW_SAFE_LEVEL, import_nncf, portable_config, quantizer_inputs
 from cea_edge.quantize.recipe import QuantRecipe
@@ -20,6 +23,33 @@ from cea_edge.toolchain import quiet_toolchains
 
 # NNCF names the input image's quantizer after CEANet.forward's first argument ([0] is self).
 IMAGE_INPUT = list(inspect.signature(CEANet.forward).parameters)[1]
+
+
+# float32 copies of each calibration patch at the stream's peak: the clean and degraded patch
+# lists, their stacked arrays and the tensors made from them.
+CALIBRATION_COPIES = 6
+
+
+def check_calibration_fits(recipe: QuantRecipe, config: CEAConfig) -> None:
+    """CeaError, before anything is drawn, when the calibration set (``calibration_size`` patches of
+    ``calibration_patch``) and one forward pass on a patch do not fit the memory here; the message
+    names the largest calibration size (or patch) that fits."""
+    where = recipe.where("calibration_patch")
+    try:
+        check_fits(config, recipe.calibration_patch, what="calibration patch")
+    except CeaError as error:
+        raise CeaError(f"{where}: {error}") from None
+    available = available_memory()
+    if available is None:
+        return
+    budget = int(available * USABLE_FRACTION) - activation_bytes(config, recipe.calibration_patch)
+    per_patch = CALIBRATION_COPIES * 3 * recipe.calibration_patch ** 2 * 4
+    largest = max(0, budget // per_patch)
+    if recipe.calibration_size > largest:
+        raise CeaError(f"{recipe.where('calibration_size')}: {recipe.calibration_size} calibration patches of "
+                       f"{recipe.calibration_patch}x{recipe.calibration_patch} need about "
+                       f"{recipe.calibration_size * per_patch / 1e9:.1f} GB of memory, more than this machine can give "
+                       f"now ({available / 1e9:.1f} GB available); the largest calibration size that fits is {largest}")
 
 
 def calibration_set(recipe: QuantRecipe) -> list[torch.Tensor]:

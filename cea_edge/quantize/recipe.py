@@ -7,6 +7,7 @@ with it. Command-line flags override single values.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from cea_edge.errors import CeaError
 from cea_edge.recipe_io import bundled_recipe, check_keys, check_type, read_toml
 from cea_edge.train import DEFAULT_SCHEDULE, SCHEDULE_FIELDS, TrainConfig, TrainSchedule
-from cea_edge.train.config import FLOAT_FIELDS, check_schedule, flag_name
+from cea_edge.train.config import FLOAT_FIELDS, MAX_VALUES, check_schedule, flag_name
 
 SCHEMES = ("int8",)
 NNCF_PRESETS = ("mixed", "performance")
@@ -101,9 +102,15 @@ def validate(recipe: QuantRecipe, downsample: int | None = None) -> QuantRecipe:
                        f"{MIN_CALIBRATION_SIZE} patches{hint}")
     if recipe.calibration_patch <= 0:
         raise CeaError(f"{recipe.where('calibration_patch')}: must be positive")
+    if not math.isfinite(recipe.range_lr_factor):
+        raise CeaError(f"{recipe.where('range_lr_factor')}: must be finite")
     if not recipe.range_lr_factor > 0:
         raise CeaError(f"{recipe.where('range_lr_factor')}: must be positive")
     check_schedule(schedule, recipe.where, min_steps=0)
+    if recipe.range_lr_factor * schedule.lr > MAX_VALUES["lr"]:
+        raise CeaError(f"{recipe.where('range_lr_factor')}: the activation ranges would learn at "
+                       f"{recipe.range_lr_factor * schedule.lr:g} (this x lr {schedule.lr:g}); keep it at most "
+                       f"{MAX_VALUES['lr']:g}")
     if downsample is not None:
         for name, value in (("patch", schedule.patch), ("calibration_patch", recipe.calibration_patch)):
             if value % downsample:

@@ -16,6 +16,7 @@ from cea_edge.model.network import CEANet
 from cea_edge.quantize.nncf_graph import (
     activation_ranges,
     calibration_set,
+    check_calibration_fits,
     insert_quantizers,
     pin_input_range,
     quantization_record,
@@ -54,6 +55,7 @@ def quantize(checkpoint: Path, recipe: QuantRecipe, out: Path, resume: Path | No
             raise CeaError(f"'{checkpoint}' is already quantized ({source.quantization.get('method')}); "
                            "pass the fp32 checkpoint it came from")
         validate(recipe, source.config.downsample_factor)
+        check_calibration_fits(recipe, source.config)
         origin = {"path": str(checkpoint), "sha256": file_sha256(source.path), "preset": source.config.name,
                   "step": source.metadata.get("step")}
         model = insert_quantizers(source.model, recipe, calibration_set(recipe)).to(env.device)

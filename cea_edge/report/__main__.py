@@ -23,6 +23,7 @@ from cea_edge.atomic import InputGuard, atomic_write, atomic_write_json, prepare
 from cea_edge.errors import CeaError, check_threads, run_cli, usable_cpus
 from cea_edge.export.recipes import ARTIFACTS_DIR
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_QAT_CHECKPOINT
+from cea_edge.named_files import path_under
 from cea_edge.report import document as doc
 from cea_edge.report.grid import PRECISIONS, TARGETS, grid
 
@@ -289,8 +290,10 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         or next((row for row in front if row.key in here), None) or next(iter(here.values()), None)
     if chosen_row is not None:
         artifact = next(result["artifact"] for result in results if result["cell"] == chosen_row.cell)
+        # A resumed cell's record (--out's cells/) names the artifact: only ever one of the cache.
+        artifact = path_under(cache, artifact, f"--out '{out}': the record of cell {chosen_row.cell}")
         with quiet_toolchains():
-            crops = photo_crops(Path(artifact), samples)
+            crops = photo_crops(artifact, samples)
         pictures["crops"] = plots.crops_picture(crops, out / "crops.png",
                                                 f"{chosen_row.cell} (recommended): input, restored, clean, routing maps")
 

@@ -20,7 +20,8 @@ from typing import Any, Sequence
 from cea_edge.errors import CeaError
 from cea_edge.export.manifest import MANIFEST_FORMAT, artifact_digest, exporter_fingerprint
 from cea_edge.export.recipes import QUANTIZED_PRECISIONS, Recipe, recipe_for
-from cea_edge.runtime.contract import sibling_path
+from cea_edge.named_files import named_file
+from cea_edge.runtime.contract import SIBLING_SUFFIXES, sibling_path
 
 TARGETS = ("onnx", "executorch", "coreml")
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -98,11 +99,27 @@ def search_exports(folders: Sequence[Path], recipe: Recipe, checkpoint_sha256: s
                 continue
             artifact = path.with_suffix("")
             siblings = manifest.get("siblings") or {}
+            if not isinstance(siblings, dict):
+                continue
+            _check_inside(folder, path, artifact, siblings)
             if _intact(artifact, manifest.get("artifact")) and all(
                     _intact(sibling_path(artifact, name), record) for name, record in siblings.items()):
                 return ExportSearch((path, [*(sibling_path(artifact, name) for name in siblings), artifact]),
                                     tuple(other))
     return ExportSearch(None, tuple(other))
+
+
+def _check_inside(folder: Path, manifest: Path, artifact: Path, siblings: dict[str, Any]) -> None:
+    """The files a --reuse manifest stands for are files of its folder (no link out of it): they are copied."""
+    unknown = [name for name in siblings if name not in SIBLING_SUFFIXES]
+    if unknown:
+        raise CeaError(f"--reuse manifest '{manifest}' lists sibling '{unknown[0]}', which is outside what an export "
+                       f"ships ({', '.join(SIBLING_SUFFIXES)}); export again or remove the manifest")
+    for file in (manifest, artifact, *(sibling_path(artifact, name) for name in siblings)):
+        resolved = named_file(folder, file.name, f"--reuse manifest '{manifest}'")
+        if resolved.is_dir() and any(entry.is_symlink() for entry in resolved.rglob("*")):
+            raise CeaError(f"--reuse manifest '{manifest}': '{file.name}' holds links, which may lead outside its "
+                           "folder; an export holds none: export again")
 
 
 def find_export(folders: Sequence[Path], recipe: Recipe, checkpoint_sha256: str) -> Path | None:
@@ -146,10 +163,15 @@ def build_cell(cell: Cell, recipe: Recipe, checkpoint: Path, checkpoint_sha256: 
     folder = cache / f"{cell.name}-{cache_key(recipe, checkpoint_sha256)}"
     record = folder / CELL_RECORD
     if record.is_file():
-        data = json.loads(record.read_text(encoding="utf-8"))
-        artifact = folder / data["artifact"]
-        if artifact.exists():
-            return BuiltCell(cell, artifact, _shipped_bytes(folder), origin="cached")
+        try:
+            data = json.loads(record.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            data = None  # a damaged record: the cell is built again
+        if isinstance(data, dict) and "artifact" in data:
+            named_file(folder, data["artifact"], f"report cache record '{record}'")  # never a file elsewhere
+            artifact = folder / data["artifact"]
+            if artifact.exists():
+                return BuiltCell(cell, artifact, _shipped_bytes(folder), origin="cached")
     staging = cache / f".{folder.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)

@@ -166,6 +166,10 @@ def open_onnx(path: Path, threads: int | None, trace: bool = False) -> Backend:
     info = ArtifactInfo.from_strings(meta, str(path))
     if meta.get(GRAPH_KEY, FORWARD_GRAPH) != FORWARD_GRAPH:
         raise CeaError(f"'{path}' is the {meta[GRAPH_KEY]} graph of an export; open the main .onnx file beside it")
+    shape = list(session.get_inputs()[0].shape)
+    if len(shape) != 4 or any(isinstance(side, int) and side != info.tile for side in shape[2:]):
+        raise CeaError(f"'{path}': its metadata says tile {info.tile} but its graph takes {shape}; the file is damaged: "
+                       "export it again")
     backend = _from_info("onnxruntime", info, lambda tiles: session.run([OUTPUT_NAME], {INPUT_NAME: tiles})[0])
     context_file, global_file = sibling_path(path, CONTEXT_GRAPH), sibling_path(path, GLOBAL_GRAPH)
     if info.context_size and context_file.is_file() and global_file.is_file():
@@ -258,7 +262,10 @@ def open_coreml(path: Path, threads: int | None, compute_units: str | None = Non
     if not on_mac and importlib.util.find_spec("coremltools") is None:
         raise CeaError(off_mac)
     ct = require("coremltools", "running a Core ML model")
-    units = {"compute_units": getattr(ct.ComputeUnit, compute_units)} if compute_units else {}
+    if compute_units and compute_units not in ct.ComputeUnit.__members__:  # members only, never another attribute
+        raise CeaError(f"unknown Core ML compute units '{compute_units}'; choose one of: "
+                       f"{', '.join(ct.ComputeUnit.__members__)}")
+    units = {"compute_units": ct.ComputeUnit[compute_units]} if compute_units else {}
 
     def load(package: Path) -> Any:
         try:

@@ -38,7 +38,7 @@ LAYOUT = "NCHW RGB float32"
 
 # Tiling of a checkpoint, which carries none (exported artifacts carry their own): the values
 # the bundled export recipes use (tests/test_contract.py pins that they agree). Overlap 32 is
-# the smallest that hides seams, context 512 the measured trade-off (README, Enhance).
+# the smallest that hides seams, context 512 the measured trade-off (docs/runtime.md).
 CHECKPOINT_TILE, CHECKPOINT_OVERLAP, CHECKPOINT_CONTEXT_SIZE = 256, 32, 512
 
 # The preset of the bundled default checkpoints (cea_edge/checkpoints): what `export` names its
@@ -97,7 +97,7 @@ class ArtifactInfo:
             text = strings.get(METADATA_PREFIX + _STRING_KEYS[f.name])
             if text is not None:
                 values[f.name] = _from_string(f.name, text, source)
-        return cls(**_with_fallbacks(values))
+        return check_artifact_sizes(cls(**_with_fallbacks(values)), source)
 
     # ---- ExecuTorch constant methods ----
     def constant_methods(self) -> dict[str, Any]:
@@ -115,7 +115,7 @@ class ArtifactInfo:
             value = returned.get(_CONSTANT_METHODS[f.name])
             if value is not None:
                 values[f.name] = (float(value[0]), float(value[1])) if f.name == "value_range" else value[0]
-        return cls(**_with_fallbacks(values))
+        return check_artifact_sizes(cls(**_with_fallbacks(values)), source)
 
 
 _STRING_KEYS = {"preset": "preset", "tile": "tile", "overlap": "overlap", "precision": "precision",
@@ -141,6 +141,35 @@ def _from_string(name: str, text: str, source: str) -> Any:
         return int(text) if name in ("tile", "overlap", "context_size") else text
     except ValueError:
         raise CeaError(f"'{source}': metadata {METADATA_PREFIX}{_STRING_KEYS[name]} = '{text}' is not valid") from None
+
+
+def check_artifact_sizes(info: ArtifactInfo, source: str) -> ArtifactInfo:
+    """``info`` when the sizes it states are sane and one tile (and the context input) fits the memory
+    here by model/memory.py's estimate; else CeaError naming the largest that fits. A file states these
+    sizes: they are bounded before the runtime allocates a single tile (metadata saying 10^9 would ask
+    for exabytes)."""
+    from cea_edge.model.config import PRESETS
+    from cea_edge.model.memory import activation_bytes, check_fits
+
+    for name, value, low in (("tile", info.tile, 1), ("overlap", info.overlap, 0), ("context", info.context_size, 0)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise CeaError(f"'{source}': its metadata {name} {value!r} is not valid (an integer >= {low}); "
+                           "the file is damaged or was not exported by cea-edge: export it again")
+    if info.overlap >= info.tile:
+        raise CeaError(f"'{source}': its metadata overlap {info.overlap} is not below its tile {info.tile}; "
+                       "the file is damaged: export it again")
+    # The artifact's preset (a variant, edge2-static, by its base name); unknown: the lightest preset,
+    # so only what surely cannot fit is refused.
+    config = PRESETS.get(str(info.preset)) or PRESETS.get(str(info.preset).split("-")[0]) or min(
+        PRESETS.values(), key=lambda preset: activation_bytes(preset, info.tile))
+    for what, side in (("tile", info.tile), ("context size", info.context_size)):
+        if side:
+            try:
+                check_fits(config, side, what=what)
+            except CeaError as error:
+                raise CeaError(f"'{source}' (its metadata): {error} (export it again with a smaller "
+                               f"--{what.replace(' ', '-')})") from None
+    return info
 
 
 def _with_fallbacks(values: dict[str, Any]) -> dict[str, Any]:
