@@ -34,6 +34,8 @@ from cea_edge.model.config import get_preset
 from cea_edge.model.inference import image_batch, pad_to_multiple, restore_array
 from cea_edge.model.network import CEANet
 
+IDENTITY_FAMILY = "clean"  # aio-photo's clean inputs: what comes out must be the photo that went in
+
 
 @dataclass(frozen=True)
 class CaseScore:
@@ -90,7 +92,9 @@ def evaluate_restorer(restore: Callable[[np.ndarray], np.ndarray], samples: Sequ
         CaseScore(case, families[case], len(values), *map(float, np.mean(np.array(values), axis=0)))
         for case, values in per_case.items()
     ]
-    summary = {"average": _mean_score("average", "all", cases)}
+    # The identity family (a clean input: PSNR infinite) is its own check, not part of the average.
+    degraded = [c for c in cases if c.family != IDENTITY_FAMILY] or cases
+    summary = {"average": _mean_score("average", "all", degraded)}
     for family in dict.fromkeys(families.values()):
         summary[family] = _mean_score(family, family, [c for c in cases if c.family == family])
     return EvaluationReport(suite, cases, summary)
@@ -155,8 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--checkpoint", action="append", type=Path,
                         help=f"checkpoint(s) to score; repeat to compare (default: {DEFAULT_CHECKPOINT.name})")
     parser.add_argument("--preset", help="fail unless every checkpoint holds this preset")
-    parser.add_argument("--suite", default="aio-synth", help="named suite (default: aio-synth)")
+    parser.add_argument("--suite", default="aio-synth", help="named suite: aio-synth (default), aio-synth-mini, aio-photo")
+    parser.add_argument("--photos", type=Path, help="aio-photo: the photo corpus folder (python -m cea_edge.data photos)")
     parser.add_argument("--json", type=Path, help="write the report(s) here")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --json file (never an input)")
     parser.add_argument("--no-ssim", action="store_true", help="PSNR only (faster)")
     parser.add_argument("--average-factors", action="store_true",
                         help="also score each model with its factors averaged over the suite (instance conditioning off)")
@@ -169,16 +175,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.preset is not None:
         checked_flag(get_preset, "--preset", args.preset)
     if args.json is not None:
-        check_output_file(args.json, "--json", inputs=args.checkpoint or [DEFAULT_CHECKPOINT])
+        check_output_file(args.json, "--json", inputs=args.checkpoint or [DEFAULT_CHECKPOINT], overwrite=args.overwrite)
     if args.threads:
         torch.set_num_threads(args.threads)
 
+    samples = build_suite(spec, args.photos)
     checkpoints = args.checkpoint or [DEFAULT_CHECKPOINT]
     models = {}
     for path in checkpoints:
         loaded = load_checkpoint(path, expected_preset=args.preset)
         models[f"{loaded.config.name} ({path.name})"] = loaded.model
-    samples = build_suite(spec)
     reports = {}
     ranks: dict[str, list[float]] = {}
     for name, model in models.items():
@@ -189,7 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                                                not args.no_ssim)
         if args.ranks and model.adapters:
             ranks[name] = adapter_ranks(model, samples)
-    print(f"suite {spec.name}: {len(spec.photos)} photos x {len(spec.cases)} cases, {spec.crop}x{spec.crop} crops")
+    photos = len(dict.fromkeys(sample.photo for sample in samples))
+    print(f"suite {spec.name}: {photos} photos x {len(spec.cases)} cases, {spec.crop}x{spec.crop} crops")
     print(format_table(reports))
     for name, values in ranks.items():
         rank = models[name].config.adapter.rank
@@ -198,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         payload = {name: report.to_dict() | ({"effective_ranks": ranks[name]} if name in ranks else {})
                    for name, report in reports.items()}
-        atomic_write_json(args.json, payload)
+        atomic_write_json(args.json, payload, replace=args.overwrite)
         print(f"wrote {args.json}")
     return 0
 

@@ -102,3 +102,24 @@ def test_training_stream_is_reproducible_per_rank():
     assert one[0].shape == one[1].shape == (3, 3, 32, 32)
     assert all(np.array_equal(a, b) for a, b in zip(one, again))
     assert not np.array_equal(one[1], other_rank[1])
+
+
+def test_a_stream_of_real_photos_cuts_from_them_and_degrades_like_a_camera(monkeypatch):
+    from cea_edge.data import stream as stream_module
+
+    photo = np.full((80, 90, 3), 200, np.uint8)
+    photo[::2] = 40  # stripes: a patch cut from it is recognisable
+    monkeypatch.setattr(stream_module, "REAL_PHOTO_FRACTION", 1.0)
+    stream = TrainingStream(32, seed=2, pool_size=1, photos=[photo])
+    assert stream.degrade is stream_module.camera_degradation
+    degraded, clean = stream.batch(4)
+    values = np.unique(np.round(clean.numpy() * 255))
+    assert set(values) == {40, 200}  # every clean patch is from the photo, rotated / flipped
+    assert np.array_equal(np.round(degraded.numpy() * 255) / 255, degraded.numpy())  # 8-bit inputs
+    assert TrainingStream(32, seed=2, pool_size=1).degrade is random_degradation  # no photos: the idealised model
+
+
+def test_the_photo_suite_needs_a_corpus_and_says_how_to_get_one(tmp_path):
+    with pytest.raises(CeaError, match="python -m cea_edge.data photos --out DIR"):
+        build_suite("aio-photo")
+    assert SUITES["aio-photo"].corpus and set(SUITES["aio-photo"].cases) >= {"clean", "noise15", "low+haze+rain"}

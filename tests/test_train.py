@@ -146,3 +146,39 @@ def test_v2_global_context_training_and_the_ablations_record_what_they_trained(t
     assert static.config.adapter.mode == "static" and static.metadata["train_config"]["static_adapters"] is True
     # a run that uses neither records the keys every v1 checkpoint has
     assert list(TrainConfig.build(**QUICK).record()) == list(load_checkpoint(EDGE_V1_CHECKPOINT).metadata["train_config"])
+
+
+def test_init_grows_a_preset_into_one_with_more_blocks(tmp_path, tiny_checkpoint, monkeypatch):
+    """edge2 -> edge3: the added blocks start as identities, so the grown model computes what the start did."""
+    from dataclasses import replace
+
+    from cea_edge.model import config as model_config
+
+    deeper = replace(get_preset("tiny"), name="tiny-deep", middle_blocks=3, decoder_blocks=(2, 1))
+    monkeypatch.setitem(model_config.PRESETS, "tiny-deep", deeper)
+    final = train(TrainConfig.build(steps=1, lr=0.0, min_lr=0.0, **dict(QUICK, preset="tiny-deep")), tmp_path / "grown",
+                  progress=False, init=tiny_checkpoint)
+    start, grown = load_checkpoint(tiny_checkpoint).model, load_checkpoint(final).model
+    assert grown.config == deeper
+    image = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(start(image), grown(image))
+    wider = replace(deeper, name="tiny-wide", width=12)
+    monkeypatch.setitem(model_config.PRESETS, "tiny-wide", wider)
+    with pytest.raises(CeaError, match="does not extend 'tiny'"):
+        train(TrainConfig.build(steps=1, **dict(QUICK, preset="tiny-wide")), tmp_path / "bad", progress=False,
+              init=tiny_checkpoint)
+
+
+def test_a_run_on_a_photo_folder_under_bf16_records_both(tmp_path):
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(3):
+        Image.fromarray(rng.integers(0, 256, (48 + 8 * index, 64, 3), dtype=np.uint8)).save(photos / f"p{index}.png")
+    final = train(TrainConfig.build(steps=2, bf16=True, **QUICK), tmp_path / "run", progress=False, photos=photos)
+    meta = load_checkpoint(final).metadata
+    assert meta["train_config"]["bf16"] is True and meta["photos"]["count"] == 3
+    assert all(torch.isfinite(t).all() for t in load_checkpoint(final).model.state_dict().values())

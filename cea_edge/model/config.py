@@ -11,7 +11,7 @@ from cea_edge.errors import CeaError
 ADAPTER_SITES = ("middle", "decoder")
 # v1: LayerNorm + gated NAFNet blocks, adapters that generate (U, D) per image (the `edge` model).
 # v2: norm-free ReLU blocks and adapters that assemble static experts by generated gains, built
-# for integer kernels (README, "edge v2").
+# for integer kernels (docs/model.md, "edge v2").
 DESIGNS = ("v1", "v2")
 # dynamic: factors generated per image; static (v2 ablation): learned factors, the same for every image.
 ADAPTER_MODES = ("dynamic", "static")
@@ -19,7 +19,7 @@ ADAPTER_MODES = ("dynamic", "static")
 
 @dataclass(frozen=True)
 class AdapterConfig:
-    """Cross-Attention Hyper-Adapter sizes (the README's "The model" section says what each one does)."""
+    """Cross-Attention Hyper-Adapter sizes (docs/model.md says what each one does)."""
 
     rank: int = 4  # r: routing bases / residual directions per image
     hyper_tokens: int = 4  # M: learnable hyper tokens (queries)
@@ -133,12 +133,26 @@ PRESETS: dict[str, CEAConfig] = {
     # edge v2, built for integer kernels: no per-pixel norms or gates, adapters that are
     # convolutions plus per-image gains (r = 8 experts each), and a stride-2 stem, so that the
     # top level runs at half resolution with width 32 -- 4x fewer, 2x wider per-pixel ops than
-    # width 16 at full resolution, for 0.9x the FLOPs of `edge` (README, "edge v2").
+    # width 16 at full resolution, for 0.9x the FLOPs of `edge` (docs/model.md, "edge v2").
     "edge2": CEAConfig(
         name="edge2",
         width=32,
         encoder_blocks=(1, 2),
         middle_blocks=2,
+        decoder_blocks=(1, 1),
+        adapter=AdapterConfig(rank=8, hyper_tokens=4, hyper_dim=32, heads=1, grid=8),
+        design="v2",
+        stem=2,
+    ),
+    # edge v3: edge2 with four bottleneck blocks instead of two -- at 1/8 resolution they widen the
+    # receptive field (heavy noise, haze, low light) for 1.25x edge2's FLOPs and 0.91 M parameters.
+    # edge2's weights are a valid edge3 (the new blocks start as identities), which is how the
+    # long real-photo run starts (`train --init cea_edge/checkpoints/edge2.pt`).
+    "edge3": CEAConfig(
+        name="edge3",
+        width=32,
+        encoder_blocks=(1, 2),
+        middle_blocks=4,
         decoder_blocks=(1, 1),
         adapter=AdapterConfig(rank=8, hyper_tokens=4, hyper_dim=32, heads=1, grid=8),
         design="v2",

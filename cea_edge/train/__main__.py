@@ -48,7 +48,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--val-suite", default=defaults.val_suite)
     parser.add_argument("--out", type=Path, default=Path("runs/train"), help="run folder (default: runs/train)")
     parser.add_argument("--resume", type=Path, help="continue from a run's last.pt")
-    parser.add_argument("--init", type=Path, help="start from the weights of a checkpoint (fine-tuning)")
+    parser.add_argument("--init", type=Path, help="start from the weights of a checkpoint of this preset, or of one "
+                        "it extends (edge2 -> edge3): fine-tuning")
+    parser.add_argument("--photos", type=Path, help="a folder of real photos to train on with camera-realistic degradations "
+                        "(python -m cea_edge.data photos --out DIR makes one; any folder of your own photos works)")
+    parser.add_argument("--bf16", action="store_true", help="forward passes under bfloat16 autocast (faster on CPUs with "
+                        "AVX512-BF16 / AMX: benchmarks/train_bf16.py measures it)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the checkpoints of an earlier run in --out (never an input)")
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     parser.add_argument("--threads", type=int, help="torch intra-op threads per process")
     parser.add_argument("--no-progress", action="store_true")
@@ -77,11 +84,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     for flag, path in (("--init", args.init), ("--resume", args.resume)):
         if path is not None and not path.is_file():
             raise CeaError(f"{flag} '{path}': no such checkpoint file")
-    check_run_dir(args.out)
+    check_run_dir(args.out, inputs={"--init": args.init, "--resume": args.resume}, overwrite=args.overwrite)
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = TrainConfig(args.preset, not args.no_adapters, args.val_suite, schedule, args.static_adapters)
-    final = train(config, args.out, args.resume, args.device, progress=not args.no_progress, init=args.init)
+    if args.photos is not None:
+        from cea_edge.data.photos import load_photo_folder
+
+        load_photo_folder(args.photos, "train")  # a missing or empty folder fails here, saying how to get one
+    config = TrainConfig(args.preset, not args.no_adapters, args.val_suite, schedule, args.static_adapters, args.bf16)
+    final = train(config, args.out, args.resume, args.device, progress=not args.no_progress, init=args.init,
+                  photos=args.photos)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"wrote {final}")
     return 0

@@ -7,6 +7,7 @@ its recipe's ``[train]`` table (quantization/int8.toml is the one source of thos
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Callable
 
@@ -45,6 +46,10 @@ SCHEDULE_FIELDS = tuple(field.name for field in fields(TrainSchedule))
 FLOAT_FIELDS = tuple(field.name for field in fields(TrainSchedule) if field.type == "float")
 POSITIVE_FIELDS = ("batch", "patch", "lr", "grad_clip", "val_every", "save_every")
 NON_NEGATIVE_FIELDS = ("min_lr", "weight_decay", "warmup", "frequency_loss", "context_loss")
+# The largest sane value of each float (issue 31: --lr 1e30 trained into NaN weights and exited 0):
+# AdamW moves a weight by about lr per step, and a loss weight scales its term's gradients.
+MAX_VALUES = {"lr": 1.0, "min_lr": 1.0, "weight_decay": 1.0, "frequency_loss": 100.0, "context_loss": 100.0,
+              "grad_clip": 1e6}
 
 
 def check_schedule(schedule: TrainSchedule, where: Callable[[str], str], min_steps: int = 1) -> None:
@@ -52,12 +57,18 @@ def check_schedule(schedule: TrainSchedule, where: Callable[[str], str], min_ste
     what it was ("--lr -1" for a flag, "recipe int8.toml: lr -1" for a file)."""
     if schedule.steps < min_steps:
         raise CeaError(f"{where('steps')}: must be {'positive' if min_steps == 1 else f'>= {min_steps}'}")
+    for name in FLOAT_FIELDS:  # nan compares False with everything: refused before the range checks
+        if not math.isfinite(getattr(schedule, name)):
+            raise CeaError(f"{where(name)}: must be finite")
     for name in POSITIVE_FIELDS:
         if getattr(schedule, name) <= 0:
             raise CeaError(f"{where(name)}: must be positive")
     for name in NON_NEGATIVE_FIELDS:
         if getattr(schedule, name) < 0:
             raise CeaError(f"{where(name)}: must be >= 0")
+    for name, limit in MAX_VALUES.items():
+        if getattr(schedule, name) > limit:
+            raise CeaError(f"{where(name)}: must be at most {limit:g}")
 
 
 def flag_name(field: str) -> str:
@@ -77,12 +88,13 @@ class TrainConfig:
     val_suite: str = "aio-synth-mini"
     schedule: TrainSchedule = DEFAULT_SCHEDULE
     static_adapters: bool = False  # v2 ablation: factors that do not depend on the image
+    bf16: bool = False  # forward passes under bfloat16 autocast (weights, gradients and optimizer stay fp32)
 
     @classmethod
     def build(cls, preset: str = "edge", adapters: bool = True, val_suite: str = "aio-synth-mini",
-              static_adapters: bool = False, **schedule: Any) -> TrainConfig:
+              static_adapters: bool = False, bf16: bool = False, **schedule: Any) -> TrainConfig:
         """A config from flat values: schedule fields not given keep ``DEFAULT_SCHEDULE``'s."""
-        return cls(preset, adapters, val_suite, replace(DEFAULT_SCHEDULE, **schedule), static_adapters)
+        return cls(preset, adapters, val_suite, replace(DEFAULT_SCHEDULE, **schedule), static_adapters, bf16)
 
     def record(self) -> dict[str, Any]:
         """The flat dict checkpoints carry ("train_config" / "quantize_config"): its keys and order
@@ -90,7 +102,7 @@ class TrainConfig:
         schedule = asdict(self.schedule)
         # Fields added since the first checkpoints are recorded only when they are used, so that a
         # run that does not use them records what those runs did.
-        later = {"context_loss": schedule.pop("context_loss"), "static_adapters": self.static_adapters}
+        later = {"context_loss": schedule.pop("context_loss"), "static_adapters": self.static_adapters, "bf16": self.bf16}
         record = {"preset": self.preset, "adapters": self.adapters, **schedule, "val_suite": self.val_suite}
         return record | {key: value for key, value in later.items() if value}
 

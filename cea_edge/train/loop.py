@@ -24,6 +24,7 @@ from tqdm import tqdm
 from cea_edge import __version__
 from cea_edge.data.stream import TrainingStream
 from cea_edge.data.suite import build_suite
+from cea_edge.errors import CeaError
 from cea_edge.evaluate import evaluate_model
 from cea_edge.model.checkpoint import LoadedCheckpoint
 from cea_edge.train.config import TrainConfig, TrainSchedule
@@ -141,23 +142,46 @@ def run_metadata(config_key: str, config: TrainConfig, step: int, seconds: float
             "validation": progress.history, "cea_edge": __version__, "torch": str(torch.__version__)}
 
 
+def _diverged(step: int, what: str, schedule: TrainSchedule) -> CeaError:
+    return CeaError(f"step {step}: the {what} not finite: training diverged; nothing was saved after the last "
+                    f"checkpoint. Run again with a lower --lr (this run: {schedule.lr:g}) or a smaller --grad-clip")
+
+
+def check_finite_loss(loss: torch.Tensor, step: int, schedule: TrainSchedule, env: Distributed) -> None:
+    """Stop the run (every process) on a NaN or infinite loss, before it reaches the weights."""
+    finite = torch.isfinite(loss.detach()).to(torch.float32)
+    if env.world > 1:
+        dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+    if not finite.item():
+        raise _diverged(step, f"loss is {loss.item()},", schedule)
+
+
+def check_finite_weights(model: torch.nn.Module, step: int, schedule: TrainSchedule) -> None:
+    """Stop the run when a weight is NaN or infinite (a finite loss can still step into them)."""
+    if not torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all().item():
+        raise _diverged(step, "weights are", schedule)
+
+
 # save(path, step, seconds, training_state or None): writes one checkpoint of the run.
 SaveFn = Callable[[Path, int, float, "dict | None"], None]
 
 
 def run_loop(model: torch.nn.Module, config: TrainConfig, env: Distributed, optimizer: torch.optim.Optimizer,
              scheduler: torch.optim.lr_scheduler.LambdaLR, progress: RunProgress, out: Path, save: SaveFn,
-             show_progress: bool = True, desc: str = "train", teacher: torch.nn.Module | None = None) -> Path:
+             show_progress: bool = True, desc: str = "train", teacher: torch.nn.Module | None = None,
+             photos: Sequence[np.ndarray] = ()) -> Path:
     """Train ``model`` from ``progress.step`` to ``config.schedule.steps``; returns the path of final.pt.
 
     Rank 0 validates every ``val_every`` steps, writes ``last.pt`` (with optimizer state)
     every ``save_every`` and ``final.pt`` (weights only) at the end.
     teacher: fit its outputs instead of the clean images (distillation, for QAT: the
     quantized model learns to reproduce the fp32 one, which is what it is judged on).
+    photos: clean real photos (uint8 RGB) to cut patches from, degraded by the camera model.
     """
     schedule = config.schedule
     trained = DistributedDataParallel(model) if env.world > 1 else model
-    stream = TrainingStream(schedule.patch, seed=schedule.seed, rank=env.rank, start_step=progress.step)
+    stream = TrainingStream(schedule.patch, seed=schedule.seed, rank=env.rank, start_step=progress.step, photos=photos)
+    autocast = torch.autocast(env.device.type, dtype=torch.bfloat16, enabled=config.bf16)
     val_samples = build_suite(config.val_suite) if env.main else []
 
     def training_state(step: int) -> dict:
@@ -172,15 +196,18 @@ def run_loop(model: torch.nn.Module, config: TrainConfig, env: Distributed, opti
             with torch.no_grad():
                 clean = teacher(degraded)
         agreement = None
-        if schedule.context_loss and step % 2:
-            output = trained(degraded, context=context_view(degraded, stream.rng), full_output=True)
-            restored, agreement = output.image, factor_distance(output.factors, output.generated)
-        else:
-            restored = trained(degraded)
+        with autocast:
+            if schedule.context_loss and step % 2:
+                output = trained(degraded, context=context_view(degraded, stream.rng), full_output=True)
+                restored, agreement = output.image, factor_distance(output.factors, output.generated).float()
+            else:
+                restored = trained(degraded)
+        restored = restored.float()  # the losses (and the FFT) in fp32
         l1 = (restored - clean).abs().mean()
         loss = l1 + schedule.frequency_loss * frequency_l1(restored, clean) if schedule.frequency_loss else l1
         if agreement is not None:
             loss = loss + schedule.context_loss * agreement
+        check_finite_loss(loss, step + 1, schedule, env)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), schedule.grad_clip)
@@ -190,6 +217,8 @@ def run_loop(model: torch.nn.Module, config: TrainConfig, env: Distributed, opti
         bar.set_postfix(l1=f"{l1.item():.4f}", lr=f"{scheduler.get_last_lr()[0]:.1e}")
         done = step + 1
         progress.step, progress.seconds = done, time.perf_counter() - started
+        if done % schedule.val_every == 0 or done % schedule.save_every == 0 or done == schedule.steps:
+            check_finite_weights(model, done, schedule)  # never validated or saved when they are not
         if env.main and (done % schedule.val_every == 0 or done == schedule.steps):
             model.eval()
             report = evaluate_model(model, val_samples, config.val_suite, str(env.device), compute_ssim=False)

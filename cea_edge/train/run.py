@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from cea_edge.atomic import check_output_dir, remove_stale_temporaries
+from cea_edge.atomic import check_output_dir, check_run_outputs, remove_stale_temporaries
 from cea_edge.errors import CeaError
 from cea_edge.model.checkpoint import file_sha256, load_checkpoint, save_checkpoint
 from cea_edge.model.network import CEANet
@@ -14,12 +14,39 @@ from cea_edge.train.config import TrainConfig
 from cea_edge.train.loop import RunProgress, make_optimizer, resume_progress, run_loop, run_metadata, setup_distributed
 
 
+def grow(model: CEANet, start: CEANet) -> None:
+    """Load ``start``'s weights into ``model``, a preset that extends it with more blocks (edge2 ->
+    edge3): every tensor of ``start`` must have its place, the blocks only ``model`` has keep their
+    zero-initialised residuals, so the grown model computes exactly what ``start`` computed."""
+    try:
+        _, unexpected = model.load_state_dict(start.state_dict(), strict=False)
+    except RuntimeError:  # a tensor of another shape: another width, rank or adapter design
+        raise CeaError(f"'{model.config.name}' does not extend '{start.config.name}': tensors of other shapes") from None
+    side = 2 * model.config.min_tile
+    probe = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0))
+    probe = probe.to(next(model.parameters()).device)
+    with torch.no_grad():
+        same = not unexpected and torch.equal(model.eval()(probe), start.to(probe.device).eval()(probe))
+    if not same:
+        raise CeaError(f"'{model.config.name}' does not extend '{start.config.name}': "
+                       f"{len(unexpected)} of its tensors have no place, or the outputs differ")
+
+
+def photo_record(folder: Path, photos: list[Path]) -> dict:
+    """What a run's metadata says of its photo folder: where, how many, and a digest of their names."""
+    import hashlib
+
+    names = "\n".join(sorted(str(path.relative_to(folder)) for path in photos))
+    return {"folder": str(folder), "count": len(photos), "names_sha256": hashlib.sha256(names.encode()).hexdigest()}
+
+
 def train(config: TrainConfig, out: Path, resume: Path | None = None, device_name: str | None = None,
-          progress: bool = True, init: Path | None = None) -> Path:
+          progress: bool = True, init: Path | None = None, photos: Path | None = None) -> Path:
     """Train and return the path of the final weights-only checkpoint.
 
-    init: fine-tune from the weights of a checkpoint of this config (fresh optimizer and
-    schedule); resume: continue a run from its last.pt.
+    init: fine-tune from the weights of a checkpoint of this config, or of a preset this one
+    grows (fresh optimizer and schedule); resume: continue a run from its last.pt; photos: a
+    folder of real photos (its training split) to train on with camera-realistic degradations.
     """
     env = setup_distributed(device_name)
     torch.manual_seed(config.schedule.seed)  # same initial weights on every rank
@@ -30,10 +57,16 @@ def train(config: TrainConfig, out: Path, resume: Path | None = None, device_nam
     origin: dict = {}
     if init is not None:
         start = load_checkpoint(init)
-        if start.config != model_config or start.quantization is not None:
-            raise CeaError(f"cannot start from '{init}': it holds '{start.config.name}'"
-                           f"{' (quantized)' if start.quantization else ''}, this run trains '{model_config.name}'")
-        model.load_state_dict(start.model.state_dict())
+        if start.quantization is not None:
+            raise CeaError(f"cannot start from '{init}': it holds a quantized '{start.config.name}'")
+        if start.config == model_config:
+            model.load_state_dict(start.model.state_dict())
+        else:
+            try:
+                grow(model, start.model)
+            except CeaError as error:
+                raise CeaError(f"cannot start from '{init}': it holds '{start.config.name}', this run trains "
+                               f"'{model_config.name}' ({error})") from None
         origin = {"init": {"path": str(init), "sha256": file_sha256(start.path), "step": start.metadata.get("step"),
                            "train_config": start.metadata.get("train_config")}}
     if resume is not None:
@@ -43,21 +76,32 @@ def train(config: TrainConfig, out: Path, resume: Path | None = None, device_nam
         model.load_state_dict(loaded.model.state_dict())
         state = resume_progress(loaded, optimizer, scheduler)
         origin = {key: loaded.metadata[key] for key in ("init",) if key in loaded.metadata}
+    real_photos = []
+    if photos is not None:
+        from cea_edge.data.photos import load_photo_folder, read_photo
+
+        paths = load_photo_folder(photos, "train")
+        real_photos = [read_photo(path) for path in paths]
+        origin["photos"] = photo_record(photos, paths)
 
     def save(path: Path, step: int, seconds: float, training_state: dict | None) -> None:
         save_checkpoint(path, model, run_metadata("train_config", config, step, seconds, env, state) | origin,
                         training_state)
 
-    return run_loop(model, config, env, optimizer, scheduler, state, out, save, progress, model_config.name)
+    return run_loop(model, config, env, optimizer, scheduler, state, out, save, progress, model_config.name,
+                    photos=real_photos)
 
 
-def check_run_dir(out: Path, flag: str = "--out") -> Path:
+RUN_OUTPUTS = ("last.pt", "final.pt", "quality.json")  # what train and quantize write into --out
+
+
+def check_run_dir(out: Path, flag: str = "--out", *, inputs: dict[str, Path | None] | None = None,
+                  overwrite: bool = False) -> Path:
     """Fail before the first step unless the run can write its checkpoints (train's and quantize's)
-    into ``out``; creates nothing (the first save makes the folder), sweeps dead runs' temporaries."""
+    into ``out``: none of them one of the run's ``inputs`` ({flag: path}), a link or special file, nor
+    an earlier run's file unless ``overwrite`` (--resume of the folder's own last.pt continues that
+    run in place). Creates nothing (the first save makes the folder), sweeps dead runs' temporaries."""
     check_output_dir(out, flag)
-    for name in ("last.pt", "final.pt", "quality.json"):
-        if (out / name).is_dir():
-            raise CeaError(f"{flag} '{out}': '{out / name}' is a folder, where the run writes a file; "
-                           f"remove it or pass {flag} with another folder")
+    check_run_outputs(out, RUN_OUTPUTS, flag, inputs=inputs or {}, overwrite=overwrite, continued="--resume")
     remove_stale_temporaries(out)
     return out
