@@ -47,6 +47,34 @@ def quiet_toolchains() -> Iterator[None]:
             logging.getLogger(name).setLevel(level)
 
 
+@contextlib.contextmanager
+def quiet_native() -> Iterator[None]:
+    """Also hide what native libraries write straight to file descriptor 2 (ExecuTorch's C++ runtime
+    logs "[cpuinfo_utils.cpp:71] Reading file ..." as it starts), on top of ``quiet_toolchains``.
+
+    Only around loading: our own errors are exceptions, printed by the CLI once the descriptor is
+    back, and a run's later output goes to the terminal as usual.
+    """
+    import os
+    import sys
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no descriptor 2 (an embedding host): nothing to hide
+        with quiet_toolchains():
+            yield
+        return
+    try:
+        with open(os.devnull, "wb") as sink:
+            os.dup2(sink.fileno(), 2)
+        with quiet_toolchains():
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def require(module: str, purpose: str) -> ModuleType:
     """Import an optional deployment package or say how to install it."""
     try:

@@ -15,8 +15,34 @@ from PIL import Image
 
 from cea_edge.model import CEANet, get_preset
 from cea_edge.model.checkpoint import save_checkpoint
-from cea_edge.train import TrainConfig, train
+from tests.fixtures import make_fixtures as fixtures
 from tests.helpers import CONTEXT, Exported, export_argv, load_manifest, make_active, run_qat
+
+# Tiers, as timm's tests/test_models.py keeps them: "unit" (no exported artifact: seconds), "export"
+# (builds or reads the session's artifacts of the tiny presets), "slow" (bundled models, v1's chains,
+# end-to-end reports, isolated fuzz cases: on demand, `-m slow`; CI adds the `shipped` ones). A test's
+# tier follows its marks and the fixtures it uses; each tier has a timeout (pytest-timeout), long
+# enough for the first test of a kind, which pays for the session artifact it shares.
+TIER_TIMEOUT_S = {"unit": 180, "export": 900, "slow": 3600}
+EXPORT_FIXTURES = frozenset({"export_once", "fp32_checkpoint", "qat_checkpoint", "fp32_checkpoint_v2", "qat_checkpoint_v2",
+                             "edge_checkpoint", "tiny_report"})
+
+
+def tier_of(item: pytest.Item) -> str:
+    if item.get_closest_marker("slow"):
+        return "slow"
+    if item.get_closest_marker("export") or EXPORT_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        return "export"
+    return "unit"
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects on the marks added here
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = tier_of(item)
+        item.add_marker(tier)
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(TIER_TIMEOUT_S[tier]))
 
 
 @pytest.fixture
@@ -82,16 +108,15 @@ def export_once(tmp_path_factory) -> ExportOnce:
     return export
 
 
-# --- a trained tiny model and its QAT twin (int8 exports and parity) ---------------------------
+# --- trained tiny models and their QAT twins (int8 exports and parity) ------------------------
+# The fp32 ones are committed under tests/fixtures/ (python -m tests.fixtures.make_fixtures;
+# test_fixtures_are_fresh in the slow tier checks them against their recipe): a random model amplifies
+# every rounding difference chaotically, which says nothing about a quantized graph of a trained one.
+# `tiny2` was trained in global-context mode, as edge v2 is. Read-only: tests never write to them.
 
 @pytest.fixture(scope="session")
-def fp32_checkpoint(tmp_path_factory) -> Path:
-    """A briefly trained `tiny` (~20 s; the int8 exports and the int8 parity start from it): a random
-    one amplifies every rounding difference chaotically, which says nothing about a quantized graph
-    of a trained model."""
-    torch.manual_seed(0)
-    config = TrainConfig.build(preset="tiny", steps=80, batch=4, patch=32, lr=2e-3, warmup=5, val_every=80, save_every=80)
-    return train(config, tmp_path_factory.mktemp("fp32"), progress=False)
+def fp32_checkpoint() -> Path:
+    return fixtures.fp32_path("tiny")
 
 
 @pytest.fixture(scope="session")
@@ -100,14 +125,9 @@ def qat_checkpoint(fp32_checkpoint, tmp_path_factory) -> Path:
     return run_qat(fp32_checkpoint, tmp_path_factory.mktemp("qat"))
 
 
-# --- the same for the v2 design (tiny2): trained briefly in global-context mode, and QAT ---------
-
 @pytest.fixture(scope="session")
-def fp32_checkpoint_v2(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    config = TrainConfig.build(preset="tiny2", steps=80, batch=4, patch=32, lr=2e-3, warmup=5, val_every=80,
-                               save_every=80, context_loss=0.1)
-    return train(config, tmp_path_factory.mktemp("fp32-v2"), progress=False)
+def fp32_checkpoint_v2() -> Path:
+    return fixtures.fp32_path("tiny2")
 
 
 @pytest.fixture(scope="session")

@@ -75,7 +75,8 @@ def test_checkpoint_backend_runs_the_model_in_batches(checkpoint):
 
 
 @pytest.mark.parametrize("case", ["missing", "loop", "broken_link", "fifo", "folder", "suffix",
-                                  "corrupt_onnx", "corrupt_pte", "foreign_onnx", "coreml_off_mac",
+                                  "corrupt_onnx", "corrupt_pte", "foreign_onnx",
+                                  pytest.param("coreml_off_mac", marks=pytest.mark.slow),
                                   "bad_tile", "wrong_shape"])
 def test_unusable_models_are_one_clear_error(case, checkpoint, export_once, tmp_path):
     path = tmp_path / "model.onnx"

@@ -50,6 +50,8 @@ def test_bundled_checkpoint_is_the_trained_edge2_model(bundled):
     assert DEFAULT_CHECKPOINT.stat().st_size < 4_000_000
 
 
+@pytest.mark.slow  # ~20 s: both bundled models over aio-synth
+@pytest.mark.shipped
 def test_bundled_checkpoint_quality_on_the_evaluation_suite(bundled, v1):
     # Full aio-synth evaluations (PSNR only: seconds each) guard the shipped checkpoint in every run:
     # the +5 dB bar, a regression guard just under the measured gain (docs/results.md), and
@@ -137,8 +139,9 @@ def test_bundled_qat_checkpoint_is_int8_of_the_bundled_model():
 
 
 @pytest.mark.slow
+@pytest.mark.shipped
 def test_bundled_qat_checkpoint_meets_the_int8_bar(bundled):
-    """Fake-quantized in PyTorch; the runtimes' figures come from benchmarks/int8_tradeoff.py."""
+    """Fake-quantized in PyTorch; the runtimes' figures come from python -m cea_edge.report."""
     samples = build_suite("aio-synth")
     fp32 = evaluate_model(bundled.model, samples, "aio-synth", compute_ssim=False).summary["average"].output_psnr
     qat = load_checkpoint(DEFAULT_QAT_CHECKPOINT).model.eval()
@@ -147,6 +150,7 @@ def test_bundled_qat_checkpoint_meets_the_int8_bar(bundled):
 
 
 @pytest.mark.slow  # ~80 s and 2.5 GB in a subprocess; run when checkpoints/, export/ or the Core ML target changes
+@pytest.mark.shipped
 def test_main_job_exports_the_bundled_checkpoint_to_core_ml(tmp_path):
     """The README's first command: `python -m cea_edge.export --target coreml` (here into tmp_path)."""
     pytest.importorskip("coremltools")

@@ -410,3 +410,20 @@ def test_default_artifacts_are_what_export_writes_by_default_named_without_torch
     stem = f"{BUNDLED_PRESET}-int8-{CHECKPOINT_TILE}"
     assert out == [f"artifacts/onnx/{stem}.onnx", f"artifacts/executorch/{BUNDLED_PRESET}-xnnpack-int8-"
                    f"{CHECKPOINT_TILE}.pte", f"artifacts/coreml/{stem}.mlpackage", "False"]
+
+
+def test_enhance_with_a_program_prints_only_our_lines(export_once, session_checkpoint, rgb_file, tmp_path):
+    """torch's and torchao's import notices and the ExecuTorch runtime's C++ start-up lines
+    ("[cpuinfo_utils.cpp:71] Reading file ...") stay out of the user's terminal; errors do not."""
+    pte = export_once(session_checkpoint, "executorch", "fp32").artifact
+    done = subprocess.run([sys.executable, "-m", "cea_edge.enhance", str(rgb_file), "-o", str(tmp_path / "out.png"),
+                           "--model", str(pte), "--context", "tile"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "", done.stderr
+    model_line, photo_line = done.stdout.splitlines()
+    assert model_line.startswith("model: executorch (fp32)") and photo_line.startswith(f"{rgb_file} -> {tmp_path / 'out.png'}")
+    broken = tmp_path / "broken.pte"
+    broken.write_bytes(pte.read_bytes()[:4096])
+    failed = subprocess.run([sys.executable, "-m", "cea_edge.enhance", str(rgb_file), "-o", str(tmp_path / "b.png"),
+                             "--model", str(broken)], capture_output=True, text=True, timeout=300)
+    assert failed.returncode == 2 and failed.stderr.startswith("error: ") and len(failed.stderr.splitlines()) == 1

@@ -95,7 +95,7 @@ def check_export(exported: Exported, target: str, precision: str, filename: str)
 
 # --- ONNX ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+@pytest.mark.parametrize("precision", ["fp32", pytest.param("fp16", marks=pytest.mark.slow)])
 def test_onnx_end_to_end(export_once, session_checkpoint, precision):
     onnx = pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
@@ -128,7 +128,7 @@ def test_onnx_end_to_end(export_once, session_checkpoint, precision):
 
 # --- ExecuTorch -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+@pytest.mark.parametrize("precision", ["fp32", pytest.param("fp16", marks=pytest.mark.slow)])
 def test_executorch_xnnpack_end_to_end(export_once, session_checkpoint, precision):
     pytest.importorskip("executorch")
     from executorch.runtime import Runtime
@@ -160,6 +160,7 @@ def test_executorch_xnnpack_end_to_end(export_once, session_checkpoint, precisio
     assert delegation["outside_ops"] == {} and delegation["io_casts"] == (0 if precision == "fp32" else 2)
 
 
+@pytest.mark.slow  # a second ExecuTorch lowering, through the Core ML delegate
 def test_executorch_coreml_delegate_lowers_on_linux(export_once, session_checkpoint):
     pytest.importorskip("executorch")
     pytest.importorskip("coremltools")
@@ -182,6 +183,7 @@ def edge_checkpoint(tmp_path_factory) -> Path:
     return checkpoint
 
 
+@pytest.mark.slow  # the edge preset lowered twice, ~1 min
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 def test_edge_lowers_entirely_into_xnnpack_through_the_exporter(export_once, edge_checkpoint, precision):
     """The delegation goal on the real architecture: every compute op of `edge` in XNNPACK.
@@ -413,6 +415,7 @@ def test_required_prediction_conflicts_with_no_verify(tiny_checkpoint, tmp_path,
     assert "contradict" in error_lines(capsys.readouterr().err)[0] and not out.exists()
 
 
+@pytest.mark.slow  # an export in a subprocess, ~20 s
 def test_export_cli_prints_only_its_summary(tiny_checkpoint, tmp_path):
     """The toolchains' notices and progress bars stay hidden (--verbose shows them), in the
     process a user runs. Core ML is the noisiest toolchain; no global graphs to keep it short."""

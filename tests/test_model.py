@@ -196,3 +196,29 @@ def test_unknown_design_or_mode_is_a_clear_error():
     with pytest.raises(CeaError, match="needs design v2"):
         CEAConfig.from_dict(get_preset("edge").to_dict() | {"adapter": {"mode": "static"}})
     assert CEAConfig.from_dict({k: v for k, v in get_preset("edge").to_dict().items() if k != "design"}).design == "v1"
+
+
+@pytest.mark.parametrize("adapters", ["dynamic", "none", "static"])
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_preset_trains_at_64_px(preset, adapters):
+    """timm's test_model_backward over our presets: forward and backward at a capped size, every
+    parameter gets a finite gradient (a block or adapter cut off from the loss would get none)."""
+    config = PRESETS[preset]
+    if adapters == "none":
+        config = config.without_adapters()
+    elif adapters == "static":
+        if config.design != "v2":
+            pytest.skip("static adapters exist for design v2 only")
+        config = config.with_static_adapters()
+    torch.manual_seed(0)
+    model = CEANet(config)
+    for parameter in model.parameters():  # off the zero-initialised identity, so every path carries gradient
+        parameter.data.add_(torch.randn_like(parameter) * 0.02)
+    side = max(64, config.min_tile)
+    image = torch.rand(2, 3, side, side)
+    output = model(image)
+    assert output.shape == image.shape and torch.isfinite(output).all()
+    ((output - image) ** 2).mean().backward()
+    missing = [name for name, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.abs().sum())]
+    assert not missing, missing[:5]
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)

@@ -38,7 +38,7 @@ from cea_edge.runtime.contract import (
     sibling_path,
 )
 from cea_edge.runtime.tracing import Trace, executorch_trace, onnx_trace, torch_trace, trace_folder
-from cea_edge.toolchain import require
+from cea_edge.toolchain import quiet_native, require
 
 CHECKPOINT_BATCH = 8  # tiles per PyTorch call, fewer when memory is short (model/memory.py)
 Factors = list[np.ndarray]  # flat, adapter by adapter (see runtime/contract.py)
@@ -212,24 +212,29 @@ def check_executorch_file(path: Path) -> None:
 
 
 def open_executorch(path: Path, threads: int | None, trace: bool = False) -> Backend:
-    runtime = require("executorch.runtime", "running an ExecuTorch program")
-    torch = require("torch", "running an ExecuTorch program")
-    if threads:
-        from executorch.extension.pybindings.portable_lib import (
-            _unsafe_reset_threadpool,
-        )
-
-        _unsafe_reset_threadpool(threads)  # XNNPACK's pool is process-wide
     check_executorch_file(path)
-    try:
-        program = runtime.Runtime.get().load_program(str(path), verification=runtime.Verification.InternalConsistency,
-                                                     enable_etdump=trace)
-        names = set(program.method_names)
-        constants = {name: list(program.load_method(name).execute([])) for name in CONSTANT_METHOD_NAMES if name in names}
-        methods = {name: program.load_method(name) for name in (FORWARD_GRAPH, CONTEXT_GRAPH, GLOBAL_GRAPH)
-                   if name in names}
-    except (RuntimeError, ValueError) as error:
-        raise CeaError(f"'{path}' is not a loadable ExecuTorch program here ({str(error).splitlines()[0][:160]})") from None
+    # torch's and torchao's import notices and the C++ runtime's start-up lines ("[cpuinfo_utils.cpp:71]
+    # Reading file ...") are not the user's business: hidden while the runtime loads, errors are raised.
+    with quiet_native():
+        runtime = require("executorch.runtime", "running an ExecuTorch program")
+        torch = require("torch", "running an ExecuTorch program")
+        if threads:
+            from executorch.extension.pybindings.portable_lib import (
+                _unsafe_reset_threadpool,
+            )
+
+            _unsafe_reset_threadpool(threads)  # XNNPACK's pool is process-wide
+        try:
+            program = runtime.Runtime.get().load_program(str(path), verification=runtime.Verification.InternalConsistency,
+                                                         enable_etdump=trace)
+            names = set(program.method_names)
+            constants = {name: list(program.load_method(name).execute([])) for name in CONSTANT_METHOD_NAMES
+                         if name in names}
+            methods = {name: program.load_method(name) for name in (FORWARD_GRAPH, CONTEXT_GRAPH, GLOBAL_GRAPH)
+                       if name in names}
+        except (RuntimeError, ValueError) as error:
+            raise CeaError(f"'{path}' is not a loadable ExecuTorch program here "
+                           f"({str(error).splitlines()[0][:160]})") from None
     info = ArtifactInfo.from_constant_methods(constants, str(path))
     if FORWARD_GRAPH not in methods:
         raise CeaError(f"'{path}' is an ExecuTorch program, but not one cea-edge exported (no {FORWARD_GRAPH} method)")
