@@ -144,20 +144,6 @@ PRESETS: dict[str, CEAConfig] = {
         design="v2",
         stem=2,
     ),
-    # edge v3: edge2 with four bottleneck blocks instead of two -- at 1/8 resolution they widen the
-    # receptive field (heavy noise, haze, low light) for 1.25x edge2's FLOPs and 0.91 M parameters.
-    # edge2's weights are a valid edge3 (the new blocks start as identities), which is how the
-    # long real-photo run starts (`train --init cea_edge/checkpoints/edge2.pt`).
-    "edge3": CEAConfig(
-        name="edge3",
-        width=32,
-        encoder_blocks=(1, 2),
-        middle_blocks=4,
-        decoder_blocks=(1, 1),
-        adapter=AdapterConfig(rank=8, hyper_tokens=4, hyper_dim=32, heads=1, grid=8),
-        design="v2",
-        stem=2,
-    ),
     # Near the paper's scale: width 48, several blocks per level, r = M = 16.
     "base": CEAConfig(
         name="base",
@@ -168,6 +154,13 @@ PRESETS: dict[str, CEAConfig] = {
         adapter=AdapterConfig(rank=16, hyper_tokens=16, hyper_dim=64, heads=4, grid=8),
     ),
 }
+
+
+# edge v3: edge2 with four bottleneck blocks instead of two -- at 1/8 resolution they widen the
+# receptive field (heavy noise, haze, low light) for 1.25x edge2's FLOPs and 0.91 M parameters.
+# edge2's weights are a valid edge3 (the new blocks start as identities), which is how the long
+# real-photo run starts (`train --init cea_edge/checkpoints/edge2.pt`, docs/real-photos.md).
+PRESETS["edge3"] = replace(PRESETS["edge2"], name="edge3", middle_blocks=4)
 
 
 def get_preset(name: str) -> CEAConfig:
