@@ -24,7 +24,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the shared gener
 
 from cea_edge.atomic import atomic_write_json
 from cea_edge.errors import run_cli
-from tests.fuzz_cases import CLIS, Resources, build_trivial_pte, catalogue, random_cases, run_case
+from tests.fuzz_cases import (
+    CLIS,
+    Resources,
+    build_trivial_pte,
+    catalogue,
+    outcome_class,
+    random_cases,
+    random_issue31_cases,
+    run_case,
+)
 
 
 def build_resources(folder: Path) -> Resources:
@@ -47,6 +56,15 @@ def build_resources(folder: Path) -> Resources:
     return Resources(checkpoint, onnx, build_trivial_pte(folder / "affine.pte"))
 
 
+def case_class(name: str) -> str:
+    """The class of a case, from its name: "<cli>-<class>-..." (random ones by what they draw)."""
+    for marker in ("crafted", "special-out", "non-finite", "orientation", "random", "checkpoint", "model", "image", "recipe",
+                   "flag", "out", "json", "init", "resume", "folder"):
+        if f"-{marker}" in name:
+            return marker
+    return "other"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks/fuzz_cli.py", description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=200, help="seeded random enhance cases on top of the catalogue")
@@ -54,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-isolated", action="store_true", help="leave out the subprocess cases (~3-10 s each)")
     parser.add_argument("--json", type=Path, help="write every outcome here")
     args = parser.parse_args(argv)
-    cases = [c for c in catalogue() + random_cases(args.cases, args.seed) if not (args.skip_isolated and c.isolate)]
+    drawn = random_cases(args.cases, args.seed) + random_issue31_cases(args.cases // 2, args.seed)
+    cases = [c for c in catalogue() + drawn if not (args.skip_isolated and c.isolate)]
     started = time.perf_counter()
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="cea-fuzz-") as temporary:
@@ -74,6 +93,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         codes = Counter(o.code for o in rows)
         print(f"| {cli} | {len(rows)} | {sum(o.isolated for o in rows)} | {codes[0]} | {codes[2]} | "
               f"{sum(bool(o.problems) for o in rows)} | {sum(o.seconds for o in rows):.1f} |")
+    print("\n## Outcomes by class\n")
+    kinds = ("refused-with-one-line", "succeeded-as-expected", "other", "failed a check")
+    print("| class | cases | " + " | ".join(kinds) + " |")
+    print("|---|---|" + "---|" * len(kinds))
+    by_class: dict[str, Counter] = {}
+    for outcome in outcomes:
+        by_class.setdefault(case_class(outcome.case), Counter())[outcome_class(outcome)] += 1
+    for name, counts in [*sorted(by_class.items()), ("all", sum(by_class.values(), Counter()))]:
+        print(f"| {name} | {sum(counts.values())} | " + " | ".join(str(counts[k]) for k in kinds) + " |")
     failed = [o for o in outcomes if o.problems]
     if failed:
         print("\n## Failures\n")
@@ -82,9 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         atomic_write_json(args.json, {
             "seed": args.seed, "random_cases": args.cases, "seconds": round(seconds, 1), "cases": len(outcomes),
-            "failed": len(failed),
+            "failed": len(failed), "by_outcome": dict(Counter(outcome_class(o) for o in outcomes)),
             "outcomes": [{"case": o.case, "cli": o.cli, "isolated": o.isolated, "code": o.code, "signal": o.signal,
-                          "seconds": round(o.seconds, 3), "problems": o.problems, "first_error": o.first_error}
+                          "seconds": round(o.seconds, 3), "problems": o.problems, "first_error": o.first_error,
+                          "outcome": outcome_class(o)}
                          for o in outcomes]})
         print(f"wrote {args.json}")
     return 1 if failed else 0

@@ -59,6 +59,8 @@ class Prepared:
 
     argv: list[str]
     max_errors: int = 1
+    # What the outcome must be beyond surviving (issue 31): (outcome, case folder) -> problems.
+    expect: Callable[["Outcome", Path], list[str]] | None = None
 
 
 Builder = Callable[[Path, Resources, random.Random], Prepared]
@@ -70,6 +72,7 @@ class Case:
     cli: str
     build: Builder
     isolate: bool = False  # run in a subprocess (native aborts, FIFOs, unbounded allocations)
+    slow: bool = False  # left out of the default test tier (the benchmark runs it)
 
     def __post_init__(self) -> None:
         assert self.cli in CLIS and self.name.startswith(self.cli + "-"), self.name
@@ -631,7 +634,7 @@ def quantize_cases() -> list[Case]:
 
 def catalogue() -> list[Case]:
     """Every hand-written case, in a fixed order."""
-    cases = enhance_cases() + export_cases() + evaluate_cases() + train_cases() + quantize_cases()
+    cases = enhance_cases() + export_cases() + evaluate_cases() + train_cases() + quantize_cases() + issue31_cases()
     names = [case.name for case in cases]
     assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})
     return cases
@@ -677,6 +680,286 @@ def random_cases(count: int, seed: int = 0) -> list[Case]:
             return Prepared(argv, max_errors=len(inputs))
 
         cases.append(Case(f"enhance-random-{seed}-{index}", "enhance", build))
+    return cases
+
+
+# ---------------------------------------------------------------- issue 31: crafted QAT configs, special outputs,
+# non-finite flags, orientation. Each case also asserts its outcome (Prepared.expect), not only survival.
+
+# "module:name" pairs a crafted QAT config names as `__nncf_enum__`: revived by name, each would run code or
+# create a file; the loader must refuse every one before importing anything.
+CRAFTED_CALLABLES = ("os:system", "builtins:eval", "builtins:exec", "subprocess:call", "numpy:save", "shutil:rmtree",
+                     "importlib:import_module", "pathlib:Path", "nncf.common.logging.logger:set_log_file",
+                     "nncf.common.utils.os:fail_if_symlink", "nncf:__import__", "torch:save")
+
+
+def _crafted_enum(name: str, target: Path) -> dict:
+    value = {"os:system": f"touch {target}", "builtins:eval": f"open({str(target)!r}, 'w')",
+             "builtins:exec": f"open({str(target)!r}, 'w')"}.get(name, str(target))
+    return {"__nncf_enum__": name, "value": value}
+
+
+def _quantizer_command(mode: object) -> dict:
+    """One quantizer as `python -m cea_edge.quantize` saves it (its mode replaced)."""
+    config = {"num_bits": 8, "mode": mode, "signedness_to_force": True, "narrow_range": True, "half_range": False,
+              "scale_shape": (1,), "logarithm_scale": False, "is_quantized_on_export": False}
+    return {"hook_names_in_model": ["pre_hooks.intro/conv2d/0__1.0"], "module_path": "nncf.torch.quantization.layers",
+            "module_cls_name": "SymmetricQuantizer", "module_config": config}
+
+
+def crafted_nncf_config(rng: random.Random, target: Path) -> object:
+    """A QAT config with an `__nncf_enum__` naming a module/function, buried 0-4 containers deep at a random spot."""
+    evil: object = _crafted_enum(rng.choice(CRAFTED_CALLABLES), target)
+    for _ in range(rng.randint(0, 4)):
+        evil = rng.choice([lambda x: [x], lambda x: (1, x), lambda x: {"k": x}, lambda x: [{"a": [x]}]])(evil)
+    good_mode = {"__nncf_enum__": "nncf.common.quantization.structs:QuantizationScheme", "value": "symmetric"}
+    where = rng.choice(["top", "mode", "extra", "scale_shape", "second-command"])
+    commands = [_quantizer_command(good_mode)]
+    if where == "mode":
+        commands[0]["module_config"]["mode"] = evil
+    elif where == "extra":
+        commands[0]["extra"] = evil
+    elif where == "scale_shape":
+        commands[0]["module_config"]["scale_shape"] = (1, evil)
+    elif where == "second-command":
+        commands.append(_quantizer_command(evil))
+    config: dict = {"compression_state": commands}
+    if where == "top":
+        config["x"] = evil
+    return config
+
+
+def crafted_qat_checkpoint(path: Path, rng: random.Random, target: Path) -> Path:
+    from cea_edge.model import CEANet, get_preset
+    from cea_edge.model.checkpoint import save_checkpoint
+
+    save_checkpoint(path, CEANet(get_preset("tiny")), {}, quantization={
+        "scheme": "int8", "method": "qat", "nncf_config": crafted_nncf_config(rng, target)})
+    return path
+
+
+def _errors(outcome: Outcome) -> list[str]:
+    return [line for line in outcome.stderr.splitlines() if line.startswith("error:") or ": error:" in line]
+
+
+def refused(*checks: Callable[[Path], str | None]) -> Callable[[Outcome, Path], list[str]]:
+    """Expect exit 2 with exactly one error line, and every check (folder -> problem or None) passing."""
+    def expect(outcome: Outcome, folder: Path) -> list[str]:
+        problems = [] if outcome.code == 2 and len(_errors(outcome)) == 1 else [
+            f"expected a refusal (exit 2, one error line), got exit {outcome.code} with {len(_errors(outcome))} error lines"]
+        return problems + [why for check_ in checks if (why := check_(folder))]
+
+    return expect
+
+
+def kept(*checks: Callable[[Path], str | None]) -> Callable[[Outcome, Path], list[str]]:
+    """Either outcome is fine (a link to a folder may be written into, as a user's `runs -> /mnt/big` is),
+    but every check must pass: the link is still a link, nothing that was there changed or went."""
+    return lambda outcome, folder: [why for check_ in checks if (why := check_(folder))]
+
+
+def _entries_kept(where: Path) -> Callable[[Path], str | None]:
+    listing = set(os.listdir(where))
+    return lambda folder: None if listing <= set(os.listdir(where)) else f"'{where.name}' lost entries"
+
+
+def _absent(path: Path) -> Callable[[Path], str | None]:
+    return lambda folder: f"'{path.name}' was created (the crafted config ran)" if os.path.lexists(path) else None
+
+
+def _still_link(link: Path) -> Callable[[Path], str | None]:
+    target = os.readlink(link)
+    return lambda folder: None if link.is_symlink() and os.readlink(link) == target else f"link '{link.name}' was replaced"
+
+
+def _kind_kept(path: Path) -> Callable[[Path], str | None]:
+    import stat as stat_
+
+    kind = stat_.S_IFMT(os.lstat(path).st_mode)
+    rdev = os.lstat(path).st_rdev
+    return lambda folder: None if (stat_.S_IFMT(os.lstat(path).st_mode), os.lstat(path).st_rdev) == (kind, rdev) \
+        else f"'{path}' is no longer the same kind of file"
+
+
+def _no_checkpoint(where: str) -> Callable[[Path], str | None]:
+    return lambda folder: (f"a checkpoint was saved under '{where}'" if list((folder / where).rglob("*.pt"))
+                           else None) if (folder / where).exists() else None
+
+
+def _crafted_argv(cli: str, folder: Path, res: Resources, checkpoint: Path, rng: random.Random) -> list[str]:
+    if cli == "enhance":
+        return [str(good_photo(folder, rng)), "--model", str(checkpoint), *SMALL_MODEL, "-o", str(folder / "out.png")]
+    if cli == "evaluate":
+        return ["--checkpoint", str(checkpoint), "--suite", "aio-synth-mini", "--no-ssim"]
+    if cli == "export":
+        return _export("onnx", checkpoint=lambda f, r_, g: checkpoint)(folder, res, rng).argv
+    if cli == "quantize":
+        return _quantize(checkpoint=lambda f, r_, g: checkpoint)(folder, res, rng).argv
+    return [*ONE_STEP, "--out", str(folder / "run"), "--init", str(checkpoint)]
+
+
+def _crafted_case(name: str, cli: str, slow: bool = False) -> Case:
+    def build(folder: Path, res: Resources, rng: random.Random) -> Prepared:
+        target = folder / "created-by-the-config"
+        checkpoint = crafted_qat_checkpoint(folder / "crafted.pt", rng, target)
+        return Prepared(_crafted_argv(cli, folder, res, checkpoint, rng), expect=refused(_absent(target)))
+
+    return Case(name, cli, build, slow=slow)
+
+
+def _victim_folder(folder: Path, rng: random.Random) -> Path:
+    victim = _mkdir(folder / "victim")
+    save_image(victim / "keep.png", rng)
+    write(victim / "notes.txt", "not the command's to touch\n")
+    return victim
+
+
+def _special_output(cli: str, kind: str) -> Builder:
+    """An output path (file or folder, as the CLI takes) that is a link, a FIFO or a device node."""
+    def build(folder: Path, res: Resources, rng: random.Random) -> Prepared:
+        suffix = ".png" if cli == "enhance" else ".json"
+        if kind == "device":
+            out = Path(os.devnull)
+        elif kind == "fifo":
+            out = fifo(folder / f"out{suffix}")
+        elif kind == "link-to-file":
+            victim = save_image(folder / "victim.png", rng) if cli == "enhance" else write(folder / "victim.json", "{}")
+            out = _symlink(folder / f"out{suffix}", victim)
+        else:  # a link to a folder the user keeps things in
+            out = _symlink(folder / "out", _victim_folder(folder, rng))
+        checks = [_still_link(out)] if kind.startswith("link") else [_kind_kept(out)]
+        if kind == "link-to-folder":  # the files already there are hashed as inputs of the case
+            checks.append(_entries_kept(folder / "victim"))
+        if cli == "enhance":
+            argv = [str(good_photo(folder, rng)), *_model(res), "-o", str(out)]
+        elif cli == "evaluate":
+            argv = ["--checkpoint", str(res.checkpoint), "--suite", "aio-synth-mini", "--no-ssim", "--json", str(out)]
+        elif cli == "export":
+            argv = _export("onnx", "--out", str(out))(folder, res, rng).argv
+        elif cli == "train":
+            argv = _train("--out", str(out))(folder, res, rng).argv
+        else:
+            argv = _quantize("--out", str(out))(folder, res, rng).argv
+        return Prepared(argv, expect=kept(*checks) if kind == "link-to-folder" else refused(*checks))
+
+    return build
+
+
+NON_FINITE = {"train": [("--lr", v) for v in ("nan", "inf", "-inf", "1e30")] + [("--context-loss", v) for v in ("nan", "inf")],
+              "quantize": [("--lr", v) for v in ("nan", "inf", "1e30")]}
+ORIENTATION_FORMATS = ("tiff8", "jpeg", "png8", "webp-lossless")
+# The orientation cases in the default tier (the rest of the matrix is slow): one per format, both tag types.
+ORIENTATION_DEFAULT = {("jpeg", 6, "LONG"), ("tiff8", 8, "SHORT"), ("png8", 5, "LONG"), ("webp-lossless", 3, "SHORT")}
+
+
+def _non_finite(cli: str, flag: str, value: str) -> Builder:
+    base = _train if cli == "train" else _quantize
+    where = "run" if cli == "train" else "qat"
+    return lambda f, res, r: Prepared(base(flag, value)(f, res, r).argv, expect=refused(_no_checkpoint(where)))
+
+
+def _flag_named(flag: str) -> Callable[[Outcome, Path], list[str]]:
+    def expect(outcome: Outcome, folder: Path) -> list[str]:
+        errors = _errors(outcome)
+        return [] if errors and flag.lstrip("-").replace("-", "_") in errors[0].replace("-", "_") else [
+            f"the error does not name {flag}: {errors[:1]}"]
+
+    return expect
+
+
+def _both(*expects: Callable[[Outcome, Path], list[str]]) -> Callable[[Outcome, Path], list[str]]:
+    return lambda outcome, folder: [problem for expect in expects for problem in expect(outcome, folder)]
+
+
+def _orientation(fmt: str, orientation: int, tag_type: str) -> Builder:
+    """enhance of a photo stored turned (tag `orientation` of `tag_type`) and of the same photo stored upright:
+    both outputs upright (no Orientation other than 1 left in them) and alike."""
+    def build(folder: Path, res: Resources, rng: random.Random) -> Prepared:
+        from tests.test_photo_orientation import build as build_photo
+
+        turned, upright = build_photo(_mkdir(folder / "turned"), fmt, orientation, tag_type)
+        reference, _ = build_photo(_mkdir(folder / "upright"), fmt, 1, tag_type)
+        turned = turned.rename(folder / f"turned{turned.suffix}")
+        reference = reference.rename(folder / f"upright{reference.suffix}")
+        return Prepared([str(reference), str(turned), *_model(res), "-o", str(folder / "outs")],
+                        expect=_upright_outputs(fmt))
+
+    return build
+
+
+def _upright_outputs(fmt: str) -> Callable[[Outcome, Path], list[str]]:
+    def expect(outcome: Outcome, folder: Path) -> list[str]:
+        from cea_edge.photo_io import read_photo
+        from tests.test_photo_orientation import written_orientation
+
+        if outcome.code != 0:
+            return [f"expected success, got exit {outcome.code}"]
+        made = sorted((folder / "outs").iterdir()) if (folder / "outs").is_dir() else []
+        outs = {path.stem.removesuffix("_enhanced"): path for path in made}
+        if set(outs) != {"upright", "turned"}:
+            return [f"outputs {sorted(outs)}, expected upright and turned"]
+        problems = [f"'{p.name}' keeps Orientation {o}" for p in outs.values()
+                    if (o := written_orientation(p)) not in (None, 1)]
+        a, b = read_photo(outs["upright"]).pixels, read_photo(outs["turned"]).pixels
+        if a.shape != b.shape:
+            return problems + [f"turned output is {b.shape[:2]}, the upright one {a.shape[:2]}"]
+        error = np.abs(a.astype(np.float64) - b.astype(np.float64)).mean() / (257 if a.dtype == np.uint16 else 1)
+        limit = 25 if fmt in ("jpeg", "webp-lossless", "webp-lossy") or outs["turned"].suffix == ".webp" else 2
+        if error > limit:
+            problems.append(f"turned output differs from the upright one by {error:.1f} per sample (at most {limit})")
+        return problems
+
+    return expect
+
+
+def issue31_cases() -> list[Case]:
+    cases = [_crafted_case(f"{cli}-crafted-qat-{k}", cli, slow=k > 0) for cli in CLIS for k in range(3)]
+    specials = {"enhance": ("device", "fifo", "link-to-file", "link-to-folder"), "evaluate": ("device", "fifo", "link-to-file"),
+                "export": ("link-to-folder",), "train": ("link-to-folder", "device"), "quantize": ("link-to-folder",)}
+    for cli, kinds in specials.items():
+        for kind in kinds:
+            cases.append(Case(f"{cli}-special-out-{kind}", cli, _special_output(cli, kind), isolate=kind == "fifo",
+                              slow=cli in ("train", "quantize") and kind == "link-to-folder"))  # a whole run: 6 s, 3 min
+    for cli, flags in NON_FINITE.items():
+        for flag, value in flags:
+            build = _non_finite(cli, flag, value)
+            cases.append(Case(f"{cli}-non-finite{flag}={value}", cli, lambda f, res, r, b=build, fl=flag: _with_expect(
+                b(f, res, r), _flag_named(fl))))
+    for fmt in ORIENTATION_FORMATS:
+        for orientation in range(1, 9):
+            for tag_type in ("SHORT", "LONG"):
+                cases.append(Case(f"enhance-orientation-{fmt}-{orientation}-{tag_type}", "enhance",
+                                  _orientation(fmt, orientation, tag_type),
+                                  slow=(fmt, orientation, tag_type) not in ORIENTATION_DEFAULT))
+    return cases
+
+
+def _with_expect(prepared: Prepared, extra: Callable[[Outcome, Path], list[str]]) -> Prepared:
+    prepared.expect = extra if prepared.expect is None else _both(prepared.expect, extra)
+    return prepared
+
+
+def random_issue31_cases(count: int, seed: int = 0) -> list[Case]:
+    """`count` random cases of issue 31's classes (crafted configs through any CLI, non-finite flags,
+    orientations), drawn like random_cases: case k is the same for every count. In-process only."""
+    cases = []
+    for index in range(count):
+        rng = random.Random(f"31:{seed}:{index}")
+        kind = rng.choice(["crafted", "crafted", "non-finite", "orientation"])
+        name = f"random31-{seed}-{index}"
+        if kind == "crafted":
+            cli = rng.choice(CLIS)
+            cases.append(_crafted_case(f"{cli}-{name}-crafted", cli))
+        elif kind == "non-finite":
+            cli = rng.choice(sorted(NON_FINITE))
+            flag, value = rng.choice(NON_FINITE[cli] + [(flag, v) for flag, _ in NON_FINITE[cli] for v in ("1e300", "-nan")])
+            build = _non_finite(cli, flag, value)
+            cases.append(Case(f"{cli}-{name}-non-finite{flag}={value}", cli, lambda f, res, r, b=build, fl=flag: _with_expect(
+                b(f, res, r), _flag_named(fl))))
+        else:
+            fmt, orientation, tag = rng.choice(ORIENTATION_FORMATS), rng.randint(1, 8), rng.choice(["SHORT", "LONG"])
+            cases.append(Case(f"enhance-{name}-orientation-{fmt}-{orientation}-{tag}", "enhance",
+                              _orientation(fmt, orientation, tag)))
     return cases
 
 
@@ -766,7 +1049,21 @@ def check(case: Case, prepared: Prepared, outcome: Outcome, before: dict[Path, s
     for path in sorted(regular_files(folder)):
         if path not in before and (why := incomplete(path)):
             problems.append(f"'{path.relative_to(folder)}': {why}")
+    if prepared.expect is not None:
+        problems += prepared.expect(outcome, folder)
     return problems
+
+
+def outcome_class(outcome: Outcome) -> str:
+    """How a case ended, for the totals: refused with one error line, succeeded, or something else."""
+    errors = _errors(outcome)
+    if outcome.problems:
+        return "failed a check"
+    if outcome.code == 2 and len(errors) == 1:
+        return "refused-with-one-line"
+    if outcome.code == 0:
+        return "succeeded-as-expected"
+    return "other"
 
 
 @contextlib.contextmanager

@@ -1,7 +1,8 @@
 """Issue 12's fuzz pass: bad files, flags and paths thrown at every CLI (generator: tests/fuzz_cases.py).
 
 Each case asserts exit code 0 or 2, no traceback, at most the expected `error:` lines, no signal,
-inputs byte-identical afterwards and every new file complete. Most run in-process; .pte inputs,
+inputs byte-identical afterwards and every new file complete; issue 31's cases (crafted QAT configs,
+link/FIFO/device outputs, non-finite flags, EXIF/TIFF orientations) assert their outcome too. Most run in-process; .pte inputs,
 FIFOs and unbounded numbers in a subprocess (the costly ones beyond a representative few are
 `slow`). `python benchmarks/fuzz_cli.py --cases N` runs the same generator with N random cases more.
 """
@@ -26,7 +27,7 @@ def params(cases: list[Case]) -> list:
     out = []
     for case in cases:
         marks = []
-        if (case.isolate and case.name not in DEFAULT_ISOLATED) or case.name in SLOW:
+        if (case.isolate and case.name not in DEFAULT_ISOLATED) or case.name in SLOW or case.slow:
             marks.append(pytest.mark.slow)
         out.append(pytest.param(case, id=case.name, marks=marks))
     return out

@@ -138,7 +138,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = check_args(args)
     imported = [profile for path in args.imports for profile in load_import(path)]
     doc = profile(args.artifacts, settings, imported, quiet=args.quiet)
-    text = markdown(doc, settings.top)
+    try:
+        text = markdown(doc, settings.top)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:  # an imported file the schema check let through
+        if not imported:
+            raise
+        raise CeaError(f"--import: a profile in {', '.join(map(str, args.imports))} does not fit the tables "
+                       f"({type(error).__name__}: {str(error)[:120]}); import a JSON file written by "
+                       "python -m cea_edge.profile --json") from None
     if args.json:
         atomic_write_json(args.json, doc, replace=args.overwrite)
     if args.markdown:

@@ -13,6 +13,7 @@ from typing import Any
 
 from cea_edge.errors import CeaError
 from cea_edge.recipe_io import read_json
+from cea_edge.runtime.contract import GRAPHS
 
 SCHEMA = "cea-edge-profile/1"
 
@@ -114,6 +115,32 @@ _CORES_KEYS: dict[str, tuple] = {"count": (int,), "big": (int, type(None)), "lit
 _LOAD_KEYS: dict[str, tuple] = {"threads": (int,), "program_ms": (int, float), "methods_ms": (dict,)}
 
 
+# Optional fields the tables read: checked for type where present (null allowed).
+_MACHINE_KEYS: dict[str, tuple] = {"cpu": (str,), "arch": (str,), "os": (str,), "python": (str,), "logical_cpus": (int,),
+                                   "usable_cpus": (int,), "isa": (dict,), "runtimes": (dict,)}
+_LATENCY_OPTIONAL: dict[str, tuple] = {"compute_units": (str,), "gflops": (int, float), "peak_fp32_gflops": (int, float),
+                                       "peak_fraction": (int, float)}
+_END_TO_END_KEYS: dict[str, tuple] = {"megapixels": (int, float), "runs": (list,)}
+_END_TO_END_OPTIONAL: dict[str, tuple] = {"peak_rss_mb": (int, float), "baseline_rss_mb": (int, float)}
+_E2E_RUN_KEYS: dict[str, tuple] = {"mode": (str,), "threads": (int, type(None)), "seconds": (int, float),
+                                   "ms_per_mp": (int, float), "model_seconds": (int, float)}
+
+
+def _check_optional(item: dict[str, Any], keys: dict[str, tuple], where: str) -> None:
+    _check(item, {k: (*types, type(None)) for k, types in keys.items() if k in item}, where)
+
+
+def _check_measures(item: dict[str, Any], where: str) -> None:
+    """Every number in a row that the tables print is finite and not negative; counts are >= 1."""
+    for key, value in item.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if value != value or value in (float("inf"), float("-inf")) or value < 0:
+            raise ValueError(f"{where}.{key} is {value}, not a finite number >= 0")
+        if key in ("runs", "threads", "calls", "tile") and value < 1:
+            raise ValueError(f"{where}.{key} is {value}, expected at least 1")
+
+
 def _check(item: Any, keys: dict[str, tuple], where: str) -> None:
     if not isinstance(item, dict):
         raise ValueError(f"{where} is not an object")
@@ -137,16 +164,38 @@ def validate(data: Any, source: str) -> dict[str, Any]:
             raise ValueError("'profiles' is not a non-empty list")
         for i, profile in enumerate(profiles):
             _check(profile, _PROFILE_KEYS, f"profiles[{i}]")
+            _check_measures({k: profile[k] for k in ("tile", "context_size")}, f"profiles[{i}]")
+            _check_optional(profile["machine"], _MACHINE_KEYS, f"profiles[{i}].machine")
+            if profile["end_to_end"] is not None:
+                _check(profile["end_to_end"], _END_TO_END_KEYS, f"profiles[{i}].end_to_end")
+                _check_optional(profile["end_to_end"], _END_TO_END_OPTIONAL, f"profiles[{i}].end_to_end")
+                _check_measures(profile["end_to_end"], f"profiles[{i}].end_to_end")
+                for j, run in enumerate(profile["end_to_end"]["runs"]):
+                    _check(run, _E2E_RUN_KEYS, f"profiles[{i}].end_to_end.runs[{j}]")
+                    _check_measures(run, f"profiles[{i}].end_to_end.runs[{j}]")
+            census = profile["census"]
+            if census is not None and not all(isinstance(m, dict) for m in (census.get("methods") or {}).values()
+                                               if isinstance(census.get("methods") or {}, dict)):
+                raise ValueError(f"profiles[{i}].census.methods holds something other than objects")
             if "cores" in profile["machine"]:
                 _check(profile["machine"]["cores"], _CORES_KEYS, f"profiles[{i}].machine.cores")
             for j, load in enumerate(profile.get("load") or []):
                 _check(load, _LOAD_KEYS, f"profiles[{i}].load[{j}]")
             for j, row in enumerate(profile["latency"]):
                 _check(row, _LATENCY_KEYS, f"profiles[{i}].latency[{j}]")
+                _check_optional(row, _LATENCY_OPTIONAL, f"profiles[{i}].latency[{j}]")
+                _check_measures(row, f"profiles[{i}].latency[{j}]")
+                if row["graph"] not in GRAPHS:
+                    raise ValueError(f"profiles[{i}].latency[{j}].graph is {row['graph']!r}, not one of {', '.join(GRAPHS)}")
             for j, breakdown in enumerate(profile["ops"]):
                 _check(breakdown, _OPS_KEYS, f"profiles[{i}].ops[{j}]")
+                _check_optional(breakdown, {"threads": (int,)}, f"profiles[{i}].ops[{j}]")
+                _check_measures(breakdown, f"profiles[{i}].ops[{j}]")
+                if breakdown["graph"] not in GRAPHS:
+                    raise ValueError(f"profiles[{i}].ops[{j}].graph is {breakdown['graph']!r}, not one of {', '.join(GRAPHS)}")
                 for k, record in enumerate(breakdown["records"]):
                     _check(record, _RECORD_KEYS, f"profiles[{i}].ops[{j}].records[{k}]")
+                    _check_measures(record, f"profiles[{i}].ops[{j}].records[{k}]")
     except ValueError as error:
         raise CeaError(f"--import '{source}' is not a cea-edge profile ({error}); import a JSON file written by "
                        "python -m cea_edge.profile --json (or converted to its schema)") from None

@@ -161,6 +161,17 @@ def open_onnx(path: Path, threads: int | None, trace: bool = False) -> Backend:
         except Exception as error:  # noqa: BLE001 -- onnxruntime raises its own types for bad files
             raise CeaError(f"'{file}' is not a loadable ONNX model ({str(error).splitlines()[0][:160]})") from None
 
+    def check_names(file: Path, opened: Any, factor_inputs: int = 0, context: bool = False) -> None:
+        """The graph's own input/output names and counts are what the runner feeds and fetches (a tampered
+        file otherwise fails at the first tile, deep inside onnxruntime)."""
+        inputs, produced = [i.name for i in opened.get_inputs()], [o.name for o in opened.get_outputs()]
+        outputs_ok = (produced and len(produced) % 3 == 0) if context else OUTPUT_NAME in produced
+        if inputs[:1] != [INPUT_NAME] or len(inputs) != 1 + factor_inputs or not outputs_ok:
+            wanted = f"'{INPUT_NAME}'" + (f" and {factor_inputs} factors" if factor_inputs else "")
+            gives = "factors and routing maps (3 per adapter)" if context else repr(OUTPUT_NAME)
+            raise CeaError(f"'{file}' is not the graph its metadata says: it takes {inputs[:8]} and gives {produced[:8]}, "
+                           f"not {wanted} -> {gives}; the file is damaged: export it again")
+
     session = session_for(path)
     meta = session.get_modelmeta().custom_metadata_map
     info = ArtifactInfo.from_strings(meta, str(path))
@@ -170,6 +181,7 @@ def open_onnx(path: Path, threads: int | None, trace: bool = False) -> Backend:
     if len(shape) != 4 or any(isinstance(side, int) and side != info.tile for side in shape[2:]):
         raise CeaError(f"'{path}': its metadata says tile {info.tile} but its graph takes {shape}; the file is damaged: "
                        "export it again")
+    check_names(path, session)
     backend = _from_info("onnxruntime", info, lambda tiles: session.run([OUTPUT_NAME], {INPUT_NAME: tiles})[0])
     context_file, global_file = sibling_path(path, CONTEXT_GRAPH), sibling_path(path, GLOBAL_GRAPH)
     if info.context_size and context_file.is_file() and global_file.is_file():
@@ -179,6 +191,8 @@ def open_onnx(path: Path, threads: int | None, trace: bool = False) -> Backend:
             check_sibling(info, path, graph, file, sibling.get_modelmeta().custom_metadata_map)
         factor_inputs = [i.name for i in global_session.get_inputs()][1:]
         context_outputs = [o.name for o in context_session.get_outputs()]
+        check_names(context_file, context_session, context=True)
+        check_names(global_file, global_session, factor_inputs=2 * (len(context_outputs) // 3))
         backend.context_size, backend.adapters = info.context_size, len(context_outputs) // 3
         backend._context = lambda image: context_session.run(context_outputs, {INPUT_NAME: image})
         backend._run_global = lambda tiles, factors: global_session.run(
@@ -335,8 +349,8 @@ def open_checkpoint(path: Path, threads: int | None, tile: int, overlap: int, co
         with torch.no_grad():
             return model(torch.from_numpy(image).to(device), pairs, full_output=full_output)
 
-    def host(tensor: Any) -> np.ndarray:
-        return tensor.cpu().numpy()
+    def host(tensor: Any) -> np.ndarray:  # detached: a static adapter's factors are its parameters themselves
+        return tensor.detach().cpu().numpy()
 
     def context_outputs(image: np.ndarray) -> list[np.ndarray]:
         output = infer(image, full_output=True)
