@@ -23,6 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
+from cea_edge.data.photos import read_photo  # uint8 RGB, upright: the benchmarks are 8-bit
 from cea_edge.errors import CeaError, check_threads, run_cli
 from cea_edge.metrics import psnr
 
@@ -53,16 +54,6 @@ def set_images(folder: Path, name: str) -> list[Path]:
     return images
 
 
-def read_rgb8(path: Path) -> np.ndarray:
-    from cea_edge.photo_io import read_photo
-
-    photo = read_photo(path)
-    pixels = photo.pixels
-    if pixels.dtype != np.uint8:  # 16-bit sources: the benchmarks are 8-bit
-        pixels = (pixels.astype(np.float64) / np.iinfo(pixels.dtype).max * 255 + 0.5).astype(np.uint8)
-    return np.ascontiguousarray(pixels[..., :3])
-
-
 def noisy_input(clean: np.ndarray, sigma: float, seed: tuple[int, ...]) -> np.ndarray:
     """The benchmark's input: clean + N(0, sigma) on the 0-255 scale, rounded and clipped to uint8."""
     noise = np.random.default_rng(seed).standard_normal(clean.shape) * sigma
@@ -78,7 +69,7 @@ def score_set(backend, model: str, images: list[Path], name: str, sigma: int, mo
 
     inputs, outputs = [], []
     for path in images:
-        clean = read_rgb8(path)
+        clean = read_photo(path)
         noisy = noisy_input(clean, sigma, (sigma, _name_seed(path.name)))
         restored = restore_photo(noisy, backend, mode=mode).pixels
         inputs.append(psnr(clean, noisy, 255.0))
@@ -95,7 +86,7 @@ def panel(backend, images: list[Path], out: Path, mode: str, replace: bool, widt
 
     rows = []
     for path in images:
-        noisy = read_rgb8(path)
+        noisy = read_photo(path)
         restored = restore_photo(noisy, backend, mode=mode).pixels
         pair = Image.fromarray(np.concatenate([noisy, np.full((noisy.shape[0], 8, 3), 255, np.uint8), restored], 1))
         rows.append(pair.resize((2 * width + 8, round(pair.height * (2 * width + 8) / pair.width)), Image.LANCZOS))
