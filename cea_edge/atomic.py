@@ -196,11 +196,31 @@ def atomic_write_json(path: str | Path, data: Any, *, replace: bool = True) -> P
     return atomic_write(path, lambda stream: stream.write(text.encode("utf-8")), replace=replace)
 
 
+def _probe_writable(folder: Path) -> None:
+    """Prove ``folder`` writable by creating a file in it (root ignores mode bits, so they prove nothing).
+
+    On Linux the file is unnamed (O_TMPFILE): nothing ever appears in the user's folder, even when
+    SIGTERM lands mid-probe (a named probe was once left behind that way). Where the filesystem
+    has no unnamed files, a named probe, removed at once.
+    """
+    unnamed = getattr(os, "O_TMPFILE", None)
+    if unnamed is not None:
+        try:
+            os.close(os.open(folder, unnamed | os.O_WRONLY, 0o600))
+            return
+        except OSError as error:
+            if error.errno not in (errno.EOPNOTSUPP, errno.ENOTSUP, errno.EISDIR, errno.EINVAL):
+                raise
+    handle, probe = _create_temporary(folder, "write-check", folder)
+    try:
+        os.close(handle)
+    finally:
+        probe.unlink(missing_ok=True)
+
+
 def _check_writable(folder: Path, what: str, flag: str) -> None:
     try:
-        handle, probe = _create_temporary(folder, "write-check", folder)
-        os.close(handle)
-        probe.unlink()
+        _probe_writable(folder)
     except (OSError, CeaError) as error:
         reason = error.strerror if isinstance(error, OSError) else str(error)
         raise CeaError(f"{what} '{folder}' is not writable ({reason}); pass {flag} with a folder you can write to") from None

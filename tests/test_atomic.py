@@ -269,3 +269,25 @@ def test_ctrl_c_still_exits_130(capsys):
         raise KeyboardInterrupt
 
     assert run_cli(main, []) == 130 and capsys.readouterr().err == "interrupted\n"
+
+
+def test_the_writability_probe_never_names_a_file_in_the_users_folder(tmp_path, monkeypatch):
+    """check_output_dir proves a folder writable with an unnamed file (Linux O_TMPFILE): a SIGTERM
+    mid-probe once left a named probe behind (a flaky export test found it). Where unnamed files
+    do not exist, a named probe is made and removed."""
+    import cea_edge.atomic as atomic
+
+    opened = []
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda path, flags, *rest: opened.append((str(path), flags)) or
+                        real_open(path, flags, *rest))
+    atomic.check_output_dir(tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
+    if hasattr(os, "O_TMPFILE"):
+        assert opened and all(path == str(tmp_path) and flags & os.O_TMPFILE == os.O_TMPFILE for path, flags in opened), \
+            "a named file was created in the user's folder"
+    # The fallback: a named probe, removed again.
+    monkeypatch.delattr(os, "O_TMPFILE", raising=False)
+    opened.clear()
+    atomic.check_output_dir(tmp_path / "out")
+    assert list(tmp_path.iterdir()) == [] and any(".write-check." in path for path, _ in opened)
