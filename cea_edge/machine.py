@@ -20,8 +20,12 @@ from cea_edge.errors import usable_cpus
 
 # The features that decide which fp32 / int8 kernels a runtime picks (x86 flags and ARM Features).
 X86_FEATURES = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8",
-                "amx_bf16")
-ARM_FEATURES = ("asimd", "asimddp", "i8mm", "sve", "bf16")
+                "amx_bf16", "avx512_fp16")
+ARM_FEATURES = ("asimd", "asimddp", "i8mm", "sve", "bf16", "asimdhp")
+# Flags of native fp16 arithmetic (not just conversion: F16C only converts): without one, an fp16
+# graph computes in fp32 with conversions around it, slower than fp32 itself.
+FP16_ARITHMETIC = ("avx512_fp16", "asimdhp")
+INT8_DOT = ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm")  # int8 dot-product instructions
 RUNTIMES = ("torch", "onnxruntime", "executorch", "coremltools", "numpy")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 CPUINFO = Path("/proc/cpuinfo")
@@ -88,6 +92,30 @@ def machine_info() -> dict:
         "runtimes": {package: _version(package) for package in RUNTIMES},
         "thread_env": {name: os.environ[name] for name in THREAD_VARIABLES if name in os.environ},
     }
+
+
+def fp16_native(machine: dict) -> bool | None:
+    """Whether ``machine`` (machine_info()) has fp16 arithmetic; None where its flags are unknown."""
+    isa = machine.get("isa") or {}
+    return any(isa.get(flag) for flag in FP16_ARITHMETIC) if isa else None
+
+
+def isa_notes(machine: dict) -> list[str]:
+    """What this machine's ISA means for the precisions, in words (the report's and profile's caveats)."""
+    isa = machine.get("isa") or {}
+    if not isa:
+        return ["ISA unknown (the OS lists no CPU flags): whether int8 or fp16 pays cannot be told from it"]
+    notes = []
+    dot = [flag for flag in INT8_DOT if isa.get(flag)]
+    if dot:
+        notes.append(f"int8 dot-product instructions present ({', '.join(dot)}): int8 kernels can beat fp32 here")
+    else:
+        notes.append("no int8 dot-product instructions (no VNNI / dotprod): int8 kernels gain little or nothing over "
+                     "fp32 here; on a CPU with them (AVX-512 VNNI, ARMv8.2 dotprod: most phones) int8 pays more")
+    if not fp16_native(machine):
+        notes.append("no native fp16 arithmetic: fp16 graphs run emulated (converted to fp32 around each op), slower "
+                     "than fp32 here; on phones with ARMv8.2 fp16 they run natively")
+    return notes
 
 
 @dataclass(frozen=True)

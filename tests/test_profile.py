@@ -71,6 +71,8 @@ def check_end_to_end(profile: dict, modes: tuple[str, ...] = ("global", "tile"))
     assert [(r["mode"], r["threads"]) for r in e2e["runs"]] == [(m, 1) for m in modes]
     for run in e2e["runs"]:
         assert run["ms_per_mp"] == pytest.approx(run["seconds"] * 1e3 / e2e["megapixels"])
+        # Three timed runs (the default --repeats): the row is the median run, every run kept for the spread.
+        assert len(run["ms_per_mp_runs"]) == 3 and run["ms_per_mp"] == pytest.approx(sorted(run["ms_per_mp_runs"])[1])
         assert 0 < run["model_seconds"] <= run["seconds"]
     assert 0 < e2e["baseline_rss_mb"] <= e2e["peak_rss_mb"] < 4096
 
@@ -235,6 +237,7 @@ def test_onnx_fp32_profile(export_once, session_checkpoint, tmp_path, capsys):
     assert profile["census"] is None and profile["not_measured"] == []
     assert f"| {artifact.name} | onnxruntime (fp32) | M1 | 1 | forward |" in text
     assert "## Top 5 operators by time" in text and "| Conv | CPU |" in text and "## End to end" in text
+    assert "ms/MP min–max" in text and "(n=3)" in text and "- M1: " in text, "spread and the ISA's meaning shown"
 
 
 def test_checkpoint_profile_through_torch_profiler(session_checkpoint, tmp_path, capsys):

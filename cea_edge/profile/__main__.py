@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="thread counts (default: 1 and 2, at most the CPUs this process may use)")
     parser.add_argument("--photo-mp", type=float, default=12.0,
                         help="megapixels of the end-to-end photo (default 12; 0: skip end to end and peak RSS)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="end-to-end runs per mode and thread count, for the median and spread (default 3)")
     parser.add_argument("--modes", nargs="+", choices=CONTEXT_MODES, default=list(CONTEXT_MODES),
                         help="context modes of the end-to-end run (default: global tile)")
     parser.add_argument("--ops", action=argparse.BooleanOptionalAction, default=True,
@@ -73,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_args(args: argparse.Namespace) -> Settings:
     """Every flag and path a user can get wrong, before any work."""
-    for flag, value, low in (("--runs", args.runs, 1), ("--warmup", args.warmup, 0), ("--top", args.top, 1),
+    for flag, value, low in (("--runs", args.runs, 1), ("--repeats", args.repeats, 1), ("--warmup", args.warmup, 0), ("--top", args.top, 1),
                              ("--tile", args.tile, 1), ("--overlap", args.overlap, 0), ("--context-size", args.context_size, 0)):
         if value < low:
             raise CeaError(f"{flag} {value}: must be at least {low}")
@@ -99,7 +101,8 @@ def check_args(args: argparse.Namespace) -> Settings:
     if len(outputs) == 2 and Path(args.json).resolve() == Path(args.markdown).resolve():
         raise CeaError(f"--json and --markdown name the same file '{args.json}'; give two names")
     return Settings(args.runs, args.warmup, threads, args.photo_mp, tuple(dict.fromkeys(args.modes)), args.ops, args.top,
-                    args.tile, args.overlap, args.context_size, tuple(args.compute_units or coreml.COMPUTE_UNITS))
+                    args.tile, args.overlap, args.context_size, tuple(args.compute_units or coreml.COMPUTE_UNITS),
+                    args.repeats)
 
 
 def profile(artifacts: list[Path], settings: Settings, imported: list[dict[str, Any]], quiet: bool = True

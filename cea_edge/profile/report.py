@@ -57,26 +57,41 @@ def _latency(doc: dict[str, Any], labels: dict[str, str]) -> list[str]:
                    "fp32 peak", "of peak"], rows)
 
 
-def _end_to_end(doc: dict[str, Any]) -> list[str]:
+def _spread(runs: list[float]) -> str:
+    return f"{min(runs):.1f}–{max(runs):.1f} (n={len(runs)})" if runs else "– (n=1)"
+
+
+def _end_to_end(doc: dict[str, Any], labels: dict[str, str]) -> list[str]:
     rows = []
     for p in doc["profiles"]:
         e2e = p.get("end_to_end")
+        machine = labels[json.dumps(p["machine"], sort_keys=True)]
         for r in (e2e or {}).get("runs", []):
-            rows.append([Path(p["artifact"]).name, f"{e2e['megapixels']:.2f} MP", r["mode"], r["threads"] or "–",
-                         _number(r["seconds"], 3), _number(r["ms_per_mp"], 1), _number(r["model_seconds"], 3),
-                         _number(e2e.get("peak_rss_mb"), 0), _number(e2e.get("baseline_rss_mb"), 0)])
-    return _table(["artifact", "photo", "mode", "threads", "seconds", "ms/MP", "in runtime (s)", "peak RSS MB",
-                   "RSS before model MB"], rows)
+            rows.append([Path(p["artifact"]).name, machine, f"{e2e['megapixels']:.2f} MP", r["mode"], r["threads"] or "–",
+                         _number(r["seconds"], 3), _number(r["ms_per_mp"], 1), _spread(r.get("ms_per_mp_runs") or []),
+                         _number(r["model_seconds"], 3), _number(e2e.get("peak_rss_mb"), 0),
+                         _number(e2e.get("baseline_rss_mb"), 0)])
+    return _table(["artifact", "machine", "photo", "mode", "threads", "seconds (median run)", "ms/MP (median)",
+                   "ms/MP min–max", "in runtime (s)", "peak RSS MB", "RSS before model MB"], rows)
 
 
-def _top(doc: dict[str, Any], top: int) -> list[str]:
+def _isa_notes(doc: dict[str, Any], labels: dict[str, str]) -> list[str]:
+    """What each machine's ISA means for int8 and fp16 (a timing says little without it)."""
+    from cea_edge.machine import isa_notes
+
+    seen = {json.dumps(m, sort_keys=True): m for m in [doc["machine"], *(p["machine"] for p in doc["profiles"])]}
+    return [f"- {labels[key]}: {note}" for key, machine in seen.items() for note in isa_notes(machine)]
+
+
+def _top(doc: dict[str, Any], top: int, labels: dict[str, str]) -> list[str]:
     lines = []
     for p in doc["profiles"]:
+        machine = labels[json.dumps(p["machine"], sort_keys=True)]
         for breakdown in p["ops"]:
             ranked = top_ops(breakdown, top)
             if not ranked:
                 continue
-            lines += ["", f"**{Path(p['artifact']).name}** `{breakdown['graph']}` — {breakdown['source']}, "
+            lines += ["", f"**{Path(p['artifact']).name}** `{breakdown['graph']}` on {machine} — {breakdown['source']}, "
                           f"{breakdown.get('threads') or '–'} thread(s), {breakdown['runs']} runs", ""]
             lines += _table(["op type", "where", "calls/run", "ms/run", "share"],
                             [[r["type"], r["where"], _number(r["calls_per_run"], 1), _number(r["ms_per_run"], 3),
@@ -111,6 +126,7 @@ def markdown(doc: dict[str, Any], top: int) -> str:
     here = labels[json.dumps(doc["machine"], sort_keys=True)]
     lines = [f"# cea-edge profile ({doc['schema']}, {doc['created']})", "", "## Machines", ""]
     lines += _machines(doc, labels)
+    lines += ["", *_isa_notes(doc, labels)]
     others, usable = doc["settings"].get("other_cpus"), doc["machine"].get("usable_cpus", 1)
     if others is not None and others > BUSY_NEIGHBOURS:
         lines += ["", f"Other processes kept {others:.2f} of {usable} usable CPU(s) busy on average while {here} "
@@ -120,11 +136,13 @@ def markdown(doc: dict[str, Any], top: int) -> str:
         lines += _table(["threads", "fp32 GFLOP/s", "int8 GOP/s"],
                         [[p["threads"], _number(p.get("fp32_gflops"), 1), _number(p.get("int8_gops"), 1)]
                          for p in doc["peaks"]])
-    lines += ["", "## Latency per call (one tile; context: one context image)", ""] + _latency(doc, labels)
+    lines += ["", "## Latency per call (one tile; context: one context image; median and p10–p90 of the timed calls)",
+              ""] + _latency(doc, labels)
     if any(p.get("end_to_end") for p in doc["profiles"]):
-        lines += ["", "## End to end (restore_photo, synthetic photo; peak RSS of a fresh process per artifact)", ""]
-        lines += _end_to_end(doc)
-    top_lines = _top(doc, top)
+        lines += ["", "## End to end (restore_photo, synthetic photo, the median of the repeated runs after a warm-up, "
+                      "with their min–max; peak RSS of a fresh process per artifact)", ""]
+        lines += _end_to_end(doc, labels)
+    top_lines = _top(doc, top, labels)
     if top_lines:
         lines += ["", f"## Top {top} operators by time", *top_lines]
     census = _census(doc)

@@ -32,6 +32,7 @@ class Settings:
     overlap: int = 32
     context_size: int = 512
     compute_units: tuple[str, ...] = coreml.COMPUTE_UNITS  # Core ML on macOS only
+    repeats: int = 3  # end-to-end runs per mode and thread count: a median and a spread, never one run
 
 
 def steps(path: Path, settings: Settings) -> int:
@@ -130,11 +131,12 @@ def profile_coreml(path: Path, settings: Settings, machine: dict[str, Any], step
     static["compute_plans"] = plans
     profile = ArtifactProfile(str(path), "coreml", "core ml", info.precision, info.preset, info.tile, info.context_size,
                               machine, gflop_per_tile=gflop_per_tile(info.preset, info.tile), latency=rows,
-                              census=static, not_measured=missing)
+                              census=static, not_measured=missing, source_sha256=info.source_sha256 or None)
     add_gflops(rows, profile.gflop_per_tile, {})
     if settings.photo_mp > 0 and not coreml.unavailable():
         profile.end_to_end = end_to_end(EndToEndJob(str(path), (None,), settings.modes, settings.photo_mp,
-                                                    settings.tile, settings.overlap, settings.context_size))
+                                                    settings.tile, settings.overlap, settings.context_size,
+                                                    repeats=settings.repeats))
     profile.not_measured.append("per-op times: Core ML has no per-op profiler reachable from Python "
                                 "(the compute plan gives per-op device and estimated cost on macOS)")
     step("core ml")
@@ -154,7 +156,8 @@ def profile_artifact(path: Path, settings: Settings, machine: dict[str, Any], pe
     add_gflops(rows, gflop, peaks)
     profile = ArtifactProfile(str(path), kind, backend.name, backend.precision, preset, backend.tile,
                               backend.context_size if backend.global_mode else 0, machine, gflop_per_tile=gflop,
-                              latency=rows, census=static)
+                              latency=rows, census=static,
+                              source_sha256=(backend.info.source_sha256 or None) if backend.info else None)
     if gflop is None:
         profile.not_measured.append(f"GFLOP/s: preset '{preset}' is not one this cea-edge knows, so the model's "
                                     "FLOPs are unknown")
@@ -168,7 +171,8 @@ def profile_artifact(path: Path, settings: Settings, machine: dict[str, Any], pe
     modes = tuple(m for m in settings.modes if m == "tile" or backend.global_mode)
     if settings.photo_mp > 0 and modes:
         profile.end_to_end = end_to_end(EndToEndJob(str(path), settings.threads, modes, settings.photo_mp,
-                                                    settings.tile, settings.overlap, settings.context_size))
+                                                    settings.tile, settings.overlap, settings.context_size,
+                                                    repeats=settings.repeats))
         step("end to end")
     elif settings.photo_mp <= 0:
         profile.not_measured.append("end-to-end photo and peak RSS: skipped (--photo-mp 0)")

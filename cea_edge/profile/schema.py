@@ -41,6 +41,9 @@ class EndToEndRun:
     seconds: float
     ms_per_mp: float
     model_seconds: float  # inside the runtime's calls; the rest is tiling, blending, conversion
+    # Every timed run's ms/MP (seconds and ms_per_mp above: the median run); one entry in files of
+    # before the repeats, or none in files written elsewhere.
+    ms_per_mp_runs: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -88,6 +91,9 @@ class ArtifactProfile:
     ops: list[OpBreakdown] = field(default_factory=list)
     census: dict[str, Any] | None = None
     not_measured: list[str] = field(default_factory=list)
+    # The fp32 checkpoint the artifact's weights descend from (its metadata): what the trade-off
+    # report checks an imported profile against; absent from files written before it or elsewhere.
+    source_sha256: str | None = None
 
 
 def document(machine: dict[str, Any], peaks: list[dict[str, Any]], settings: dict[str, Any],
@@ -102,6 +108,7 @@ _PROFILE_KEYS: dict[str, tuple] = {
     "context_size": (int,), "machine": (dict,), "latency": (list,), "ops": (list,), "not_measured": (list,),
     "end_to_end": (dict, type(None)), "census": (dict, type(None)),
 }
+_PROFILE_OPTIONAL: dict[str, tuple] = {"source_sha256": (str,)}
 _LATENCY_KEYS: dict[str, tuple] = {"graph": (str,), "threads": (int, type(None)), "runs": (int,),
                                    "median_ms": (int, float), "p10_ms": (int, float), "p90_ms": (int, float)}
 _OPS_KEYS: dict[str, tuple] = {"graph": (str,), "runs": (int,), "source": (str,), "records": (list,)}
@@ -141,6 +148,19 @@ def _check_measures(item: dict[str, Any], where: str) -> None:
             raise ValueError(f"{where}.{key} is {value}, expected at least 1")
 
 
+def _check_series(item: dict[str, Any], key: str, where: str) -> None:
+    """An optional list of finite numbers >= 0 (the repeats of a timing)."""
+    if key not in item:
+        return
+    values = item[key]
+    if not isinstance(values, list):
+        raise ValueError(f"{where}.{key} is {type(values).__name__}, expected a list of numbers")
+    for index, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{where}.{key}[{index}] is {type(value).__name__}, expected a number")
+    _check_measures({f"{key}[{index}]": value for index, value in enumerate(values)}, where)
+
+
 def _check(item: Any, keys: dict[str, tuple], where: str) -> None:
     if not isinstance(item, dict):
         raise ValueError(f"{where} is not an object")
@@ -165,6 +185,7 @@ def validate(data: Any, source: str) -> dict[str, Any]:
         for i, profile in enumerate(profiles):
             _check(profile, _PROFILE_KEYS, f"profiles[{i}]")
             _check_measures({k: profile[k] for k in ("tile", "context_size")}, f"profiles[{i}]")
+            _check_optional(profile, _PROFILE_OPTIONAL, f"profiles[{i}]")
             _check_optional(profile["machine"], _MACHINE_KEYS, f"profiles[{i}].machine")
             if profile["end_to_end"] is not None:
                 _check(profile["end_to_end"], _END_TO_END_KEYS, f"profiles[{i}].end_to_end")
@@ -173,6 +194,7 @@ def validate(data: Any, source: str) -> dict[str, Any]:
                 for j, run in enumerate(profile["end_to_end"]["runs"]):
                     _check(run, _E2E_RUN_KEYS, f"profiles[{i}].end_to_end.runs[{j}]")
                     _check_measures(run, f"profiles[{i}].end_to_end.runs[{j}]")
+                    _check_series(run, "ms_per_mp_runs", f"profiles[{i}].end_to_end.runs[{j}]")
             census = profile["census"]
             if census is not None and not all(isinstance(m, dict) for m in (census.get("methods") or {}).values()
                                                if isinstance(census.get("methods") or {}, dict)):
