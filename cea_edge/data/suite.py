@@ -26,7 +26,7 @@ CASE_TABLES: dict[str, dict[str, DegradationCase]] = {"synthetic": CASES, "camer
 class SuiteSpec:
     name: str
     photos: tuple[str, ...]
-    crop: int
+    crop: int  # side of the centre crop; 0: the whole photo
     seed: int
     cases: tuple[str, ...] = tuple(CASES)
     case_table: str = "synthetic"  # a key of CASE_TABLES
@@ -47,6 +47,9 @@ SUITES: dict[str, SuiteSpec] = {
     "aio-synth": SuiteSpec("aio-synth", EVAL_PHOTOS, crop=256, seed=2026),
     # Progress monitoring during training (smaller, same held-out photos and cases).
     "aio-synth-mini": SuiteSpec("aio-synth-mini", EVAL_PHOTOS[:2], crop=128, seed=7),
+    # The same photos and cases whole (0.13-0.37 MP each, 1.6 MP in all): what the tiled runtime meets in use --
+    # several tiles, their seams and the global context of a whole photo -- for the trade-off report.
+    "aio-whole": SuiteSpec("aio-whole", EVAL_PHOTOS, crop=0, seed=2028),
     # Real photos through the camera-realistic cases (clean and mild included): the held-out corpus photos.
     "aio-photo": SuiteSpec("aio-photo", (), crop=256, seed=2027, cases=tuple(PHOTO_CASES), case_table="camera",
                            corpus=True),
@@ -82,7 +85,7 @@ def build_suite(spec: SuiteSpec | str, photo_folder: Path | None = None) -> list
     table = CASE_TABLES[spec.case_table]
     samples = []
     for photo_index, (photo, image) in enumerate(suite_photos(spec, photo_folder)):
-        clean = center_crop(image, spec.crop)
+        clean = np.ascontiguousarray(image) if spec.crop == 0 else center_crop(image, spec.crop)
         for case_index, case_name in enumerate(spec.cases):
             case = table[case_name]
             rng = np.random.default_rng([spec.seed, photo_index, case_index])

@@ -14,7 +14,7 @@ import json
 import shlex
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
@@ -27,11 +27,12 @@ from cea_edge.named_files import path_under
 from cea_edge.report import document as doc
 from cea_edge.report.grid import PRECISIONS, TARGETS, grid
 
-OUTPUTS = ("report.md", "report.html", "report.json", "pareto.png", "quality.png", "threads.png", "crops.png")
+OUTPUTS = ("report.md", "report.html", "report.json", "pareto.png", "drops.png", "threads.png", "crops.png",
+           "difference.png", "seam.png")
 FULL = {"targets": list(TARGETS), "precisions": list(PRECISIONS), "tiles": [128, 256, 512], "threads": [1, 2],
-        "suite": "aio-synth", "photo_mp": 12.0, "runs": 10, "parity_set": "standard"}
+        "suite": "aio-whole", "photo_mp": 12.0, "runs": 10, "repeats": 3, "parity_set": "standard"}
 QUICK = {"targets": ["onnx", "executorch"], "precisions": ["fp32", "int8"], "tiles": [256], "threads": [1, 2],
-         "suite": "aio-synth-mini", "photo_mp": 2.0, "runs": 5, "parity_set": "smoke"}
+         "suite": "aio-synth-mini", "photo_mp": 2.0, "runs": 5, "repeats": 3, "parity_set": "smoke"}
 FAST_DROP_DB, SMALL_DROP_DB = 0.1, 0.2  # the issue's goals: within 0.1 dB (fastest), 0.2 dB (smallest)
 
 
@@ -67,9 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--add-profile", type=Path, action="append", default=[], metavar="PROFILE.json",
                         help="profiles taken elsewhere (python -m cea_edge.profile --json schema) as extra rows")
     parser.add_argument("--baseline", type=Path, metavar="OLD/report.json", help="add deltas against an earlier report")
-    parser.add_argument("--suite", help="quality suite (default aio-synth; --quick: aio-synth-mini)")
+    parser.add_argument("--suite", help="quality suite (default aio-whole: the held-out photos whole, at each cell's "
+                                        "tile; --quick: aio-synth-mini)")
     parser.add_argument("--photo-mp", type=float, help="end-to-end photo size in MP (default 12; --quick: 2)")
     parser.add_argument("--runs", type=int, help="timed calls per graph and thread count (default 10; --quick: 5)")
+    parser.add_argument("--repeats", type=int,
+                        help="end-to-end photo runs per thread count: the median and the spread (default 3)")
     parser.add_argument("--fresh", action="store_true", help="measure every cell again (artifacts stay cached)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
@@ -82,7 +86,8 @@ def settings_from(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, An
 
     base = QUICK if args.quick else FULL
     pick = lambda name: getattr(args, name) if getattr(args, name) is not None else base[name]  # noqa: E731
-    settings = {name: pick(name) for name in ("targets", "precisions", "tiles", "threads", "suite", "photo_mp", "runs")}
+    settings = {name: pick(name) for name in ("targets", "precisions", "tiles", "threads", "suite", "photo_mp", "runs",
+                                              "repeats")}
     settings["parity_set"] = base["parity_set"]
     for count in settings["threads"]:
         check_threads(count)
@@ -90,6 +95,8 @@ def settings_from(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, An
         raise CeaError(f"--tiles must be positive, got {settings['tiles']}")
     if settings["runs"] < 1:
         raise CeaError(f"--runs must be at least 1, got {settings['runs']}")
+    if not 1 <= settings["repeats"] <= 100:
+        raise CeaError(f"--repeats must be between 1 and 100, got {settings['repeats']}")
     if not 0 < settings["photo_mp"] <= 200:
         raise CeaError(f"--photo-mp must be in (0, 200], got {settings['photo_mp']:g}")
     if args.budget_ms_per_mp is not None and args.budget_ms_per_mp <= 0:
@@ -162,51 +169,42 @@ def _load_json(path: Path) -> dict[str, Any] | None:
         return None  # a damaged cell is measured again
 
 
-def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+@dataclass
+class Measured:
+    """What the measuring half of a run found: the fp32 model's quality per tile, each cell's result."""
+
+    fp32_quality: dict[int, Any]
+    results: list[dict[str, Any]]
+    failures: list[str]
+    resumed: int
+    samples: list[Any]
+
+
+def measure_grid(args: argparse.Namespace, settings: dict[str, Any], cells: list[Any], recipes: dict[Any, Any],
+                 fp32_path: Path, qat_path: Path | None, sha: str, out: Path, machine: dict[str, Any]) -> Measured:
+    """The fp32 model's quality at every tile, then every cell built and measured (or resumed from
+    --out/cells when its signature matches)."""
     from tqdm import tqdm
 
     from cea_edge.data.suite import build_suite
-    from cea_edge.machine import machine_info
     from cea_edge.model.checkpoint import file_sha256
     from cea_edge.parity.check import load_bars
     from cea_edge.profile.run import Settings
-    from cea_edge.profile.schema import load_import
     from cea_edge.profile.timing import matmul_peak
-    from cea_edge.report import pareto, plots, render
-    from cea_edge.report.grid import build_cell, cache_key, cell_recipe, checkpoint_for
-    from cea_edge.report.measure import measure_cell, photo_crops, suite_quality
+    from cea_edge.report.grid import build_cell, cache_key, checkpoint_for
+    from cea_edge.report.measure import measure_cell, suite_quality
     from cea_edge.runtime.backends import open_backend
     from cea_edge.toolchain import quiet_toolchains
 
-    started = time.perf_counter()
-    settings = settings_from(args, argv)
-    cells = grid(settings["targets"], settings["precisions"], settings["tiles"])
-    recipes = {cell: cell_recipe(cell, args.overlap, args.context_size) for cell in cells}  # validates each cell
-    fp32_path, qat_path, sha = checkpoints(args, settings)
-    out = prepare_output_dir(args.out)
-    guard = InputGuard([fp32_path, *([qat_path] if qat_path else []), *args.add_profile,
-                        *([args.baseline] if args.baseline else [])])
-    for name in OUTPUTS:
-        kept = guard.input_at(out / name)
-        if kept is not None:
-            raise CeaError(f"--out '{out}' would replace the input '{kept}' ({name}); an output never replaces an "
-                           "input: copy it elsewhere or pass another --out")
-    imported = [profile for path in args.add_profile for profile in load_import(path)]
-    baseline = doc.load_report(args.baseline) if args.baseline else None
     cache = args.cache
     cache.mkdir(parents=True, exist_ok=True)
     (out / "cells").mkdir(exist_ok=True)
     samples = build_suite(settings["suite"])
     bars = load_bars()
-    machine = machine_info()
     threads = settings["threads"]
     first = recipes[cells[0]]
     overlap, context = first.overlap, first.context_size
-
-    failures: list[str] = []
-    results: list[dict[str, Any]] = []
-    resumed = 0
-    fp32_quality: dict[int, Any] = {}
+    found = Measured({}, [], [], 0, samples)
     steps_per_cell = 3 + len(threads) + 1
     with quiet_toolchains(), tqdm(total=len(cells) * steps_per_cell + len(settings["tiles"]), disable=args.quiet,
                                   file=sys.stderr, unit="step") as bar:
@@ -226,12 +224,12 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                          "context": context}
             cached = None if args.fresh else _load_json(record)
             if cached and cached.get("signature") == signature:
-                fp32_quality[tile] = cached["quality"]
+                found.fp32_quality[tile] = cached["quality"]
             else:
                 backend = open_backend(fp32_path, threads=max(threads), tile=tile, overlap=overlap,
                                        context_size=context)
-                fp32_quality[tile] = suite_quality(backend, samples, settings["suite"])
-                atomic_write_json(record, {"signature": signature, "quality": fp32_quality[tile]})
+                found.fp32_quality[tile] = suite_quality(backend, samples, settings["suite"])
+                atomic_write_json(record, {"signature": signature, "quality": found.fp32_quality[tile]})
             step("fp32 model")
         for cell in cells:
             bar.set_description(cell.name)
@@ -239,12 +237,13 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
             source = checkpoint_for(cell, fp32_path, qat_path)
             key = cache_key(recipe, hashes[source])
             signature = {"artifact": key, "suite": settings["suite"], "photo_mp": settings["photo_mp"],
-                         "runs": settings["runs"], "threads": threads, "parity": settings["parity_set"]}
+                         "runs": settings["runs"], "repeats": settings["repeats"], "threads": threads,
+                         "parity": settings["parity_set"], "machine": doc.machine_key(machine)}
             record = out / "cells" / f"{cell.name}.json"
             cached = None if args.fresh else _load_json(record)
             if cached and cached.get("signature") == signature:
-                results.append(cached["result"])
-                resumed += 1
+                found.results.append(cached["result"])
+                found.resumed += 1
                 bar.update(steps_per_cell)
                 continue
             if not peaks:
@@ -260,74 +259,200 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 step(built.origin.split()[0])
                 profile_settings = Settings(runs=settings["runs"], warmup=2, threads=tuple(threads),
                                             photo_mp=settings["photo_mp"], modes=("global",), ops=False,
-                                            tile=cell.tile, overlap=overlap, context_size=context)
+                                            tile=cell.tile, overlap=overlap, context_size=context,
+                                            repeats=settings["repeats"])
                 result = measure_cell(built, samples, settings["suite"], references[cell.tile], bars,
                                       profile_settings, machine, peaks, step).to_dict()
             except CeaError as error:
-                failures.append(f"{cell.name}: {error}")
+                found.failures.append(f"{cell.name}: {error}")
                 result = {"cell": cell.name, "target": cell.target, "precision": cell.precision, "tile": cell.tile,
                           "artifact_mb": None, "notes": [f"failed: {error}"]}
             else:
                 atomic_write_json(record, {"signature": signature, "result": result})
-            results.append(result)
+            found.results.append(result)
+    return found
 
-    reference_quality = doc.best_quality(fp32_quality)
-    rows = [row for result in results for row in doc.rows_for_cell(result, reference_quality, threads)]
-    rows += doc.rows_from_profiles(imported, rows)
-    front = pareto.pareto_front(rows)
-    recommendations = pareto.recommend(rows, settings["budget_ms_per_mp"], FAST_DROP_DB, SMALL_DROP_DB)
-    matched = doc.add_deltas(rows, baseline) if baseline else 0
 
+@dataclass
+class Section:
+    """One machine's rows, ranked among themselves only."""
+
+    machine: str  # label
+    description: dict[str, Any]  # machine_info() of that machine
+    rows: list[Any]
+    front: list[Any]
+    recommendations: list[Any]
+
+
+def assemble(found: Measured, settings: dict[str, Any], machine: dict[str, Any], imported: list[dict[str, Any]],
+             preset: str, sha: str) -> tuple[list[Any], list[Section], dict[str, dict[str, Any]]]:
+    """Rows of every cell and import, one section per machine (each with its own front and
+    recommendations), and the machines by label (this machine first, "M1")."""
+    from cea_edge.machine import fp16_native
+    from cea_edge.report import pareto
+
+    labels = {doc.machine_key(machine): "M1"}
+    machines = {"M1": machine}
+    reference_quality = doc.best_quality(found.fp32_quality)
+    rows = [row for result in found.results
+            for row in doc.rows_for_cell(result, reference_quality, settings["threads"], "M1", fp16_native(machine))]
+    foreign = doc.rows_from_profiles(imported, rows, labels, preset, sha)
+    for profile in imported:
+        machines.setdefault(labels[doc.machine_key(profile.get("machine", {}))], profile.get("machine", {}))
+    rows += foreign
+    sections = []
+    for label, description in machines.items():
+        mine = [row for row in rows if row.machine == label]
+        recommendations = [replace(item, machine=label) for item in
+                           pareto.recommend(mine, settings["budget_ms_per_mp"], FAST_DROP_DB, SMALL_DROP_DB)]
+        sections.append(Section(label, description, mine, pareto.pareto_front(mine), recommendations))
+    return rows, sections, machines
+
+
+def draw(out: Path, sections: list[Section], found: Measured, settings: dict[str, Any], fp32_path: Path,
+         baseline_rows: list[Any], cache: Path, results: list[dict[str, Any]]) -> dict[str, Path]:
+    """The pictures: a Pareto chart per machine, the drop heatmap, threads, the crops of the
+    recommended artifact, its fp32-vs-int8 difference and a tile seam of a 12 MP photo."""
+    from cea_edge.report import pictures as pixels
+    from cea_edge.report import plots
+    from cea_edge.report.measure import photo_crops, precision_pair, seam_crop
+    from cea_edge.toolchain import quiet_toolchains
+
+    local = sections[0]
+    where = _machine_line(local.description)
     pictures: dict[str, Path] = {}
+    for section in sections:
+        if not any(row.ms_per_mp is not None and row.psnr_drop_db is not None for row in section.rows):
+            continue
+        name = "pareto" if section is local else f"pareto-{section.machine}"
+        recommended: dict[str, str] = {}
+        for item in section.recommendations:  # one row may answer several goals: it names them all
+            if item.key:
+                recommended[item.key] = ", ".join(filter(None, [recommended.get(item.key), _short_goal(item.goal)]))
+        pictures[name] = plots.pareto_chart(
+            section.rows, section.front, out / f"{name}.png",
+            f"{fp32_path.name}, {section.machine}: {_machine_line(section.description)}", recommended=recommended,
+            drop_bar_db=FAST_DROP_DB, budget_ms_per_mp=settings["budget_ms_per_mp"],
+            baseline=baseline_rows if section is local else ())
+    reference = doc.best_quality(found.fp32_quality)
+    if reference and any(row.psnr_db is not None for row in local.rows):
+        families = {name: score["psnr_db"] for name, score in reference.items()}
+        pictures["drops"] = plots.drop_heatmap(local.rows, families, out / "drops.png",
+                                               f"PSNR drop from fp32 per family on {settings['suite']} ({where})")
     main_tile = 256 if 256 in settings["tiles"] else settings["tiles"][0]
-    title = f"{fp32_path.name} on {machine.get('cpu')}"
-    pictures["pareto"] = plots.pareto_chart(rows, front, out / "pareto.png", title)
-    pictures["quality"] = plots.quality_bars(rows, fp32_quality.get(main_tile), main_tile, out / "quality.png")
-    pictures["threads"] = plots.threads_chart(rows, main_tile, out / "threads.png")
-    # The crops need an artifact on this machine: the first recommendation measured here.
-    here = {row.key: row for row in rows if row.source == "measured" and row.psnr_db is not None}
-    chosen_row = next((here[item.key] for item in recommendations if item.key in here), None) \
-        or next((row for row in front if row.key in here), None) or next(iter(here.values()), None)
-    if chosen_row is not None:
-        artifact = next(result["artifact"] for result in results if result["cell"] == chosen_row.cell)
-        # A resumed cell's record (--out's cells/) names the artifact: only ever one of the cache.
-        artifact = path_under(cache, artifact, f"--out '{out}': the record of cell {chosen_row.cell}")
-        with quiet_toolchains():
-            crops = photo_crops(artifact, samples)
-        pictures["crops"] = plots.crops_picture(crops, out / "crops.png",
-                                                f"{chosen_row.cell} (recommended): input, restored, clean, routing maps")
+    pictures["threads"] = plots.threads_chart(local.rows, main_tile, out / "threads.png",
+                                              f"latency against threads, tile {main_tile} ({where})")
+    # The crops need artifacts on this machine: the first recommendation measured here.
+    here = {row.key: row for row in local.rows if row.source == "measured" and row.psnr_db is not None}
+    chosen = next((here[item.key] for item in local.recommendations if item.key in here), None) \
+        or next((row for row in local.front if row.key in here), None) or next(iter(here.values()), None)
+    if chosen is None:
+        return pictures
+    artifacts = {result["cell"]: path_under(cache, result["artifact"], f"the record of cell {result['cell']}")
+                 for result in results if result.get("artifact")}
+    with quiet_toolchains():
+        crops = photo_crops(artifacts[chosen.cell], found.samples)
+        pictures["crops"] = pixels.crops_picture(crops, out / "crops.png",
+                                                f"{chosen.cell} (recommended): input, restored, clean, routing maps")
+        twin = _precision_twin(chosen, artifacts)
+        if twin is not None:
+            pair = precision_pair(artifacts[twin[0]], artifacts[twin[1]], found.samples)
+            pictures["difference"] = pixels.difference_picture(
+                pair["reference"], pair["other"], (twin[0], twin[1]), out / "difference.png",
+                f"{twin[0]} vs {twin[1]} on {pair['photo']} / {pair['case']} (1:1 where they differ most)")
+        seam = seam_crop(artifacts[chosen.cell], settings["photo_mp"])
+        pictures["seam"] = pixels.seam_picture(seam["crop"], seam["seams_x"], seam["seams_y"], out / "seam.png",
+                                              f"{chosen.cell}: a 1:1 crop across tile seams of the "
+                                              f"{seam['megapixels']:.3g} MP timing photo ({seam['where']})")
+    return pictures
 
+
+def _precision_twin(chosen: Any, artifacts: dict[str, Path]) -> tuple[str, str] | None:
+    """(fp32 cell, int8 cell) of the chosen row's target and tile, when both were measured."""
+    fp32, int8 = f"{chosen.target}-fp32-t{chosen.tile}", f"{chosen.target}-int8-t{chosen.tile}"
+    return (fp32, int8) if fp32 in artifacts and int8 in artifacts else None
+
+
+def _short_goal(goal: str) -> str:
+    return goal.replace("fastest within ", "fastest ≤").replace(" of fp32", "").replace("best quality under ", "best ≤") \
+        .replace("smallest artifact within ", "smallest ≤")
+
+
+def _machine_line(machine: dict[str, Any]) -> str:
+    from cea_edge.report.render import machine_summary
+
+    return machine_summary(machine)
+
+
+def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from cea_edge.machine import machine_info
+    from cea_edge.model.checkpoint import file_sha256, load_checkpoint
+    from cea_edge.profile.schema import load_import
+    from cea_edge.report import render
+    from cea_edge.report.grid import cell_recipe
+
+    started = time.perf_counter()
+    settings = settings_from(args, argv)
+    cells = grid(settings["targets"], settings["precisions"], settings["tiles"])
+    recipes = {cell: cell_recipe(cell, args.overlap, args.context_size) for cell in cells}  # validates each cell
+    fp32_path, qat_path, sha = checkpoints(args, settings)
+    out = prepare_output_dir(args.out)
+    guard = InputGuard([fp32_path, *([qat_path] if qat_path else []), *args.add_profile,
+                        *([args.baseline] if args.baseline else [])])
+    for name in OUTPUTS:
+        kept = guard.input_at(out / name)
+        if kept is not None:
+            raise CeaError(f"--out '{out}' would replace the input '{kept}' ({name}); an output never replaces an "
+                           "input: copy it elsewhere or pass another --out")
+    preset = load_checkpoint(fp32_path).config.name
+    imported = [profile for path in args.add_profile for profile in load_import(path)]
+    for profile in imported:  # before an hour of measuring: a profile of another model is refused now
+        doc.check_imported(profile, preset, sha)
+    baseline = doc.load_report(args.baseline) if args.baseline else None
+    machine = machine_info()
+
+    found = measure_grid(args, settings, cells, recipes, fp32_path, qat_path, sha, out, machine)
+    rows, sections, machines = assemble(found, settings, machine, imported, preset, sha)
+    comparison = doc.add_deltas(rows, baseline, _shown(args.baseline), machine) if baseline else None
+    baseline_rows = [doc.row_from_dict(row) for row in baseline["rows"]] if baseline else []
+    pictures = draw(out, sections, found, settings, fp32_path, baseline_rows, args.cache, found.results)
+
+    local = sections[0]
     document = {
         "schema": doc.SCHEMA, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "wall_seconds": time.perf_counter() - started, "cells": len(cells), "resumed_cells": resumed,
-        "machine": machine,
-        "settings": settings | {"checkpoint": _shown(fp32_path), "checkpoint_sha256": sha,
-                                "qat_checkpoint": _shown(qat_path) if qat_path else None, "overlap": overlap,
-                                "context_size": context, "imports": [str(p) for p in args.add_profile],
-                                "usable_cpus": usable_cpus()},
-        "fp32_quality": {str(tile): quality for tile, quality in fp32_quality.items()},
+        "wall_seconds": time.perf_counter() - started, "cells": len(cells), "resumed_cells": found.resumed,
+        "machine": machine, "machines": machines,
+        "settings": settings | {"checkpoint": _shown(fp32_path), "checkpoint_sha256": sha, "preset": preset,
+                                "qat_checkpoint": _shown(qat_path) if qat_path else None,
+                                "qat_checkpoint_sha256": file_sha256(qat_path) if qat_path else None,
+                                "overlap": recipes[cells[0]].overlap, "context_size": recipes[cells[0]].context_size,
+                                "imports": [str(p) for p in args.add_profile], "usable_cpus": usable_cpus()},
+        "fp32_quality": {str(tile): quality for tile, quality in found.fp32_quality.items()},
         "rows": [asdict(row) for row in rows],
-        "pareto": [row.key for row in front],
-        "recommendations": [asdict(item) for item in recommendations],
-        "baseline": {"file": str(args.baseline), "created": baseline.get("created"), "matched_rows": matched}
-        if baseline else None,
+        "pareto": [row.key for row in local.front],
+        "recommendations": [asdict(item) for item in local.recommendations],
+        "sections": [{"machine": section.machine, "pareto": [row.key for row in section.front],
+                      "recommendations": [asdict(item) for item in section.recommendations]} for section in sections],
+        "baseline": asdict(comparison) if comparison else None,
         "pictures": {name: path.name for name, path in pictures.items()},
-        "failures": failures,
+        "failures": found.failures,
     }
-    text = render.markdown(document, rows, front, {name: path.name for name, path in pictures.items()})
+    text = render.markdown(document, sections, {name: path.name for name, path in pictures.items()})
     atomic_write(out / "report.md", lambda stream: stream.write(text.encode("utf-8")))
-    page = render.page(document, rows, front, pictures)
+    page = render.page(document, sections, pictures)
     atomic_write(out / "report.html", lambda stream: stream.write(page.encode("utf-8")))
     atomic_write(out / "report.json", lambda stream: stream.write(doc.to_json(document).encode("utf-8")))
 
-    for item in recommendations:
-        print(f"{item.goal}: {item.key or 'none'} ({item.why})")
-    print("Pareto set: " + (", ".join(row.key for row in front) or "none"))
+    for section in sections:
+        print(f"{section.machine} ({_machine_line(section.description)}):")
+        for item in section.recommendations:
+            print(f"  {item.goal}: {item.key or 'none'} ({item.why})")
+        print("  Pareto set: " + (", ".join(row.key for row in section.front) or "none"))
     print(f"wrote {out}/report.md, report.html, report.json and {len(pictures)} plots in "
           f"{document['wall_seconds']:.0f} s")
-    for failure in failures:
+    for failure in found.failures:
         print(f"error: {failure}", file=sys.stderr)
-    return 1 if failures else 0
+    return 1 if found.failures else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

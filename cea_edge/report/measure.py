@@ -14,7 +14,9 @@ from cea_edge.data.suite import SuiteSample
 from cea_edge.errors import CeaError, usable_cpus
 from cea_edge.evaluate import EvaluationReport, evaluate_restorer
 from cea_edge.machine import BUSY_NEIGHBOURS, cpu_snapshot, other_cpus
+from cea_edge.export.manifest import artifact_digest
 from cea_edge.report.grid import BuiltCell
+from cea_edge.runtime.tiling import plan_tiles
 
 FAMILIES = ("single", "spatial", "composite")
 
@@ -32,8 +34,11 @@ class CellResult:
     quality: dict[str, dict[str, float]] | None = None  # family | "average" -> {psnr_db, ssim, input_psnr_db}
     parity: dict[str, Any] | None = None  # the parity stage's summary
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # threads -> graph -> median ms
-    ms_per_mp: dict[str, float] = field(default_factory=dict)  # threads -> end to end, global mode
-    photo: dict[str, Any] | None = None  # {megapixels, size}
+    latency_spread_ms: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # threads -> graph -> [p10, p90]
+    ms_per_mp: dict[str, float] = field(default_factory=dict)  # threads -> end to end, global mode, median run
+    ms_per_mp_runs: dict[str, list[float]] = field(default_factory=dict)  # threads -> every end-to-end run
+    photo: dict[str, Any] | None = None  # {megapixels, size, tiles (forward calls per photo)}
+    artifact_sha256: str | None = None  # of the graph file (or folder): what a baseline matches controls by
     peak_rss_mb: float | None = None
     census: dict[str, Any] | None = None
     other_cpus: float | None = None  # mean CPUs other processes kept busy while the cell was timed
@@ -68,7 +73,7 @@ def measure_cell(built: BuiltCell, samples: Sequence[SuiteSample], suite: str, r
 
     cell = built.cell
     result = CellResult(cell.name, cell.target, cell.precision, cell.tile, str(built.artifact),
-                        built.bytes / 1e6)
+                        built.bytes / 1e6, artifact_sha256=artifact_digest(built.artifact).sha256)
     threads = max(settings.threads)
     if cell.target == "coreml":
         from cea_edge.profile import coreml
@@ -100,11 +105,15 @@ def measure_cell(built: BuiltCell, samples: Sequence[SuiteSample], suite: str, r
                             "while it was timed: timings pessimistic")
     for row in profile.latency:
         result.latency_ms.setdefault(str(row.threads), {})[row.graph] = row.median_ms
+        result.latency_spread_ms.setdefault(str(row.threads), {})[row.graph] = [row.p10_ms, row.p90_ms]
     if profile.end_to_end is not None:
-        result.photo = {"megapixels": profile.end_to_end.megapixels, "size": profile.end_to_end.size}
+        height, width = profile.end_to_end.size
+        result.photo = {"megapixels": profile.end_to_end.megapixels, "size": profile.end_to_end.size,
+                        "tiles": plan_tiles(height, width, backend.tile, backend.overlap).count}
         for run in profile.end_to_end.runs:
             if run.mode == "global" or not backend.global_mode:
                 result.ms_per_mp[str(run.threads)] = run.ms_per_mp
+                result.ms_per_mp_runs[str(run.threads)] = list(run.ms_per_mp_runs or [run.ms_per_mp])
         result.peak_rss_mb = profile.end_to_end.peak_rss_mb
     result.census = profile.census
     # The report skips the per-op profiler on purpose (python -m cea_edge.profile has it): not a gap to list.
@@ -130,3 +139,56 @@ def photo_crops(path: Path, samples: Sequence[SuiteSample]) -> list[dict[str, An
         crops.append({"family": family, "case": sample.case, "degraded": sample.degraded, "restored": restored.pixels,
                       "clean": sample.clean, "routing_maps": maps, "context_size": backend.context_size})
     return crops
+
+
+def precision_pair(reference: Path, other: Path, samples: Sequence[SuiteSample]) -> dict[str, Any]:
+    """The suite sample (one per family) on which two artifacts' restorations differ most, both
+    restorations of it: the report's fp32-vs-int8 picture."""
+    import numpy as np
+
+    from cea_edge.runtime.backends import open_backend
+    from cea_edge.runtime.restore import restore_photo
+
+    first, second = open_backend(reference), open_backend(other)
+    picked: dict[str, SuiteSample] = {}
+    for sample in samples:
+        picked.setdefault(sample.family, sample)
+    best: dict[str, Any] | None = None
+    for sample in picked.values():
+        restored = [restore_photo(sample.degraded, backend, mode="global" if backend.global_mode else "tile").pixels
+                    for backend in (first, second)]
+        gap = float(np.abs(restored[1] - restored[0]).mean())
+        if best is None or gap > best["mean_abs"]:
+            best = {"reference": restored[0], "other": restored[1], "photo": sample.photo, "case": sample.case,
+                    "mean_abs": gap}
+    return best
+
+
+def seam_crop(path: Path, megapixels: float, side: int = 384) -> dict[str, Any]:
+    """A side x side window, 1:1, of a synthetic photo of ``megapixels`` restored through ``path``
+    in global-context mode, centred where four tiles meet near the photo's centre, with the tile
+    edges inside it (where a seam would show)."""
+    from cea_edge.profile.timing import photo_shape, synthetic_photo
+    from cea_edge.runtime.backends import open_backend
+    from cea_edge.runtime.restore import restore_photo
+
+    backend = open_backend(path)
+    height, width = photo_shape(megapixels)
+    restored = restore_photo(synthetic_photo(height, width), backend,
+                             mode="global" if backend.global_mode else "tile").pixels
+    plan = plan_tiles(height, width, backend.tile, backend.overlap)
+    # The tile start nearest the centre on each axis: the window straddles that tile's overlap band.
+    y = min(plan.ys[1:] or plan.ys, key=lambda start: abs(start - height // 2))
+    x = min(plan.xs[1:] or plan.xs, key=lambda start: abs(start - width // 2))
+    side = min(side, height, width)
+    top = min(max(0, y + backend.overlap // 2 - side // 2), height - side)
+    left = min(max(0, x + backend.overlap // 2 - side // 2), width - side)
+
+    def edges(starts: Sequence[int], origin: int) -> list[int]:
+        found = {edge - origin for start in starts for edge in (start, start + backend.tile)}
+        return sorted(edge for edge in found if 0 < edge < side)
+
+    return {"crop": restored[top:top + side, left:left + side], "seams_x": edges(plan.xs, left),
+            "seams_y": edges(plan.ys, top), "megapixels": height * width / 1e6,
+            "where": f"rows {top}-{top + side}, columns {left}-{left + side} of {width}x{height}; tile {backend.tile}, "
+                     f"overlap {backend.overlap}"}
