@@ -21,11 +21,12 @@ import numpy as np
 from tqdm import tqdm
 
 from cea_edge.atomic import InputGuard, file_identity
+from cea_edge.contract import CHECKPOINT_CONTEXT_SIZE, CHECKPOINT_OVERLAP, CHECKPOINT_TILE
 from cea_edge.errors import CeaError, check_threads, run_cli
 from cea_edge.export.recipes import artifact_name, default_out_dir, recipe_for
+from cea_edge.model.config import BUNDLED_PRESET
 from cea_edge.photo_io import DEFAULT_MAX_PIXELS, READABLE_SUFFIXES, check_output, peek_photo, read_photo, write_photo
 from cea_edge.runtime.backends import Backend, open_backend
-from cea_edge.runtime.contract import BUNDLED_PRESET, CHECKPOINT_CONTEXT_SIZE, CHECKPOINT_OVERLAP, CHECKPOINT_TILE
 from cea_edge.runtime.restore import CONTEXT_MODES, restore_photo
 from cea_edge.runtime.routing import routing_grid
 from cea_edge.runtime.tiling import plan_tiles

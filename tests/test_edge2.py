@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from cea_edge import enhance
+from cea_edge.contract import factor_names
 from cea_edge.errors import run_cli
 from cea_edge.model import get_preset
 from cea_edge.model.checkpoint import load_checkpoint
 from cea_edge.profile.census import executorch_census
 from cea_edge.profile.ops import precision_class, precision_shares
 from cea_edge.runtime.backends import open_backend
-from cea_edge.runtime.contract import factor_names
 
 ADAPTERS = 3  # tiny2: middle + two decoder levels
 

@@ -16,12 +16,13 @@ import torch
 from PIL import Image, ImageCms
 
 from cea_edge import enhance
+from cea_edge.contract import CHECKPOINT_TILE
 from cea_edge.errors import run_cli
 from cea_edge.metrics import psnr
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+from cea_edge.model.config import BUNDLED_PRESET
 from cea_edge.photo_io import Photo, read_photo, write_photo
 from cea_edge.runtime.backends import open_backend
-from cea_edge.runtime.contract import BUNDLED_PRESET, CHECKPOINT_TILE
 from cea_edge.runtime.restore import restore_photo
 from cea_edge.runtime.tiling import context_image, plan_tiles, tiled_apply
 

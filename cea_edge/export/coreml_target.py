@@ -16,12 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from cea_edge.errors import CeaError
-from cea_edge.export.common import BuiltArtifact, GraphSpec, export_program, target_graphs
-from cea_edge.export.quantized_graph import describe_quantization, quantized_graph
-from cea_edge.export.recipes import Recipe
-from cea_edge.model.network import CEANet
-from cea_edge.runtime.contract import (
+from cea_edge.contract import (
     CONTEXT_GRAPH,
     FORWARD_GRAPH,
     GRAPH_KEY,
@@ -30,6 +25,11 @@ from cea_edge.runtime.contract import (
     ArtifactInfo,
     sibling_path,
 )
+from cea_edge.errors import CeaError
+from cea_edge.export.common import BuiltArtifact, GraphSpec, export_program, target_graphs
+from cea_edge.export.quantized_graph import describe_quantization, quantized_graph
+from cea_edge.export.recipes import Recipe
+from cea_edge.model.network import CEANet
 from cea_edge.toolchain import require
 
 # coremltools 9.0's fuse_linear_bias pass indexes bias.shape[-1] and crashes on the

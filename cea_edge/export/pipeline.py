@@ -14,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 from cea_edge.atomic import atomic_write_json, prepare_output_dir, publish, refuse_special, remove_staged, staged_outputs
+from cea_edge.contract import CONTEXT_GRAPH, GLOBAL_GRAPH, ArtifactInfo, sibling_path
 from cea_edge.errors import CeaError
 from cea_edge.export.manifest import ArtifactDigest, artifact_digest, build_manifest
 from cea_edge.export.recipes import Recipe, artifact_name
@@ -32,7 +33,6 @@ from cea_edge.model.config import CEAConfig
 from cea_edge.model.memory import USABLE_FRACTION, activation_bytes, available_memory, largest_tile
 from cea_edge.model.network import CEANet
 from cea_edge.profile.run import time_census
-from cea_edge.runtime.contract import CONTEXT_GRAPH, GLOBAL_GRAPH, ArtifactInfo, sibling_path
 
 # Target modules are imported on use: each pulls in its toolchain only when asked for.
 TARGET_MODULES = {

@@ -20,11 +20,11 @@ from typing import Sequence
 from tqdm import tqdm
 
 from cea_edge.atomic import atomic_write, atomic_write_json, check_output_dir, check_output_file, file_identity
+from cea_edge.contract import CHECKPOINT_CONTEXT_SIZE, CHECKPOINT_OVERLAP, CHECKPOINT_TILE
 from cea_edge.errors import CeaError, check_threads, checked_flag, run_cli
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT
 from cea_edge.parity.cases import PARITY_SETS, get_parity_set
 from cea_edge.recipe_io import recipe_dirs
-from cea_edge.runtime.contract import CHECKPOINT_CONTEXT_SIZE, CHECKPOINT_OVERLAP, CHECKPOINT_TILE
 
 REFERENCE_NAME = f"reference-{DEFAULT_CHECKPOINT.stem}"  # the committed reference of the bundled checkpoint, beside bars.toml
 

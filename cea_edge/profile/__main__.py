@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from cea_edge.atomic import atomic_write, atomic_write_json, check_output_file
+from cea_edge.contract import CHECKPOINT_CONTEXT_SIZE, CHECKPOINT_OVERLAP, CHECKPOINT_TILE
 from cea_edge.errors import CeaError, check_threads, run_cli, usable_cpus
 from cea_edge.machine import cpu_snapshot, machine_info, other_cpus
 from cea_edge.profile import coreml
@@ -28,7 +29,6 @@ from cea_edge.profile.run import FORMATS, Settings, preflight, profile_artifact,
 from cea_edge.profile.schema import document, load_import
 from cea_edge.profile.timing import matmul_peak
 from cea_edge.runtime.backends import check_model_path
-from cea_edge.runtime.contract import CHECKPOINT_CONTEXT_SIZE, CHECKPOINT_OVERLAP, CHECKPOINT_TILE
 from cea_edge.runtime.restore import CONTEXT_MODES
 from cea_edge.toolchain import quiet_toolchains
 

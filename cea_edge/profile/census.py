@@ -18,8 +18,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from cea_edge.contract import CONTEXT_GRAPH, FORWARD_GRAPH, GLOBAL_GRAPH, sibling_path
 from cea_edge.errors import CeaError
-from cea_edge.runtime.contract import CONTEXT_GRAPH, FORWARD_GRAPH, GLOBAL_GRAPH, sibling_path
 from cea_edge.toolchain import require
 
 XNNPACK_ID = "XnnpackBackend"

@@ -8,13 +8,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
+from cea_edge.contract import FORWARD_GRAPH, GRAPHS
 from cea_edge.errors import CeaError
 from cea_edge.profile import census, coreml
 from cea_edge.profile.ops import breakdown, precision_shares
 from cea_edge.profile.schema import ArtifactProfile, Latency, OpBreakdown
 from cea_edge.profile.timing import EndToEndJob, end_to_end, graph_calls, latency_row, time_calls
 from cea_edge.runtime.backends import Backend, open_backend
-from cea_edge.runtime.contract import FORWARD_GRAPH, GRAPHS
 
 FORMATS = {".onnx": "onnx", ".pte": "executorch", ".mlpackage": "coreml", ".pt": "checkpoint"}
 
@@ -118,7 +118,7 @@ def preflight(path: Path, settings: Settings) -> None:
 
 
 def profile_coreml(path: Path, settings: Settings, machine: dict[str, Any], step: Callable[[str], None]) -> ArtifactProfile:
-    from cea_edge.runtime.contract import ArtifactInfo
+    from cea_edge.contract import ArtifactInfo
 
     static = census.coreml_census(path)
     step("census")

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from cea_edge.contract import SIBLING_SUFFIXES, sibling_path
 from cea_edge.errors import CeaError
 from cea_edge.export.manifest import MANIFEST_FORMAT, artifact_digest, exporter_fingerprint
 from cea_edge.export.recipes import QUANTIZED_PRECISIONS, Recipe, recipe_for
 from cea_edge.named_files import named_file
-from cea_edge.runtime.contract import SIBLING_SUFFIXES, sibling_path
 
 TARGETS = ("onnx", "executorch", "coreml")
 PRECISIONS = ("fp32", "fp16", "int8")

@@ -21,8 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from cea_edge.errors import CeaError
-from cea_edge.runtime.contract import (
+from cea_edge.contract import (
     CHECKPOINT_CONTEXT_SIZE,
     CHECKPOINT_OVERLAP,
     CHECKPOINT_TILE,
@@ -37,6 +36,7 @@ from cea_edge.runtime.contract import (
     ArtifactInfo,
     sibling_path,
 )
+from cea_edge.errors import CeaError
 from cea_edge.runtime.tracing import Trace, executorch_trace, onnx_trace, torch_trace, trace_folder
 from cea_edge.toolchain import quiet_native, require
 
