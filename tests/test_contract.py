@@ -21,7 +21,8 @@ from cea_edge.contract import (
     sibling_path,
 )
 from cea_edge.errors import CeaError
-from cea_edge.export.recipes import TARGETS, load_recipe, recipe_for
+from cea_edge.export.recipes import load_recipe, recipe_for
+from cea_edge.targets import TARGETS
 
 INFO = ArtifactInfo("edge", 256, 32, "int8", "ab" * 32, 512, (0.0, 1.0), source_sha256="cd" * 32)
 

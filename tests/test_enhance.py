@@ -406,7 +406,7 @@ def test_default_artifacts_are_what_export_writes_by_default_named_without_torch
     """enhance looks for `python -m cea_edge.export --target T`'s own output (the bundled int8 recipes,
     artifacts/<target>/), and finds its names without importing torch."""
     code = ("import sys, cea_edge.enhance as e; "
-            "print(*e.DEFAULT_ARTIFACTS, e.DEFAULT_COREML_ARTIFACT, 'torch' in sys.modules)")
+            "print(*e.EXPORT_DEFAULTS.values(), 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     stem = f"{BUNDLED_PRESET}-int8-{CHECKPOINT_TILE}"
     assert out == [f"artifacts/onnx/{stem}.onnx", f"artifacts/executorch/{BUNDLED_PRESET}-xnnpack-int8-"

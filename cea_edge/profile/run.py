@@ -15,8 +15,7 @@ from cea_edge.profile.ops import breakdown, precision_shares
 from cea_edge.profile.schema import ArtifactProfile, Latency, OpBreakdown
 from cea_edge.profile.timing import EndToEndJob, end_to_end, graph_calls, latency_row, time_calls
 from cea_edge.runtime.backends import Backend, open_backend
-
-FORMATS = {".onnx": "onnx", ".pte": "executorch", ".mlpackage": "coreml", ".pt": "checkpoint"}
+from cea_edge.targets import target_for_path
 
 
 @dataclass(frozen=True)
@@ -34,9 +33,16 @@ class Settings:
     compute_units: tuple[str, ...] = coreml.COMPUTE_UNITS  # Core ML on macOS only
 
 
+def model_format(path: Path) -> str:
+    """A profile's "format": the target's name (cea_edge/targets.py) or "checkpoint"; CeaError for
+    any other file."""
+    target = target_for_path(path, "profiles")
+    return "checkpoint" if target is None else target.name
+
+
 def steps(path: Path, settings: Settings) -> int:
     """Progress steps profile_artifact reports for ``path``."""
-    if FORMATS.get(path.suffix.lower()) == "coreml":
+    if model_format(path) == "coreml":
         return 2
     return len(settings.threads) + (len(GRAPHS) if settings.ops else 0) + (1 if settings.photo_mp > 0 else 0)
 
@@ -111,7 +117,7 @@ def add_gflops(rows: list[Latency], gflop: float | None, peaks: dict[int, dict[s
 
 def preflight(path: Path, settings: Settings) -> None:
     """Open ``path`` once (CeaError when it cannot be used), so a bad artifact fails before any profiling."""
-    if FORMATS[path.suffix.lower()] == "coreml":
+    if model_format(path) == "coreml":
         census.coreml_graph(path)
     else:
         _open(path, settings, min(settings.threads))
@@ -144,10 +150,11 @@ def profile_coreml(path: Path, settings: Settings, machine: dict[str, Any], step
 def profile_artifact(path: Path, settings: Settings, machine: dict[str, Any], peaks: dict[int, dict[str, Any]],
                      step: Callable[[str], None] = lambda label: None) -> ArtifactProfile:
     """Profile one artifact (or checkpoint) on this machine; ``step`` is called after each stage."""
-    kind = FORMATS[path.suffix.lower()]
+    target = target_for_path(path, "profiles")
+    kind = "checkpoint" if target is None else target.name
     if kind == "coreml":
         return profile_coreml(path, settings, machine, step)
-    static = census.executorch_census(path) if kind == "executorch" else None
+    static = None if target is None else target.census(path)
     rows, backend = latency_rows(path, settings, step)
     preset = _preset(path, backend)
     gflop = gflop_per_tile(preset, backend.tile)
