@@ -30,7 +30,6 @@ from cea_edge.model.checkpoint import (
 from cea_edge.model.config import CEAConfig
 from cea_edge.model.memory import USABLE_FRACTION, activation_bytes, available_memory, largest_tile
 from cea_edge.model.network import CEANet
-from cea_edge.profile.run import time_census
 from cea_edge.targets import TARGETS
 
 # Exporting a graph holds a multiple of one forward pass's activations (tracing, lowering, the
@@ -150,12 +149,15 @@ def describe_time_census(census: dict) -> str:
 
 
 def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool = True,
-           require_prediction: bool = False) -> ExportResult:
+           require_prediction: bool = False, time_census: bool = False) -> ExportResult:
     """Export ``checkpoint`` as ``recipe`` says into ``out_dir``; raises CeaError on any problem.
 
     checkpoint None: the bundled one for the precision (QAT for int8, fp32 otherwise).
     require_prediction: fail up front unless this machine can run the artifact in its
     runtime (without it, Core ML off macOS is verified by inspecting the program).
+    time_census: int8 only, also record where a tile's op time goes by arithmetic
+    (target_details.time_census). Measuring is the profiler's job: the target's time_census
+    (cea_edge/targets.py) reaches it, so that nothing here imports the profile stage.
     """
     # The target's exporter module is imported here: each pulls in its toolchain only when asked for.
     target = TARGETS[recipe.target]
@@ -167,6 +169,12 @@ def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool 
     if require_prediction and unavailable:
         raise CeaError(f"prediction was required (--require-prediction) but {unavailable}; "
                        "drop the flag to verify by program inspection here")
+    if time_census:
+        why = ("it measures int8 exports (the float ops an int8 graph keeps)" if not recipe.quantized
+               else f"{target.title} has no per-operator profiler reachable from Python" if not target.op_profiler
+               else unavailable)
+        if why:
+            raise CeaError(f"--time-census: {why}; drop the flag")
     loaded = load_checkpoint(default_checkpoint(recipe) if checkpoint is None else checkpoint)
     check_quantization(loaded, recipe)
     check_sizes(loaded.config, recipe)
@@ -199,9 +207,9 @@ def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool 
                 verification = skipped_verification()
             details = dict(built.details)
             census_line = []
-            if verify and recipe.quantized and not built.unavailable and target.op_profiler:
+            if time_census:
                 # Where an int8 tile's time goes, by arithmetic: the float ops it keeps, measured.
-                details["time_census"] = time_census(staged_artifact)
+                details["time_census"] = target.time_census(staged_artifact)
                 census_line = [describe_time_census(details["time_census"])]
             digest = artifact_digest(staged_artifact)
             manifest = build_manifest(

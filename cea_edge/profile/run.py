@@ -184,8 +184,9 @@ def profile_artifact(path: Path, settings: Settings, machine: dict[str, Any], pe
 
 def time_census(path: Path, threads: int = 1, runs: int = 5) -> dict[str, Any]:
     """The forward graph's op time by arithmetic (int8 / float / convert / layout, see
-    ops.precision_shares), from the runtime's own profiler: what an int8 export records of the
-    float ops it keeps. Needs a runtime with a profiler (ExecuTorch, onnxruntime)."""
+    ops.precision_shares), from the runtime's own profiler: what `export --time-census` records of
+    the float ops an int8 graph keeps (reached through cea_edge.targets, never imported by export).
+    Needs a runtime with a profiler (ExecuTorch, onnxruntime)."""
     settings = Settings(runs=runs, warmup=1, threads=(threads,))
     backend = _open(path, settings, threads, trace=True)
     trace = backend.trace
