@@ -2,7 +2,7 @@
 
 A backend runs (N, 3, T, T) float32 tiles and says what it takes: tile side, recommended
 overlap, value range and precision, read from the artifact itself (ONNX metadata_props,
-ExecuTorch constant methods, Core ML user metadata; see runtime/contract.py) -- never from
+ExecuTorch constant methods, Core ML user metadata; see cea_edge/contract.py) -- never from
 flags the user must remember, nor from side files.
 """
 
@@ -42,7 +42,7 @@ from cea_edge.targets import TARGETS, target_for_path
 from cea_edge.toolchain import quiet_native, require
 
 CHECKPOINT_BATCH = 8  # tiles per PyTorch call, fewer when memory is short (model/memory.py)
-Factors = list[np.ndarray]  # flat, adapter by adapter (see runtime/contract.py)
+Factors = list[np.ndarray]  # flat, adapter by adapter (see cea_edge/contract.py)
 
 
 @dataclass
