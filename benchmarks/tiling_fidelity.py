@@ -38,13 +38,13 @@ import numpy as np
 import torch
 
 from cea_edge.atomic import atomic_write_json
+from cea_edge.contract import CHECKPOINT_CONTEXT_SIZE
 from cea_edge.data.degradations import CASES
 from cea_edge.data.sources import load_photo
 from cea_edge.errors import run_cli
 from cea_edge.metrics import psnr
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from cea_edge.runtime.backends import Backend, open_backend
-from cea_edge.runtime.contract import CHECKPOINT_CONTEXT_SIZE
 from cea_edge.runtime.tiling import context_image, plan_tiles, tiled_apply
 
 PHOTOS = ("astronaut", "coffee", "chelsea")

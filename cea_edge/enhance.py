@@ -21,34 +21,32 @@ import numpy as np
 from tqdm import tqdm
 
 from cea_edge.atomic import InputGuard, file_identity
+from cea_edge.contract import CHECKPOINT_CONTEXT_SIZE, CHECKPOINT_OVERLAP, CHECKPOINT_TILE
 from cea_edge.errors import CeaError, check_threads, run_cli
-from cea_edge.export.recipes import artifact_name, default_out_dir, recipe_for
+from cea_edge.model.config import BUNDLED_PRESET
 from cea_edge.photo_io import DEFAULT_MAX_PIXELS, READABLE_SUFFIXES, check_output, peek_photo, read_photo, write_photo
 from cea_edge.runtime.backends import Backend, open_backend
-from cea_edge.runtime.contract import BUNDLED_PRESET, CHECKPOINT_CONTEXT_SIZE, CHECKPOINT_OVERLAP, CHECKPOINT_TILE
 from cea_edge.runtime.restore import CONTEXT_MODES, restore_photo
 from cea_edge.runtime.routing import routing_grid
 from cea_edge.runtime.tiling import plan_tiles
+from cea_edge.targets import ARTIFACT_SUFFIXES, CHECKPOINT_SUFFIX, TARGETS
 
-
-def export_default(target: str) -> Path:
-    """What `python -m cea_edge.export --target T` writes without --out or a flag (the bundled recipe)."""
-    return default_out_dir(target) / artifact_name(BUNDLED_PRESET, recipe_for(target))
-
-
-# In the order enhance prefers them when no --model is given (Core ML only where it runs).
-DEFAULT_ARTIFACTS = (export_default("onnx"), export_default("executorch"))
-DEFAULT_COREML_ARTIFACT = export_default("coreml")
+# What `python -m cea_edge.export --target T` writes without --out or a flag (the bundled recipes),
+# target by target; DEFAULT_ARTIFACTS: those of the targets that run on every platform.
+EXPORT_DEFAULTS = {name: target.default_artifact(BUNDLED_PRESET) for name, target in TARGETS.items()}
+DEFAULT_ARTIFACTS = tuple(EXPORT_DEFAULTS[name] for name, target in TARGETS.items() if target.platform is None)
 
 
 def default_model() -> Path:
-    """The default exported artifact when one is present here, else the bundled checkpoint."""
-    candidates = list(DEFAULT_ARTIFACTS)
-    if sys.platform == "darwin":
-        candidates.insert(0, DEFAULT_COREML_ARTIFACT)
-    for candidate in candidates:
-        if candidate.exists():
-            return candidate
+    """The default exported artifact when one is present here, else the bundled checkpoint.
+
+    Among the targets that run here, a platform's own (Core ML on macOS) comes first, then the
+    portable ones in the registry's order (ONNX, ExecuTorch).
+    """
+    runnable = [target for target in TARGETS.values() if not target.unavailable()]
+    for target in sorted(runnable, key=lambda target: target.platform is None):
+        if EXPORT_DEFAULTS[target.name].exists():
+            return EXPORT_DEFAULTS[target.name]
     from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT  # imports torch: only when needed
 
     return DEFAULT_CHECKPOINT
@@ -155,8 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--out", type=Path, help="output file (one input) or folder "
                                                        "(default: <name>_enhanced.png beside the input)")
     parser.add_argument("--model", "--checkpoint", dest="model", type=Path,
-                        help="a checkpoint (.pt) or an exported model (.onnx, .pte, .mlpackage); default: "
-                             f"{DEFAULT_ARTIFACTS[0]} or {DEFAULT_ARTIFACTS[1]} when present, else the bundled "
+                        help=f"a checkpoint ({CHECKPOINT_SUFFIX}) or an exported model ({', '.join(ARTIFACT_SUFFIXES)}); "
+                             f"default: {' or '.join(map(str, DEFAULT_ARTIFACTS))} when present, else the bundled "
                              "edge checkpoint")
     parser.add_argument("--tile", type=int, help=f"tile side for a checkpoint (default {CHECKPOINT_TILE}); exported "
                                                  "models use their own")
@@ -182,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def open_model(args: argparse.Namespace) -> Backend:
     model = args.model or default_model()
-    is_checkpoint = model.suffix.lower() == ".pt"
+    is_checkpoint = model.suffix.lower() == CHECKPOINT_SUFFIX
     if not is_checkpoint and (args.tile is not None or args.context_size is not None):
         raise CeaError(f"--tile and --context-size apply to checkpoints; '{model.name}' has its own "
                        "(export it again to change them)")

@@ -26,6 +26,7 @@ import numpy as np
 from cea_edge.data.photos import read_photo  # uint8 RGB, upright: the benchmarks are 8-bit
 from cea_edge.errors import CeaError, check_threads, run_cli
 from cea_edge.metrics import psnr
+from cea_edge.targets import ARTIFACT_SUFFIXES, CHECKPOINT_SUFFIX
 
 SETS = ("CBSD68", "Kodak24", "McMaster")
 SIGMAS = (15, 25, 50)
@@ -137,7 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cea_edge.testsets", description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, required=True, help="folder holding CBSD68/, Kodak24/, McMaster/, RNI15/")
     parser.add_argument("--model", type=Path, action="append", required=True,
-                        help="an artifact (.onnx, .pte, .mlpackage) or checkpoint (.pt); repeat to compare")
+                        help=f"an artifact ({', '.join(ARTIFACT_SUFFIXES)}) or checkpoint ({CHECKPOINT_SUFFIX}); "
+                             "repeat to compare")
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
     parser.add_argument("--sigmas", nargs="+", type=int, default=list(SIGMAS))
     parser.add_argument("--limit", type=int, help="only the first N images of each set (a quick look)")

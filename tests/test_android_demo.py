@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_QAT_CHECKPOINT, file_sha256
+from cea_edge.model.config import BUNDLED_PRESET
 from cea_edge.profile.census import executorch_census
 from cea_edge.runtime.backends import open_backend
-from cea_edge.runtime.contract import BUNDLED_PRESET
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "android_demo"

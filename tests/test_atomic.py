@@ -27,9 +27,9 @@ from cea_edge.atomic import (
     remove_stale_temporaries,
     staging_path,
 )
+from cea_edge.contract import CONTEXT_GRAPH, sibling_path
 from cea_edge.errors import EXIT_TERMINATED, CeaError, run_cli
 from cea_edge.photo_io import check_output
-from cea_edge.runtime.contract import CONTEXT_GRAPH, sibling_path
 
 
 def test_success_renames_with_umask_permissions(tmp_path):

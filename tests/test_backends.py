@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
+from cea_edge.contract import CONTEXT_GRAPH, GLOBAL_GRAPH, sibling_path
 from cea_edge.errors import CeaError, run_cli
 from cea_edge.model.checkpoint import load_checkpoint
 from cea_edge.runtime.backends import open_backend
-from cea_edge.runtime.contract import CONTEXT_GRAPH, GLOBAL_GRAPH, sibling_path
 from tests.helpers import CONTEXT, COREML_FLAGS, OVERLAP, TILE
 
 

@@ -20,8 +20,8 @@ from cea_edge.model.checkpoint import (
     file_sha256,
     load_checkpoint,
 )
+from cea_edge.model.config import BUNDLED_PRESET
 from cea_edge.photo_io import read_rgb
-from cea_edge.runtime.contract import BUNDLED_PRESET
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "coffee_low+haze+rain.png"

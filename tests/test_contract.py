@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cea_edge.errors import CeaError
-from cea_edge.export.recipes import TARGETS, load_recipe, recipe_for
-from cea_edge.runtime.contract import (
+from cea_edge.contract import (
     CHECKPOINT_CONTEXT_SIZE,
     CHECKPOINT_OVERLAP,
     CHECKPOINT_TILE,
@@ -22,6 +20,9 @@ from cea_edge.runtime.contract import (
     factor_names,
     sibling_path,
 )
+from cea_edge.errors import CeaError
+from cea_edge.export.recipes import load_recipe, recipe_for
+from cea_edge.targets import TARGETS
 
 INFO = ArtifactInfo("edge", 256, 32, "int8", "ab" * 32, 512, (0.0, 1.0), source_sha256="cd" * 32)
 

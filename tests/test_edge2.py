@@ -1,5 +1,6 @@
 """edge v2 (the tiny2 preset stands in): int8 graphs whose per-pixel ops all run on integers,
-the time census an int8 export records, and the v2 factors through every runtime path."""
+the time census an int8 export records when asked (--time-census), and the v2 factors through
+every runtime path."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ import numpy as np
 import pytest
 
 from cea_edge import enhance
+from cea_edge.contract import factor_names
 from cea_edge.errors import run_cli
 from cea_edge.model import get_preset
 from cea_edge.model.checkpoint import load_checkpoint
 from cea_edge.profile.census import executorch_census
 from cea_edge.profile.ops import precision_class, precision_shares
 from cea_edge.runtime.backends import open_backend
-from cea_edge.runtime.contract import factor_names
 
 ADAPTERS = 3  # tiny2: middle + two decoder levels
 
@@ -54,7 +55,7 @@ def check_time_census(manifest: dict, printed: str) -> dict:
 
 @pytest.mark.slow  # the tiny2 int8 ExecuTorch lowering, ~2 min
 def test_executorch_int8_runs_every_per_pixel_op_on_integers(export_once, qat_checkpoint_v2):
-    result = export_once(qat_checkpoint_v2, "executorch", "int8")
+    result = export_once(qat_checkpoint_v2, "executorch", "int8", "--time-census")
     details = result.manifest["target_details"]
     assert details["delegation"]["outside_ops"] == {} and result.manifest["verification"]["passed"]
     table = details["quantization"]["op_precisions"]
@@ -77,7 +78,7 @@ def test_executorch_int8_runs_every_per_pixel_op_on_integers(export_once, qat_ch
 
 
 def test_onnx_int8_and_global_context_take_v2_factors(export_once, qat_checkpoint_v2):
-    result = export_once(qat_checkpoint_v2, "onnx", "int8")
+    result = export_once(qat_checkpoint_v2, "onnx", "int8", "--time-census")
     assert result.manifest["verification"]["passed"]
     assert result.manifest["verification"]["global_context"]["passed"]
     check_time_census(result.manifest, result.printed)
@@ -112,7 +113,7 @@ def test_enhance_runs_v2_checkpoints_and_artifacts_in_global_mode(export_once, q
                                                                   fp32_checkpoint_v2, rgb_file, tmp_path):
     # the int8 artifact the default tier builds anyway (test_onnx_int8_and_global_context_take_v2_factors);
     # the ExecuTorch int8 program runs through enhance in the Android host tests and the slow tier
-    artifact = export_once(qat_checkpoint_v2, "onnx", "int8").artifact
+    artifact = export_once(qat_checkpoint_v2, "onnx", "int8", "--time-census").artifact
     outputs = {}
     for name, model in (("pt", fp32_checkpoint_v2), ("onnx", artifact)):
         out = tmp_path / f"{name}.png"

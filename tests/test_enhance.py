@@ -16,12 +16,13 @@ import torch
 from PIL import Image, ImageCms
 
 from cea_edge import enhance
+from cea_edge.contract import CHECKPOINT_TILE
 from cea_edge.errors import run_cli
 from cea_edge.metrics import psnr
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+from cea_edge.model.config import BUNDLED_PRESET
 from cea_edge.photo_io import Photo, read_photo, write_photo
 from cea_edge.runtime.backends import open_backend
-from cea_edge.runtime.contract import BUNDLED_PRESET, CHECKPOINT_TILE
 from cea_edge.runtime.restore import restore_photo
 from cea_edge.runtime.tiling import context_image, plan_tiles, tiled_apply
 
@@ -405,7 +406,7 @@ def test_default_artifacts_are_what_export_writes_by_default_named_without_torch
     """enhance looks for `python -m cea_edge.export --target T`'s own output (the bundled int8 recipes,
     artifacts/<target>/), and finds its names without importing torch."""
     code = ("import sys, cea_edge.enhance as e; "
-            "print(*e.DEFAULT_ARTIFACTS, e.DEFAULT_COREML_ARTIFACT, 'torch' in sys.modules)")
+            "print(*e.EXPORT_DEFAULTS.values(), 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     stem = f"{BUNDLED_PRESET}-int8-{CHECKPOINT_TILE}"
     assert out == [f"artifacts/onnx/{stem}.onnx", f"artifacts/executorch/{BUNDLED_PRESET}-xnnpack-int8-"

@@ -22,11 +22,12 @@ from cea_edge.export import pipeline
 from cea_edge.export.__main__ import main
 from cea_edge.export.manifest import artifact_digest
 from cea_edge.export.pipeline import MEASURED_EXPORT_GROWTH, export_bytes
-from cea_edge.export.recipes import TARGETS, recipe_for
+from cea_edge.export.recipes import recipe_for
 from cea_edge.export.verify import fit_to_tile, verification_inputs
 from cea_edge.model import CEANet, get_preset
 from cea_edge.model.checkpoint import file_sha256, load_checkpoint, save_checkpoint
 from cea_edge.model.memory import USABLE_FRACTION
+from cea_edge.targets import TARGETS
 from tests.helpers import (
     CONTEXT,
     COREML_FLAGS,

@@ -124,6 +124,7 @@ def test_qat_keeps_weights_in_the_overflow_safe_range(fp32_checkpoint, tmp_path)
 def test_onnx_int8_end_to_end(export_once, qat_checkpoint, fp32_checkpoint, session_checkpoint):
     result = exported(export_once, "onnx", qat_checkpoint, "int8", f"tiny-int8-{TILE}.onnx")
     check_verified_against_qat_and_fp32(result.manifest)
+    assert "time_census" not in result.manifest["target_details"]  # the profiler's job: only with --time-census
     # the artifact names the fp32 checkpoint its QAT weights came from (the parity stage's lineage)
     info = open_backend(result.artifact).info
     assert (info.checkpoint_sha256, info.source_sha256) == (file_sha256(qat_checkpoint), file_sha256(fp32_checkpoint))
@@ -196,7 +197,8 @@ def test_a_misread_quantizer_fails_verification(qat_checkpoint, tmp_path, capsys
     assert not out.exists() or not any(out.iterdir())
 
 
-@pytest.mark.parametrize("case", ["float_for_int8", "qat_for_fp32", "int8w_onnx", "int8_coreml_delegate", "other_preset"])
+@pytest.mark.parametrize("case", ["float_for_int8", "qat_for_fp32", "int8w_onnx", "int8_coreml_delegate", "other_preset",
+                                  "time_census_fp32", "time_census_coreml"])
 def test_bad_int8_requests_are_one_clear_error(case, qat_checkpoint, fp32_checkpoint, tmp_path, capsys):
     target, checkpoint, extra = "onnx", qat_checkpoint, ["--precision", "int8"]
     expected = {
@@ -204,6 +206,8 @@ def test_bad_int8_requests_are_one_clear_error(case, qat_checkpoint, fp32_checkp
         "int8w_onnx": "int8w (int8 weights, float activations) is a Core ML format",
         "int8_coreml_delegate": "int8 ExecuTorch programs are built for XNNPACK",
         "other_preset": "do not match its config 'edge'",
+        "time_census_fp32": "--time-census: it measures int8 exports",
+        "time_census_coreml": "--time-census: Core ML has no per-operator profiler",
     }[case]
     if case == "float_for_int8":
         checkpoint = fp32_checkpoint
@@ -218,6 +222,10 @@ def test_bad_int8_requests_are_one_clear_error(case, qat_checkpoint, fp32_checkp
         payload["config"] = json.loads(json.dumps(get_preset("edge").to_dict()))
         checkpoint = tmp_path / "relabelled.pt"
         torch.save(payload, checkpoint)
+    elif case == "time_census_fp32":
+        checkpoint, extra = fp32_checkpoint, ["--precision", "fp32", "--time-census"]
+    elif case == "time_census_coreml":
+        target, extra = "coreml", ["--precision", "int8", "--time-census"]
     out = tmp_path / "out"
     capsys.readouterr()
     assert run_cli(export_main, export_argv(target, checkpoint, out, *extra, context=0)) == 2

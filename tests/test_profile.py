@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cea_edge import machine
+from cea_edge.contract import GRAPHS
 from cea_edge.errors import run_cli
 from cea_edge.machine import cpu_snapshot, machine_info, other_cpus
 from cea_edge.profile.__main__ import main
@@ -19,7 +20,6 @@ from cea_edge.profile.census import read_flatc_json
 from cea_edge.profile.ops import onnx_records, top_ops
 from cea_edge.profile.run import gflop_per_tile
 from cea_edge.profile.schema import SCHEMA, validate
-from cea_edge.runtime.contract import GRAPHS
 from tests.helpers import CONTEXT, COREML_FLAGS, OVERLAP, TILE, error_lines, files_in
 
 CHEAP = ["--runs", "2", "--warmup", "1", "--threads", "1", "--photo-mp", "0.01", "--quiet"]

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cea_edge.contract import METADATA_PREFIX, ArtifactInfo
 from cea_edge.errors import CeaError
 from cea_edge.model import memory
-from cea_edge.runtime.contract import METADATA_PREFIX, ArtifactInfo
 
 CAP = 4_000_000_000
 needs_prlimit = pytest.mark.skipif(shutil.which("prlimit") is None, reason="needs util-linux prlimit")

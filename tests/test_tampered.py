@@ -13,10 +13,10 @@ import pytest
 import torch
 from PIL import Image
 
+from cea_edge.contract import CONTEXT_GRAPH, GLOBAL_GRAPH, sibling_path
 from cea_edge.errors import run_cli
 from cea_edge.model import CEANet, get_preset
 from cea_edge.model.checkpoint import save_checkpoint
-from cea_edge.runtime.contract import CONTEXT_GRAPH, GLOBAL_GRAPH, sibling_path
 from tests.helpers import error_lines, make_active
 
 

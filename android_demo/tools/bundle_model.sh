@@ -26,6 +26,8 @@ assets="$demo/app/src/main/assets"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+# The app runs ExecuTorch programs: their suffix comes from the toolkit's target registry (cea_edge/targets.py).
+suffix="$(cd "$root" && "$python" -c 'from cea_edge.targets import TARGETS; print(TARGETS["executorch"].suffix)')"
 ptes=()
 if [[ "${1:-}" == "--pte" ]]; then
     shift
@@ -38,8 +40,8 @@ else
     for precision in int8 fp32; do
         (cd "$root" && "$python" -m cea_edge.export --target executorch --precision $precision \
             --out "$work/export-$precision" "$@")
-        pte="$(ls "$work"/export-$precision/*.pte 2>/dev/null | head -n 1 || true)"
-        [[ -n "$pte" ]] || { echo "error: the $precision export wrote no .pte" >&2; exit 2; }
+        pte="$(ls "$work"/export-$precision/*"$suffix" 2>/dev/null | head -n 1 || true)"
+        [[ -n "$pte" ]] || { echo "error: the $precision export wrote no $suffix" >&2; exit 2; }
         ptes+=("$pte")
     done
 fi
@@ -52,8 +54,12 @@ import sys
 
 from cea_edge.errors import CeaError
 from cea_edge.runtime.backends import open_backend
+from cea_edge.targets import TARGETS, target_for_path
 
+program = TARGETS["executorch"]
 try:
+    if target_for_path(sys.argv[1]) is not program:
+        raise CeaError(f"'{sys.argv[1]}' is not an {program.kind} ({program.suffix}); the app runs those only")
     backend = open_backend(sys.argv[1])
 except CeaError as error:
     sys.exit(f"error: {error}")

@@ -125,7 +125,7 @@ case_set tiny "$pte" fp32 $tile $overlap $context $preset
 # The preset the app ships is the toolkit's bundled one (BUNDLED_PRESET), read here, not from the program.
 read -r edge_tile edge_overlap edge_context edge_preset < <(cd "$root" && "$python" -c "
 from cea_edge.runtime.backends import open_backend
-from cea_edge.runtime.contract import BUNDLED_PRESET
+from cea_edge.model.config import BUNDLED_PRESET
 b = open_backend('$asset')
 print(b.tile, b.overlap, b.context_size, BUNDLED_PRESET)" 2>/dev/null)
 case_set edge "$asset" int8 "$edge_tile" "$edge_overlap" "$edge_context" "$edge_preset"

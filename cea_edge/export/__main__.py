@@ -1,4 +1,4 @@
-"""`python -m cea_edge.export`: a checkpoint -> a verified ExecuTorch / Core ML / ONNX artifact.
+"""`python -m cea_edge.export`: a checkpoint -> a verified ONNX / ExecuTorch / Core ML artifact.
 
 With only --target it exports the bundled `edge` checkpoint at the recipe's tile into
 artifacts/<target>/, verifies it and prints a summary; a manifest lands beside the file.
@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Sequence
 
 from cea_edge.errors import run_cli
-from cea_edge.export.pipeline import export
-from cea_edge.export.recipes import COMPUTE_UNITS, DELEGATES, PRECISIONS, TARGETS, default_out_dir, recipe_for
+from cea_edge.export.recipes import COMPUTE_UNITS, DELEGATES, default_out_dir, recipe_for
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_QAT_CHECKPOINT
+from cea_edge.targets import PRECISIONS, TARGETS
 from cea_edge.toolchain import quiet_toolchains
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cea_edge.export", description=__doc__.splitlines()[0])
-    parser.add_argument("--target", required=True, choices=TARGETS)
+    parser.add_argument("--target", required=True, choices=tuple(TARGETS))
     parser.add_argument("--recipe", type=Path, help="recipe TOML (default: the bundled export/<target>.toml)")
     parser.add_argument("--checkpoint", type=Path,
                         help=f"checkpoint to export (default: bundled {DEFAULT_QAT_CHECKPOINT.name} for int8 precisions, "
@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", action="store_true", help="show the toolchains' own warnings and progress bars")
     parser.add_argument("--require-prediction", action="store_true",
                         help="fail unless the artifact can be run in its runtime here (Core ML: macOS only)")
+    parser.add_argument("--time-census", action="store_true",
+                        help="int8: also measure where a tile's op time goes (int8 / float / convert / layout) with the "
+                             "runtime's profiler, recorded in the manifest (target_details.time_census); off by default")
     return parser
 
 
@@ -53,8 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         deployment_target=args.deployment_target, compute_units=args.compute_units,
     )
     with contextlib.nullcontext() if args.verbose else quiet_toolchains():
-        result = export(recipe, args.checkpoint, args.out or default_out_dir(args.target),
-                        verify=not args.no_verify, require_prediction=args.require_prediction)
+        result = TARGETS[args.target].export(recipe, args.checkpoint, args.out or default_out_dir(args.target),
+                                             verify=not args.no_verify, require_prediction=args.require_prediction,
+                                             time_census=args.time_census)
     print(result.describe())
     return 0
 

@@ -1,5 +1,5 @@
 """Pieces every exporter uses: what a target hands back, the fp16 wrapper, the graphs of
-the artifact contract (cea_edge/runtime/contract.py) and the torch.export step."""
+the artifact contract (cea_edge/contract.py) and the torch.export step."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
-from cea_edge.model.network import CEANet
-from cea_edge.runtime.contract import (
+from cea_edge.contract import (
     CONTEXT_GRAPH,
     FORWARD_GRAPH,
     GLOBAL_GRAPH,
@@ -21,6 +20,7 @@ from cea_edge.runtime.contract import (
     factor_names,
     routing_map_names,
 )
+from cea_edge.model.network import CEANet
 
 
 @dataclass
@@ -74,7 +74,7 @@ def export_program(module: nn.Module, tile: int, example: tuple[torch.Tensor, ..
         return torch.export.export(module, example or (example_input(tile),))
 
 
-# --- the global-context graphs (named and laid out as cea_edge/runtime/contract.py says) ---
+# --- the global-context graphs (named and laid out as cea_edge/contract.py says) ---
 class ContextGraph(nn.Module):
     """(1, 3, S, S) context image -> (*factors, *routing maps), flat (see factor_names).
 

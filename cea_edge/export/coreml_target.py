@@ -8,7 +8,6 @@ the precision of every op, and the metadata; on macOS the package also runs.
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from cea_edge.errors import CeaError
-from cea_edge.export.common import BuiltArtifact, GraphSpec, export_program, target_graphs
-from cea_edge.export.quantized_graph import describe_quantization, quantized_graph
-from cea_edge.export.recipes import Recipe
-from cea_edge.model.network import CEANet
-from cea_edge.runtime.contract import (
+from cea_edge.contract import (
     CONTEXT_GRAPH,
     FORWARD_GRAPH,
     GRAPH_KEY,
@@ -30,6 +24,12 @@ from cea_edge.runtime.contract import (
     ArtifactInfo,
     sibling_path,
 )
+from cea_edge.errors import CeaError
+from cea_edge.export.common import BuiltArtifact, GraphSpec, export_program, target_graphs
+from cea_edge.export.quantized_graph import describe_quantization, quantized_graph
+from cea_edge.export.recipes import Recipe
+from cea_edge.model.network import CEANet
+from cea_edge.targets import TARGETS
 from cea_edge.toolchain import require
 
 # coremltools 9.0's fuse_linear_bias pass indexes bias.shape[-1] and crashes on the
@@ -54,9 +54,7 @@ def check_toolchain(recipe: Recipe) -> None:
 
 def prediction_unavailable(recipe: Recipe) -> str:
     """Why this machine cannot run a Core ML model ('' when it can): Core ML is macOS-only."""
-    if sys.platform != "darwin":
-        return f"Core ML prediction runs on macOS only, not on {sys.platform}"
-    return ""
+    return TARGETS["coreml"].unavailable()
 
 
 def coreml_options(recipe: Recipe) -> CoreMLOptions:

@@ -1,7 +1,7 @@
 """ExecuTorch export: torch.export -> to_edge_transform_and_lower(partitioner) -> .pte.
 
 The .pte describes itself with constant methods (tile_size, tile_overlap, context_size,
-value_range, precision, preset, checkpoint_sha256: see cea_edge/runtime/contract.py), so an
+value_range, precision, preset, checkpoint_sha256: see cea_edge/contract.py), so an
 app reads the input shape from the model. XNNPACK artifacts are verified with the real
 ExecuTorch runtime; a Core ML delegated .pte lowers on Linux but runs only on Apple platforms.
 """
@@ -14,11 +14,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from cea_edge.contract import FORWARD_GRAPH, GLOBAL_GRAPH, ArtifactInfo
 from cea_edge.export.common import BuiltArtifact, export_program, target_graphs
 from cea_edge.export.quantized_graph import describe_quantization, op_precisions, quantized_graph, unshare_dequantize
 from cea_edge.export.recipes import Recipe
 from cea_edge.model.network import CEANet
-from cea_edge.runtime.contract import FORWARD_GRAPH, GLOBAL_GRAPH, ArtifactInfo
 from cea_edge.toolchain import require
 
 CAST = "_to_dim_order_copy"

@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from cea_edge.runtime.contract import VALUE_RANGE
+from cea_edge.contract import VALUE_RANGE
 
 MANIFEST_FORMAT = "cea-edge/export-manifest"
 MANIFEST_VERSION = 1
@@ -41,7 +41,7 @@ def toolchain_versions() -> dict[str, str | None]:
 
 # What decides an artifact's contents besides the recipe and the checkpoint: the model code, the
 # exporters and the artifact contract (paths relative to the cea_edge package).
-_EXPORTER_SOURCES = ("model", "export", "runtime/contract.py")
+_EXPORTER_SOURCES = ("model", "export", "contract.py")
 
 
 def exporter_fingerprint() -> str:

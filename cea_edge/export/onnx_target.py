@@ -18,13 +18,13 @@ from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
+from cea_edge.contract import CONTEXT_GRAPH, FORWARD_GRAPH, GLOBAL_GRAPH, ArtifactInfo, sibling_path
 from cea_edge.errors import CeaError
 from cea_edge.export.common import BuiltArtifact, GraphSpec, target_graphs
 from cea_edge.export.onnx_forms import rewrite_for_onnxruntime
 from cea_edge.export.quantized_graph import describe_quantization, quantized_graph
 from cea_edge.export.recipes import MIN_ONNX_OPSET, Recipe
 from cea_edge.model.network import CEANet
-from cea_edge.runtime.contract import CONTEXT_GRAPH, FORWARD_GRAPH, GLOBAL_GRAPH, ArtifactInfo, sibling_path
 from cea_edge.toolchain import require
 
 PROVIDER = "CPUExecutionProvider"

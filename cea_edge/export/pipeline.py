@@ -7,17 +7,16 @@ staged artifact, and only then the rename into place.
 
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import ModuleType
 
 from cea_edge.atomic import atomic_write_json, prepare_output_dir, publish, refuse_special, remove_staged, staged_outputs
+from cea_edge.contract import CONTEXT_GRAPH, GLOBAL_GRAPH, ArtifactInfo, sibling_path
 from cea_edge.errors import CeaError
 from cea_edge.export.manifest import ArtifactDigest, artifact_digest, build_manifest
 from cea_edge.export.recipes import Recipe, artifact_name
-from cea_edge.export.verify import Verification, raise_if_failed, skipped_verification, verify_artifact
+from cea_edge.export.verify import Verification, raise_if_failed, skipped_verification
 from cea_edge.model.checkpoint import (
     DEFAULT_CHECKPOINT,
     DEFAULT_QAT_CHECKPOINT,
@@ -31,15 +30,7 @@ from cea_edge.model.checkpoint import (
 from cea_edge.model.config import CEAConfig
 from cea_edge.model.memory import USABLE_FRACTION, activation_bytes, available_memory, largest_tile
 from cea_edge.model.network import CEANet
-from cea_edge.profile.run import time_census
-from cea_edge.runtime.contract import CONTEXT_GRAPH, GLOBAL_GRAPH, ArtifactInfo, sibling_path
-
-# Target modules are imported on use: each pulls in its toolchain only when asked for.
-TARGET_MODULES = {
-    "executorch": "cea_edge.export.executorch_target",
-    "coreml": "cea_edge.export.coreml_target",
-    "onnx": "cea_edge.export.onnx_target",
-}
+from cea_edge.targets import TARGETS
 
 # Exporting a graph holds a multiple of one forward pass's activations (tracing, lowering, the
 # verification runs in PyTorch and in the target runtime) on top of the toolchains themselves.
@@ -75,10 +66,6 @@ class ExportResult:
             f"manifest: {self.manifest}",
         ]
         return "\n".join(lines)
-
-
-def target_module(target: str) -> ModuleType:
-    return importlib.import_module(TARGET_MODULES[target])
 
 
 def default_checkpoint(recipe: Recipe) -> Path:
@@ -162,21 +149,32 @@ def describe_time_census(census: dict) -> str:
 
 
 def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool = True,
-           require_prediction: bool = False) -> ExportResult:
+           require_prediction: bool = False, time_census: bool = False) -> ExportResult:
     """Export ``checkpoint`` as ``recipe`` says into ``out_dir``; raises CeaError on any problem.
 
     checkpoint None: the bundled one for the precision (QAT for int8, fp32 otherwise).
     require_prediction: fail up front unless this machine can run the artifact in its
     runtime (without it, Core ML off macOS is verified by inspecting the program).
+    time_census: int8 only, also record where a tile's op time goes by arithmetic
+    (target_details.time_census). Measuring is the profiler's job: the target's time_census
+    (cea_edge/targets.py) reaches it, so that nothing here imports the profile stage.
     """
-    target = target_module(recipe.target)
-    target.check_toolchain(recipe)
+    # The target's exporter module is imported here: each pulls in its toolchain only when asked for.
+    target = TARGETS[recipe.target]
+    exporter = target.exporter()
+    exporter.check_toolchain(recipe)
     if require_prediction and not verify:
         raise CeaError("--require-prediction and --no-verify contradict each other")
-    unavailable = target.prediction_unavailable(recipe)
+    unavailable = exporter.prediction_unavailable(recipe)
     if require_prediction and unavailable:
         raise CeaError(f"prediction was required (--require-prediction) but {unavailable}; "
                        "drop the flag to verify by program inspection here")
+    if time_census:
+        why = ("it measures int8 exports (the float ops an int8 graph keeps)" if not recipe.quantized
+               else f"{target.title} has no per-operator profiler reachable from Python" if not target.op_profiler
+               else unavailable)
+        if why:
+            raise CeaError(f"--time-census: {why}; drop the flag")
     loaded = load_checkpoint(default_checkpoint(recipe) if checkpoint is None else checkpoint)
     check_quantization(loaded, recipe)
     check_sizes(loaded.config, recipe)
@@ -194,11 +192,11 @@ def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool 
     with staged_outputs(destination, manifest_path) as (staged_artifact, staged_manifest):
         try:
             started = time.perf_counter()
-            built = target.build(model, recipe, embedded, staged_artifact)
+            built = exporter.build(model, recipe, embedded, staged_artifact)
             export_seconds = time.perf_counter() - started
             if verify:
                 source = fp32_source(loaded) if recipe.quantized and not built.unavailable else None
-                verification = verify_artifact(
+                verification = target.verify(
                     staged_artifact, built, embedded, model, recipe,
                     "PyTorch QAT model" if recipe.quantized else "PyTorch fp32",
                     None if source is None else source.fix_input_size(recipe.tile, recipe.tile))
@@ -209,9 +207,9 @@ def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool 
                 verification = skipped_verification()
             details = dict(built.details)
             census_line = []
-            if verify and recipe.quantized and not built.unavailable and recipe.target != "coreml":
+            if time_census:
                 # Where an int8 tile's time goes, by arithmetic: the float ops it keeps, measured.
-                details["time_census"] = time_census(staged_artifact)
+                details["time_census"] = target.time_census(staged_artifact)
                 census_line = [describe_time_census(details["time_census"])]
             digest = artifact_digest(staged_artifact)
             manifest = build_manifest(

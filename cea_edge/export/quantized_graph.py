@@ -148,7 +148,7 @@ class QuantizedGraph:
     float_layers: Counter = field(default_factory=Counter)  # op -> layers kept float (QAT weight values)
     activation_quantizers: int = 0
     max_weight_level: int = 0  # largest |int8 weight| outside depthwise convolutions
-    # per flat factor (see cea_edge/runtime/contract.py): the QDQ of the quantizer that makes it (v2's gain
+    # per flat factor (see cea_edge/contract.py): the QDQ of the quantizer that makes it (v2's gain
     # heads, v1's base/direction linears), None if no quantizer's output is the factor itself. forward_global
     # applies them to its factor inputs, so its per-pixel multiplies get int8 on both sides as forward's do.
     factor_qdq: list[ActivationQDQ | None] = field(default_factory=list)

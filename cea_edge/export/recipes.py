@@ -14,19 +14,15 @@ from typing import Any
 
 from cea_edge.errors import CeaError
 from cea_edge.recipe_io import bundled_recipe, check_keys, check_type, read_recipe, recipe_dirs
+from cea_edge.targets import PRECISION_MEANINGS, PRECISIONS, QUANTIZED_PRECISIONS, TARGETS
 
-TARGETS = ("executorch", "coreml", "onnx")
-# int8: weights and activations from a QAT checkpoint; int8w: int8 weights only (Core ML).
-PRECISIONS = ("fp32", "fp16", "int8", "int8w")
-QUANTIZED_PRECISIONS = ("int8", "int8w")
 DELEGATES = ("xnnpack", "coreml")  # ExecuTorch backends
 COMPUTE_UNITS = ("ALL", "CPU_ONLY", "CPU_AND_GPU", "CPU_AND_NE")  # coremltools.ComputeUnit names
 MIN_ONNX_OPSET = 17  # LayerNorm-free graphs need nothing newer; 17 is what mobile ORT builds take
 
 RECIPE_DIRS = recipe_dirs("export")
-# Each target's file suffix and the folder `python -m cea_edge.export` writes to without --out:
-# here, torch-free, so that enhance finds export's default output without importing an exporter.
-TARGET_SUFFIXES = {"executorch": ".pte", "coreml": ".mlpackage", "onnx": ".onnx"}
+# The folder `python -m cea_edge.export` writes to without --out: here, torch-free, so that
+# enhance finds export's default output without importing an exporter.
 ARTIFACTS_DIR = Path("artifacts")
 
 
@@ -92,7 +88,7 @@ def validate(recipe: Recipe) -> Recipe:
         _check_type(recipe, name, (int, float))
     for name in ("precision", "delegate", "deployment_target", "compute_units"):
         _check_type(recipe, name, str)
-    _check_choice(recipe, "target", TARGETS)
+    _check_choice(recipe, "target", tuple(TARGETS))
     _check_choice(recipe, "precision", PRECISIONS)
     _check_choice(recipe, "delegate", DELEGATES)
     _check_choice(recipe, "compute_units", COMPUTE_UNITS)
@@ -115,9 +111,12 @@ def validate(recipe: Recipe) -> Recipe:
             raise CeaError(f"recipe {recipe.source}: onnx needs opset >= {MIN_ONNX_OPSET}, got {recipe.opset}")
     elif recipe.opset is not None:
         raise CeaError(f"recipe {recipe.source}: 'opset' applies to onnx only")
-    if recipe.precision == "int8w" and recipe.target != "coreml":
-        raise CeaError(f"precision int8w (int8 weights, float activations) is a Core ML format; "
-                       f"for {recipe.target} use int8, fp16 or fp32")
+    precisions = TARGETS[recipe.target].precisions
+    if recipe.precision not in precisions:
+        formats = " / ".join(target.title for target in TARGETS.values() if recipe.precision in target.precisions)
+        *others, last = reversed(precisions)  # the smallest first
+        raise CeaError(f"precision {recipe.precision} ({PRECISION_MEANINGS[recipe.precision]}) is a {formats} format; "
+                       f"for {recipe.target} use {', '.join(others)} or {last}")
     if recipe.precision == "int8" and recipe.delegate == "coreml":
         raise CeaError("int8 ExecuTorch programs are built for XNNPACK (--delegate xnnpack); "
                        "for Apple devices export --target coreml --precision int8")
@@ -151,7 +150,7 @@ def default_out_dir(target: str) -> Path:
 def artifact_name(preset: str, recipe: Recipe) -> str:
     """e.g. edge2-fp16-256.onnx; ExecuTorch names its delegate: edge2-xnnpack-fp32-256.pte."""
     parts = [preset] + ([recipe.delegate] if recipe.delegate else []) + [recipe.precision, str(recipe.tile)]
-    return "-".join(parts) + TARGET_SUFFIXES[recipe.target]
+    return "-".join(parts) + TARGETS[recipe.target].suffix
 
 
 def recipe_for(target: str, path: str | Path | None = None) -> Recipe:

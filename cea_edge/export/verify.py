@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from cea_edge.contract import ArtifactInfo
 from cea_edge.errors import CeaError
 from cea_edge.export.common import BuiltArtifact, context_model
 from cea_edge.export.recipes import Recipe
 from cea_edge.metrics import max_abs_error, psnr
 from cea_edge.model.network import CEANet
 from cea_edge.runtime.backends import Backend, open_backend
-from cea_edge.runtime.contract import ArtifactInfo
 from cea_edge.runtime.tiling import context_image
 
 # The inputs: a few degraded crops of the monitoring suite, chosen by index so that every

@@ -11,9 +11,8 @@ import torch
 
 from cea_edge.atomic import atomic_write
 from cea_edge.errors import CeaError
-from cea_edge.model.config import CEAConfig
+from cea_edge.model.config import BUNDLED_PRESET, CEAConfig
 from cea_edge.model.network import CEANet
-from cea_edge.runtime.contract import BUNDLED_PRESET
 
 CHECKPOINT_FORMAT = "cea-edge/checkpoint"
 CHECKPOINT_VERSION = 1

@@ -163,6 +163,11 @@ PRESETS: dict[str, CEAConfig] = {
 PRESETS["edge3"] = replace(PRESETS["edge2"], name="edge3", middle_blocks=4)
 
 
+# The preset of the bundled default checkpoints (cea_edge/checkpoints): what `export` names its
+# default artifacts after, known here without torch (tests/test_bundled.py pins the agreement).
+BUNDLED_PRESET = "edge2"
+
+
 def get_preset(name: str) -> CEAConfig:
     try:
         return PRESETS[name]

@@ -20,11 +20,12 @@ from typing import Sequence
 from tqdm import tqdm
 
 from cea_edge.atomic import atomic_write, atomic_write_json, check_output_dir, check_output_file, file_identity
+from cea_edge.contract import CHECKPOINT_CONTEXT_SIZE, CHECKPOINT_OVERLAP, CHECKPOINT_TILE
 from cea_edge.errors import CeaError, check_threads, checked_flag, run_cli
 from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT
 from cea_edge.parity.cases import PARITY_SETS, get_parity_set
 from cea_edge.recipe_io import recipe_dirs
-from cea_edge.runtime.contract import CHECKPOINT_CONTEXT_SIZE, CHECKPOINT_OVERLAP, CHECKPOINT_TILE
+from cea_edge.targets import ARTIFACT_SUFFIXES, CHECKPOINT_SUFFIX
 
 REFERENCE_NAME = f"reference-{DEFAULT_CHECKPOINT.stem}"  # the committed reference of the bundled checkpoint, beside bars.toml
 
@@ -51,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument("--overwrite", action="store_true", help="replace an existing reference set")
     make.add_argument("--quiet", action="store_true", help="no progress bar")
     check = commands.add_parser("check", help="run artifacts over a reference set and judge them by the bars")
-    check.add_argument("artifacts", nargs="+", type=Path, help=".onnx, .pte, .mlpackage or .pt (fp32 or QAT)")
+    check.add_argument("artifacts", nargs="+", type=Path,
+                       help=f"{', '.join(ARTIFACT_SUFFIXES)} or {CHECKPOINT_SUFFIX} (fp32 or QAT)")
     check.add_argument("--reference", type=Path, help=f"reference set folder (default: the bundled {REFERENCE_NAME})")
     check.add_argument("--bars", type=Path, help="bars per precision (default: the bundled parity/bars.toml)")
     check.add_argument("--threads", type=int, help="runtime threads (default: the runtime's choice)")

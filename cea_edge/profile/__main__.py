@@ -20,16 +20,17 @@ from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from cea_edge.atomic import atomic_write, atomic_write_json, check_output_file
+from cea_edge.contract import CHECKPOINT_CONTEXT_SIZE, CHECKPOINT_OVERLAP, CHECKPOINT_TILE
 from cea_edge.errors import CeaError, check_threads, run_cli, usable_cpus
 from cea_edge.machine import cpu_snapshot, machine_info, other_cpus
 from cea_edge.profile import coreml
 from cea_edge.profile.report import markdown
-from cea_edge.profile.run import FORMATS, Settings, preflight, profile_artifact, steps
+from cea_edge.profile.run import Settings, model_format, preflight, profile_artifact, steps
 from cea_edge.profile.schema import document, load_import
 from cea_edge.profile.timing import matmul_peak
 from cea_edge.runtime.backends import check_model_path
-from cea_edge.runtime.contract import CHECKPOINT_CONTEXT_SIZE, CHECKPOINT_OVERLAP, CHECKPOINT_TILE
 from cea_edge.runtime.restore import CONTEXT_MODES
+from cea_edge.targets import ARTIFACT_SUFFIXES, CHECKPOINT_SUFFIX
 from cea_edge.toolchain import quiet_toolchains
 
 MAX_PHOTO_MP = 200.0  # beyond any phone camera; a typo (1200) would otherwise allocate gigabytes
@@ -43,7 +44,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m cea_edge.profile", description=__doc__.splitlines()[0],
                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("artifacts", nargs="*", type=Path, help=".onnx, .pte, .mlpackage or .pt checkpoint (QAT too)")
+    parser.add_argument("artifacts", nargs="*", type=Path,
+                        help=f"{', '.join(ARTIFACT_SUFFIXES)} or {CHECKPOINT_SUFFIX} checkpoint (QAT too)")
     parser.add_argument("--runs", type=int, default=20, help="timed calls per graph and thread count (default 20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls before them (default 3)")
     parser.add_argument("--threads", type=int, nargs="+",
@@ -91,8 +93,7 @@ def check_args(args: argparse.Namespace) -> Settings:
     if not args.artifacts and not args.imports:
         raise CeaError("nothing to profile: give artifacts, or --import profile files")
     for path in args.artifacts:
-        if path.suffix.lower() not in FORMATS:
-            raise CeaError(f"'{path}': not a model cea-edge profiles (expected .onnx, .pte, .mlpackage or a .pt checkpoint)")
+        model_format(path)  # CeaError for a file of no target
         check_model_path(path)
     inputs = [*args.artifacts, *args.imports]
     outputs = [(flag, path) for flag, path in (("--json", args.json), ("--markdown", args.markdown)) if path]
@@ -112,7 +113,7 @@ def profile(artifacts: list[Path], settings: Settings, imported: list[dict[str, 
 
     machine = machine_info()
     started = cpu_snapshot()  # busy neighbours skew timings, multi-thread ones most
-    timed = [p for p in artifacts if FORMATS[p.suffix.lower()] != "coreml"]
+    timed = [p for p in artifacts if model_format(p) != "coreml"]
     total = (len(settings.threads) if timed else 0) + sum(steps(p, settings) for p in artifacts)
     with tqdm(total=total, disable=quiet, file=sys.stderr, unit="step", leave=False) as bar:
         def step(label: str) -> None:

@@ -18,8 +18,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from cea_edge.contract import CONTEXT_GRAPH, FORWARD_GRAPH, GLOBAL_GRAPH, sibling_path
 from cea_edge.errors import CeaError
-from cea_edge.runtime.contract import CONTEXT_GRAPH, FORWARD_GRAPH, GLOBAL_GRAPH, sibling_path
+from cea_edge.runtime.backends import check_executorch_file
 from cea_edge.toolchain import require
 
 XNNPACK_ID = "XnnpackBackend"
@@ -61,6 +62,7 @@ def _xnnpack_ops(blob: bytes) -> dict[str, dict[str, int]]:
 
 def executorch_census(path: Path) -> dict[str, Any]:
     """{"methods": {name: {...}}, "constant_methods": [...], "delegates": n, ...} of a .pte file."""
+    check_executorch_file(path)  # bytes that are no program (no ET12 identifier) decode to nothing: one error
     require("executorch.exir", "reading an ExecuTorch program")
     from executorch.exir._serialize._program import deserialize_pte_binary
 

@@ -8,15 +8,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
+from cea_edge.contract import FORWARD_GRAPH, GRAPHS
 from cea_edge.errors import CeaError
 from cea_edge.profile import census, coreml
 from cea_edge.profile.ops import breakdown, precision_shares
 from cea_edge.profile.schema import ArtifactProfile, Latency, OpBreakdown
 from cea_edge.profile.timing import EndToEndJob, end_to_end, graph_calls, latency_row, time_calls
 from cea_edge.runtime.backends import Backend, open_backend
-from cea_edge.runtime.contract import FORWARD_GRAPH, GRAPHS
-
-FORMATS = {".onnx": "onnx", ".pte": "executorch", ".mlpackage": "coreml", ".pt": "checkpoint"}
+from cea_edge.targets import target_for_path
 
 
 @dataclass(frozen=True)
@@ -35,9 +34,16 @@ class Settings:
     repeats: int = 3  # end-to-end runs per mode and thread count: a median and a spread, never one run
 
 
+def model_format(path: Path) -> str:
+    """A profile's "format": the target's name (cea_edge/targets.py) or "checkpoint"; CeaError for
+    any other file."""
+    target = target_for_path(path, "profiles")
+    return "checkpoint" if target is None else target.name
+
+
 def steps(path: Path, settings: Settings) -> int:
     """Progress steps profile_artifact reports for ``path``."""
-    if FORMATS.get(path.suffix.lower()) == "coreml":
+    if model_format(path) == "coreml":
         return 2
     return len(settings.threads) + (len(GRAPHS) if settings.ops else 0) + (1 if settings.photo_mp > 0 else 0)
 
@@ -112,14 +118,14 @@ def add_gflops(rows: list[Latency], gflop: float | None, peaks: dict[int, dict[s
 
 def preflight(path: Path, settings: Settings) -> None:
     """Open ``path`` once (CeaError when it cannot be used), so a bad artifact fails before any profiling."""
-    if FORMATS[path.suffix.lower()] == "coreml":
+    if model_format(path) == "coreml":
         census.coreml_graph(path)
     else:
         _open(path, settings, min(settings.threads))
 
 
 def profile_coreml(path: Path, settings: Settings, machine: dict[str, Any], step: Callable[[str], None]) -> ArtifactProfile:
-    from cea_edge.runtime.contract import ArtifactInfo
+    from cea_edge.contract import ArtifactInfo
 
     static = census.coreml_census(path)
     step("census")
@@ -146,10 +152,11 @@ def profile_coreml(path: Path, settings: Settings, machine: dict[str, Any], step
 def profile_artifact(path: Path, settings: Settings, machine: dict[str, Any], peaks: dict[int, dict[str, Any]],
                      step: Callable[[str], None] = lambda label: None) -> ArtifactProfile:
     """Profile one artifact (or checkpoint) on this machine; ``step`` is called after each stage."""
-    kind = FORMATS[path.suffix.lower()]
+    target = target_for_path(path, "profiles")
+    kind = "checkpoint" if target is None else target.name
     if kind == "coreml":
         return profile_coreml(path, settings, machine, step)
-    static = census.executorch_census(path) if kind == "executorch" else None
+    static = None if target is None else target.census(path)
     rows, backend = latency_rows(path, settings, step)
     preset = _preset(path, backend)
     gflop = gflop_per_tile(preset, backend.tile)
@@ -181,8 +188,9 @@ def profile_artifact(path: Path, settings: Settings, machine: dict[str, Any], pe
 
 def time_census(path: Path, threads: int = 1, runs: int = 5) -> dict[str, Any]:
     """The forward graph's op time by arithmetic (int8 / float / convert / layout, see
-    ops.precision_shares), from the runtime's own profiler: what an int8 export records of the
-    float ops it keeps. Needs a runtime with a profiler (ExecuTorch, onnxruntime)."""
+    ops.precision_shares), from the runtime's own profiler: what `export --time-census` records of
+    the float ops an int8 graph keeps (reached through cea_edge.targets, never imported by export).
+    Needs a runtime with a profiler (ExecuTorch, onnxruntime)."""
     settings = Settings(runs=runs, warmup=1, threads=(threads,))
     backend = _open(path, settings, threads, trace=True)
     trace = backend.trace

@@ -17,14 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from cea_edge.contract import SIBLING_SUFFIXES, sibling_path
 from cea_edge.errors import CeaError
 from cea_edge.export.manifest import MANIFEST_FORMAT, artifact_digest, exporter_fingerprint
 from cea_edge.export.recipes import QUANTIZED_PRECISIONS, Recipe, recipe_for
 from cea_edge.named_files import named_file
-from cea_edge.runtime.contract import SIBLING_SUFFIXES, sibling_path
+from cea_edge.targets import PRECISIONS as ALL_PRECISIONS
+from cea_edge.targets import TARGETS as REGISTRY
 
-TARGETS = ("onnx", "executorch", "coreml")
-PRECISIONS = ("fp32", "fp16", "int8")
+TARGETS = tuple(REGISTRY)
+# A grid is a full cross product: the precisions every target exports (int8w is Core ML's alone).
+PRECISIONS = tuple(p for p in ALL_PRECISIONS if all(p in target.precisions for target in REGISTRY.values()))
 CELL_RECORD = "cell.json"
 
 

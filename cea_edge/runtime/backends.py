@@ -2,7 +2,7 @@
 
 A backend runs (N, 3, T, T) float32 tiles and says what it takes: tile side, recommended
 overlap, value range and precision, read from the artifact itself (ONNX metadata_props,
-ExecuTorch constant methods, Core ML user metadata; see runtime/contract.py) -- never from
+ExecuTorch constant methods, Core ML user metadata; see cea_edge/contract.py) -- never from
 flags the user must remember, nor from side files.
 """
 
@@ -21,8 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from cea_edge.errors import CeaError
-from cea_edge.runtime.contract import (
+from cea_edge.contract import (
     CHECKPOINT_CONTEXT_SIZE,
     CHECKPOINT_OVERLAP,
     CHECKPOINT_TILE,
@@ -37,11 +36,13 @@ from cea_edge.runtime.contract import (
     ArtifactInfo,
     sibling_path,
 )
+from cea_edge.errors import CeaError
 from cea_edge.runtime.tracing import Trace, executorch_trace, onnx_trace, torch_trace, trace_folder
+from cea_edge.targets import TARGETS, target_for_path
 from cea_edge.toolchain import quiet_native, require
 
 CHECKPOINT_BATCH = 8  # tiles per PyTorch call, fewer when memory is short (model/memory.py)
-Factors = list[np.ndarray]  # flat, adapter by adapter (see runtime/contract.py)
+Factors = list[np.ndarray]  # flat, adapter by adapter (see cea_edge/contract.py)
 
 
 @dataclass
@@ -275,9 +276,10 @@ def open_coreml(path: Path, threads: int | None, compute_units: str | None = Non
     """A Core ML package. Its metadata and siblings are checked on every platform (coremltools
     reads specs anywhere); predicting needs macOS. compute_units: a coremltools.ComputeUnit name
     (default: what the package was exported with)."""
-    on_mac = sys.platform == "darwin"
+    on_mac = not TARGETS["coreml"].unavailable()
+    runnable = " or ".join(target.suffix for target in TARGETS.values() if not target.unavailable())
     off_mac = (f"'{path}' is a Core ML model: Core ML runs on macOS only, not on {sys.platform}; "
-               "use the .onnx or .pte export here")
+               f"use the {runnable} export here")
     if not on_mac and importlib.util.find_spec("coremltools") is None:
         raise CeaError(off_mac)
     ct = require("coremltools", "running a Core ML model")
@@ -364,9 +366,6 @@ def open_checkpoint(path: Path, threads: int | None, tile: int, overlap: int, co
     return backend
 
 
-OPENERS = {".onnx": open_onnx, ".pte": open_executorch, ".mlpackage": open_coreml}
-
-
 def check_model_path(path: Path) -> None:
     """A model is a regular file (a .mlpackage a folder): a FIFO or device would block or
     feed a runtime endless bytes, a link loop fails deep inside it."""
@@ -380,10 +379,10 @@ def check_model_path(path: Path) -> None:
         if error.errno == errno.ENOENT:
             raise CeaError(f"model '{path}' does not exist") from None
         raise CeaError(f"model '{path}' cannot be read ({error.strerror or error})") from None
-    wanted_dir = path.suffix.lower() == ".mlpackage"
-    if wanted_dir and not stat.S_ISDIR(mode):
-        raise CeaError(f"model '{path}' is not a Core ML package (a .mlpackage is a folder)")
-    if not wanted_dir and not stat.S_ISREG(mode):
+    folder = next((target for target in TARGETS.values() if target.folder and target.suffix == path.suffix.lower()), None)
+    if folder is not None and not stat.S_ISDIR(mode):
+        raise CeaError(f"model '{path}' is not a {folder.kind} (a {folder.suffix} is a folder)")
+    if folder is None and not stat.S_ISREG(mode):
         kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a pipe, socket or device)"
         raise CeaError(f"model '{path}' is {kind}; give a model file")
 
@@ -399,13 +398,9 @@ def open_backend(path: str | Path, threads: int | None = None, tile: int = CHECK
     """
     path = Path(path)
     check_model_path(path)
-    suffix = path.suffix.lower()
-    if device != "cpu" and suffix != ".pt":
-        raise CeaError(f"'{path.name}' runs in its own runtime on this machine's CPU; a device applies to checkpoints")
-    if suffix == ".pt":
+    target = target_for_path(path)  # None: a checkpoint
+    if target is None:
         return open_checkpoint(path, threads, tile, overlap, context_size, device, trace)
-    if suffix not in OPENERS:
-        raise CeaError(f"'{path}': not a model cea-edge runs (expected .onnx, .pte, .mlpackage or a .pt checkpoint)")
-    if suffix == ".mlpackage":
-        return open_coreml(path, threads, compute_units)
-    return OPENERS[suffix](path, threads, trace)
+    if device != "cpu":
+        raise CeaError(f"'{path.name}' runs in its own runtime on this machine's CPU; a device applies to checkpoints")
+    return target.open(path, threads, trace, compute_units)

@@ -1,178 +1,57 @@
-"""The artifact contract: the graphs an exported artifact carries, their I/O names, and how
-it describes itself -- written by the exporters, read by the runtime (and by apps).
+"""Moved: the artifact contract is ``cea_edge/contract.py`` (below every stage that touches
+artifacts, so that the model, the exporters and the runtime may all import it), and the bundled
+preset is ``cea_edge.model.config.BUNDLED_PRESET``.
 
-Both sides import this module; no literal of the contract appears anywhere else.
-
-    forward        (image)             -> restored       each tile makes its own factors
-    context        (context image)     -> factors + routing maps, once per photo
-    forward_global (image, *factors)   -> restored       every tile uses the photo's factors
-
-ExecuTorch keeps them as methods of one program; ONNX and Core ML as the main file and
-two siblings beside it (x.onnx, x.context.onnx, x.global.onnx). Factors are flat, two per
-adapter, adapter by adapter: v1 models routing_bases_0 (1, r, C0), residual_directions_0,
-routing_bases_1, ...; v2 models routing_gains_0 (1, r, 1, 1), direction_gains_0 (1, C0, 1, 1),
-... Apps take them in order, whatever their names and shapes.
-
-Every artifact describes itself (``ArtifactInfo``) so that an app needs no side file:
-ONNX ``metadata_props`` and Core ML user metadata hold it as strings under ``cea_edge.*``
-keys; an ExecuTorch program holds it as constant methods, each returning one value:
-
-    tile_size (int)   tile_overlap (int)   context_size (int, 0: tile mode only)
-    value_range (float, float)   precision (str)   preset (str)   checkpoint_sha256 (str)
+This module only re-exports those names for code written against the old path; import
+``cea_edge.contract`` instead. Nothing here is defined twice.
 """
 
-from __future__ import annotations
+from cea_edge.contract import (
+    CHECKPOINT_CONTEXT_SIZE,
+    CHECKPOINT_OVERLAP,
+    CHECKPOINT_TILE,
+    CONSTANT_METHOD_NAMES,
+    CONTEXT_GRAPH,
+    FACTOR_KINDS,
+    FORWARD_GRAPH,
+    GLOBAL_GRAPH,
+    GRAPH_KEY,
+    GRAPHS,
+    INPUT_NAME,
+    LAYOUT,
+    METADATA_PREFIX,
+    OUTPUT_NAME,
+    SIBLING_SUFFIXES,
+    VALUE_RANGE,
+    ArtifactInfo,
+    check_artifact_sizes,
+    factor_names,
+    routing_map_names,
+    sibling_path,
+)
+from cea_edge.model.config import BUNDLED_PRESET
 
-from dataclasses import dataclass, fields
-from pathlib import Path
-from typing import Any
-
-from cea_edge.errors import CeaError
-
-FORWARD_GRAPH, CONTEXT_GRAPH, GLOBAL_GRAPH = "forward", "context", "forward_global"
-GRAPHS = (FORWARD_GRAPH, CONTEXT_GRAPH, GLOBAL_GRAPH)
-SIBLING_SUFFIXES = {CONTEXT_GRAPH: ".context", GLOBAL_GRAPH: ".global"}
-INPUT_NAME, OUTPUT_NAME = "image", "restored"  # every graph's image input; the tile graphs' output
-VALUE_RANGE = (0.0, 1.0)
-LAYOUT = "NCHW RGB float32"
-
-# Tiling of a checkpoint, which carries none (exported artifacts carry their own): the values
-# the bundled export recipes use (tests/test_contract.py pins that they agree). Overlap 32 is
-# the smallest that hides seams, context 512 the measured trade-off (docs/runtime.md).
-CHECKPOINT_TILE, CHECKPOINT_OVERLAP, CHECKPOINT_CONTEXT_SIZE = 256, 32, 512
-
-# The preset of the bundled default checkpoints (cea_edge/checkpoints): what `export` names its
-# default artifacts after, known here without torch (tests/test_bundled.py pins the agreement).
-BUNDLED_PRESET = "edge2"
-
-METADATA_PREFIX = "cea_edge."
-GRAPH_KEY = METADATA_PREFIX + "graph"  # string stores only: which graph a file holds
-
-
-# The two factors of one adapter, by model design (cea_edge.model.config.DESIGNS).
-FACTOR_KINDS = {"v1": ("routing_bases", "residual_directions"), "v2": ("routing_gains", "direction_gains")}
-
-
-def factor_names(adapters: int, design: str = "v1") -> list[str]:
-    return [f"{kind}_{index}" for index in range(adapters) for kind in FACTOR_KINDS[design]]
-
-
-def routing_map_names(adapters: int) -> list[str]:
-    return [f"routing_map_{index}" for index in range(adapters)]
-
-
-def sibling_path(artifact: Path, graph: str) -> Path:
-    """Where a file-per-graph target keeps ``graph`` beside ``artifact`` (x.onnx -> x.context.onnx)."""
-    return artifact.with_name(artifact.stem + SIBLING_SUFFIXES[graph] + artifact.suffix)
-
-
-@dataclass(frozen=True)
-class ArtifactInfo:
-    """What every artifact says about itself."""
-
-    preset: str
-    tile: int
-    overlap: int
-    precision: str
-    checkpoint_sha256: str
-    context_size: int = 0  # side of the context graph's input; 0: tile mode only
-    value_range: tuple[float, float] = VALUE_RANGE
-    # The fp32 checkpoint the weights descend from (a QAT checkpoint's source; else the checkpoint
-    # itself): what the parity stage matches against a reference set's checkpoint.
-    source_sha256: str = ""
-
-    # ---- string stores (ONNX metadata_props, Core ML user metadata) ----
-    def to_strings(self, graph: str = FORWARD_GRAPH) -> dict[str, str]:
-        strings = {METADATA_PREFIX + _STRING_KEYS[f.name]: _to_string(getattr(self, f.name)) for f in fields(self)}
-        return strings | {METADATA_PREFIX + "layout": LAYOUT, GRAPH_KEY: graph}
-
-    @classmethod
-    def from_strings(cls, strings: dict[str, str], source: str) -> ArtifactInfo:
-        """Parse the metadata of ``source``; CeaError when it is not a cea-edge artifact."""
-        key = METADATA_PREFIX + _STRING_KEYS["tile"]
-        if key not in strings:
-            raise CeaError(f"'{source}' is a model, but not one cea-edge exported (no {key} metadata)")
-        values = {}
-        for f in fields(cls):
-            text = strings.get(METADATA_PREFIX + _STRING_KEYS[f.name])
-            if text is not None:
-                values[f.name] = _from_string(f.name, text, source)
-        return check_artifact_sizes(cls(**_with_fallbacks(values)), source)
-
-    # ---- ExecuTorch constant methods ----
-    def constant_methods(self) -> dict[str, Any]:
-        return {_CONSTANT_METHODS[f.name]: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
-                for f in fields(self)}
-
-    @classmethod
-    def from_constant_methods(cls, returned: dict[str, list[Any]], source: str) -> ArtifactInfo:
-        """From what a program's constant methods return (a list of values each)."""
-        if _CONSTANT_METHODS["tile"] not in returned:
-            raise CeaError(f"'{source}' is an ExecuTorch program, but not one cea-edge exported "
-                           f"(no {_CONSTANT_METHODS['tile']} method)")
-        values = {}
-        for f in fields(cls):
-            value = returned.get(_CONSTANT_METHODS[f.name])
-            if value is not None:
-                values[f.name] = (float(value[0]), float(value[1])) if f.name == "value_range" else value[0]
-        return check_artifact_sizes(cls(**_with_fallbacks(values)), source)
-
-
-_STRING_KEYS = {"preset": "preset", "tile": "tile", "overlap": "overlap", "precision": "precision",
-                "checkpoint_sha256": "checkpoint_sha256", "context_size": "context", "value_range": "value_range",
-                "source_sha256": "source_sha256"}
-_CONSTANT_METHODS = {"preset": "preset", "tile": "tile_size", "overlap": "tile_overlap", "precision": "precision",
-                     "checkpoint_sha256": "checkpoint_sha256", "context_size": "context_size",
-                     "value_range": "value_range", "source_sha256": "source_sha256"}
-CONSTANT_METHOD_NAMES = tuple(_CONSTANT_METHODS.values())
-
-
-def _to_string(value: Any) -> str:
-    if isinstance(value, tuple):
-        return ",".join(f"{v:g}" for v in value)
-    return str(value)
-
-
-def _from_string(name: str, text: str, source: str) -> Any:
-    try:
-        if name == "value_range":
-            low, high = (float(v) for v in text.split(","))
-            return (low, high)
-        return int(text) if name in ("tile", "overlap", "context_size") else text
-    except ValueError:
-        raise CeaError(f"'{source}': metadata {METADATA_PREFIX}{_STRING_KEYS[name]} = '{text}' is not valid") from None
-
-
-def check_artifact_sizes(info: ArtifactInfo, source: str) -> ArtifactInfo:
-    """``info`` when the sizes it states are sane and one tile (and the context input) fits the memory
-    here by model/memory.py's estimate; else CeaError naming the largest that fits. A file states these
-    sizes: they are bounded before the runtime allocates a single tile (metadata saying 10^9 would ask
-    for exabytes)."""
-    from cea_edge.model.config import PRESETS
-    from cea_edge.model.memory import activation_bytes, check_fits
-
-    for name, value, low in (("tile", info.tile, 1), ("overlap", info.overlap, 0), ("context", info.context_size, 0)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise CeaError(f"'{source}': its metadata {name} {value!r} is not valid (an integer >= {low}); "
-                           "the file is damaged or was not exported by cea-edge: export it again")
-    if info.overlap >= info.tile:
-        raise CeaError(f"'{source}': its metadata overlap {info.overlap} is not below its tile {info.tile}; "
-                       "the file is damaged: export it again")
-    # The artifact's preset (a variant, edge2-static, by its base name); unknown: the lightest preset,
-    # so only what surely cannot fit is refused.
-    config = PRESETS.get(str(info.preset)) or PRESETS.get(str(info.preset).split("-")[0]) or min(
-        PRESETS.values(), key=lambda preset: activation_bytes(preset, info.tile))
-    for what, side in (("tile", info.tile), ("context size", info.context_size)):
-        if side:
-            try:
-                check_fits(config, side, what=what)
-            except CeaError as error:
-                raise CeaError(f"'{source}' (its metadata): {error} (export it again with a smaller "
-                               f"--{what.replace(' ', '-')})") from None
-    return info
-
-
-def _with_fallbacks(values: dict[str, Any]) -> dict[str, Any]:
-    # Artifacts exported before a field existed lack it: say so instead of refusing them.
-    values = {"preset": "unknown", "overlap": 0, "precision": "unknown", "checkpoint_sha256": ""} | values
-    return values | {"source_sha256": values.get("source_sha256") or values["checkpoint_sha256"]}
+__all__ = [
+    "BUNDLED_PRESET",
+    "CHECKPOINT_CONTEXT_SIZE",
+    "CHECKPOINT_OVERLAP",
+    "CHECKPOINT_TILE",
+    "CONSTANT_METHOD_NAMES",
+    "CONTEXT_GRAPH",
+    "FACTOR_KINDS",
+    "FORWARD_GRAPH",
+    "GLOBAL_GRAPH",
+    "GRAPHS",
+    "GRAPH_KEY",
+    "INPUT_NAME",
+    "LAYOUT",
+    "METADATA_PREFIX",
+    "OUTPUT_NAME",
+    "SIBLING_SUFFIXES",
+    "VALUE_RANGE",
+    "ArtifactInfo",
+    "check_artifact_sizes",
+    "factor_names",
+    "routing_map_names",
+    "sibling_path",
+]
