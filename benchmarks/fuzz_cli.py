@@ -26,6 +26,7 @@ from cea_edge.atomic import atomic_write_json
 from cea_edge.errors import run_cli
 from tests.fuzz_cases import (
     CLIS,
+    MESSAGE_CLIS,
     Resources,
     build_trivial_pte,
     catalogue,
@@ -58,8 +59,8 @@ def build_resources(folder: Path) -> Resources:
 
 def case_class(name: str) -> str:
     """The class of a case, from its name: "<cli>-<class>-..." (random ones by what they draw)."""
-    for marker in ("crafted", "special-out", "non-finite", "orientation", "random", "checkpoint", "model", "image", "recipe",
-                   "flag", "out", "json", "init", "resume", "folder"):
+    for marker in ("message", "crafted", "special-out", "non-finite", "orientation", "random", "checkpoint", "model",
+                   "image", "recipe", "flag", "out", "json", "init", "resume", "folder"):
         if f"-{marker}" in name:
             return marker
     return "other"
@@ -88,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\n## CLI fuzz pass: {len(outcomes)} cases (seed {args.seed}, {args.cases} random), {seconds:.0f} s\n")
     print("| CLI | cases | in subprocess | exit 0 | exit 2 | failed | seconds |")
     print("|---|---|---|---|---|---|---|")
-    for cli in CLIS:
+    for cli in CLIS + MESSAGE_CLIS:
         rows = [o for o in outcomes if o.cli == cli]
         codes = Counter(o.code for o in rows)
         print(f"| {cli} | {len(rows)} | {sum(o.isolated for o in rows)} | {codes[0]} | {codes[2]} | "

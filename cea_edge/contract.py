@@ -21,17 +21,23 @@ keys; an ExecuTorch program holds it as constant methods, each returning one val
 
     tile_size (int)   tile_overlap (int)   context_size (int, 0: tile mode only)
     value_range (float, float)   precision (str)   preset (str)   checkpoint_sha256 (str)
+
+A file is data anyone can edit: the reader checks every value where it is parsed (sizes, a known
+preset, a recipe's precision, sha256 hex) and the global-context graphs' factor names and order
+(check_factor_names), each failure one CeaError naming the file and the field.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from cea_edge.errors import CeaError
-from cea_edge.model.config import PRESETS
+from cea_edge.model.config import PRESETS, preset_named
 from cea_edge.model.memory import activation_bytes, check_fits
+from cea_edge.targets import PRECISIONS  # what an artifact's precision may say: the targets' choices
 
 FORWARD_GRAPH, CONTEXT_GRAPH, GLOBAL_GRAPH = "forward", "context", "forward_global"
 GRAPHS = (FORWARD_GRAPH, CONTEXT_GRAPH, GLOBAL_GRAPH)
@@ -57,8 +63,41 @@ def factor_names(adapters: int, design: str = "v1") -> list[str]:
     return [f"{kind}_{index}" for index in range(adapters) for kind in FACTOR_KINDS[design]]
 
 
+def factor_layouts(adapters: int, preset: str) -> list[list[str]]:
+    """The factor names (in order) a global-context graph pair of ``preset`` may carry: its design's,
+    or either design's for an artifact that names no preset (exported before the field existed)."""
+
+    config = preset_named(preset)
+    return [factor_names(adapters, design) for design in ([config.design] if config else FACTOR_KINDS)]
+
+
 def routing_map_names(adapters: int) -> list[str]:
     return [f"routing_map_{index}" for index in range(adapters)]
+
+
+def check_factor_names(info: ArtifactInfo, context_file: Path, context_outputs: list[str], global_file: Path,
+                       factor_inputs: list[str]) -> None:
+    """CeaError unless the context graph gives, and the global graph takes, the factors under the names and
+    in the order above (factor_names of the preset's design, then the routing maps). The runner hands the
+    context graph's outputs to the global graph's inputs by position: a renamed or reordered factor input
+    would receive another factor (a wrong photo, or a shape error deep in the runtime)."""
+    adapters = len(context_outputs) // 3
+    layouts = factor_layouts(adapters, info.preset)
+    if not any(context_outputs == names + routing_map_names(adapters) for names in layouts):
+        wanted = layouts[0] + routing_map_names(adapters)
+        raise CeaError(f"'{context_file}' gives {context_outputs[:7]}{'...' if len(context_outputs) > 7 else ''}, not "
+                       f"the factors and routing maps of {adapters} adapters as the contract names them "
+                       f"({', '.join(wanted[:3])}{', ...' if len(wanted) > 3 else ''}); the file is damaged: "
+                       "export it again")
+    expected = context_outputs[:2 * adapters]
+    if len(factor_inputs) != len(expected):
+        raise CeaError(f"'{global_file}' takes {len(factor_inputs)} factor inputs, but '{context_file.name}' gives "
+                       f"{len(expected)} factors; the files are not one export: export it again")
+    if factor_inputs != expected:
+        wrong = next(k for k, (got, want) in enumerate(zip(factor_inputs, expected)) if got != want)
+        raise CeaError(f"'{global_file}' takes '{factor_inputs[wrong]}' as factor input {wrong + 1}, where the contract "
+                       f"(and '{context_file.name}') puts '{expected[wrong]}': its factor inputs are renamed or "
+                       "reordered, so the factors would reach the wrong inputs; the file is damaged: export it again")
 
 
 def sibling_path(artifact: Path, graph: str) -> Path:
@@ -97,6 +136,7 @@ class ArtifactInfo:
             text = strings.get(METADATA_PREFIX + _STRING_KEYS[f.name])
             if text is not None:
                 values[f.name] = _from_string(f.name, text, source)
+        _check_strings(values, source, lambda name: f"metadata {METADATA_PREFIX}{_STRING_KEYS[name]}")
         return check_artifact_sizes(cls(**_with_fallbacks(values)), source)
 
     # ---- ExecuTorch constant methods ----
@@ -115,6 +155,7 @@ class ArtifactInfo:
             value = returned.get(_CONSTANT_METHODS[f.name])
             if value is not None:
                 values[f.name] = (float(value[0]), float(value[1])) if f.name == "value_range" else value[0]
+        _check_strings(values, source, lambda name: f"constant method {_CONSTANT_METHODS[name]}")
         return check_artifact_sizes(cls(**_with_fallbacks(values)), source)
 
 
@@ -140,7 +181,37 @@ def _from_string(name: str, text: str, source: str) -> Any:
             return (low, high)
         return int(text) if name in ("tile", "overlap", "context_size") else text
     except ValueError:
-        raise CeaError(f"'{source}': metadata {METADATA_PREFIX}{_STRING_KEYS[name]} = '{text}' is not valid") from None
+        raise CeaError(f"'{source}': metadata {METADATA_PREFIX}{_STRING_KEYS[name]} = {_shown(text)} is not valid") from None
+
+
+def _shown(value: Any) -> str:
+    """A value a file states, for a message: quoted, ASCII (escapes) and cut to 40 characters; else its type."""
+    if not isinstance(value, str):
+        return f"of type {type(value).__name__}"
+    escaped = ascii(value)[1:-1]
+    return f"'{escaped[:40]}'" + (f"... ({len(value)} characters)" if len(escaped) > 40 else "")
+
+
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def _check_strings(values: dict[str, Any], source: str, field: Callable[[str], str]) -> None:
+    """The strings a file states -- preset, precision, checksums -- are what an exporter writes, or CeaError
+    naming the file and the field (``field(name)``: where the store keeps it). They reach messages, reports
+    and the preset's memory estimate: an unknown name, a 10 kB or non-ASCII string is refused here, once."""
+
+    wanted = {"preset": (lambda text: preset_named(text) is not None,
+                         f"a preset cea-edge knows ({', '.join(PRESETS)}, or their -noadapter/-static variants)"),
+              "precision": (lambda text: text in PRECISIONS, f"a precision of the export recipes ({', '.join(PRECISIONS)})"),
+              **{name: (lambda text: not text or SHA256_HEX.fullmatch(text), "a sha256 (64 lowercase hex digits)")
+                 for name in ("checkpoint_sha256", "source_sha256")}}
+    for name, (valid, expected) in wanted.items():
+        if name not in values:
+            continue  # an older artifact without the field: _with_fallbacks says so
+        value = values[name]
+        if not isinstance(value, str) or not valid(value):
+            raise CeaError(f"'{source}': its {field(name)} {_shown(value)} is not {expected}; the file is damaged or was "
+                           "not exported by cea-edge: export it again")
 
 
 def check_artifact_sizes(info: ArtifactInfo, source: str) -> ArtifactInfo:
@@ -155,10 +226,9 @@ def check_artifact_sizes(info: ArtifactInfo, source: str) -> ArtifactInfo:
     if info.overlap >= info.tile:
         raise CeaError(f"'{source}': its metadata overlap {info.overlap} is not below its tile {info.tile}; "
                        "the file is damaged: export it again")
-    # The artifact's preset (a variant, edge2-static, by its base name); unknown: the lightest preset,
-    # so only what surely cannot fit is refused.
-    config = PRESETS.get(str(info.preset)) or PRESETS.get(str(info.preset).split("-")[0]) or min(
-        PRESETS.values(), key=lambda preset: activation_bytes(preset, info.tile))
+    # The artifact's preset (a variant, edge2-static, by its base name); unknown (an artifact exported before
+    # the field existed): the lightest preset, so only what surely cannot fit is refused.
+    config = preset_named(str(info.preset)) or min(PRESETS.values(), key=lambda preset: activation_bytes(preset, info.tile))
     for what, side in (("tile", info.tile), ("context size", info.context_size)):
         if side:
             try:

@@ -11,6 +11,7 @@ and skipped, and the run ends with a summary and exit code 2 when any file faile
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ def default_model() -> Path:
 
 
 OUTPUT_TAGS = ("_enhanced", "_compare", "_routing")  # the stems of what enhance writes end with these
+MODEL_SUFFIXES = (CHECKPOINT_SUFFIX, *ARTIFACT_SUFFIXES)  # a file named so is a model given where the photos go
 
 
 def expand_inputs(inputs: Sequence[Path], include_outputs: bool = False) -> tuple[list[Path], list[str]]:
@@ -62,6 +64,8 @@ def expand_inputs(inputs: Sequence[Path], include_outputs: bool = False) -> tupl
     files: list[Path] = []
     notes: list[str] = []
     for item in inputs:
+        if item.suffix.lower() == ".mlpackage":
+            raise CeaError(f"'{item}' is a model (a Core ML package), not a photo or folder of photos; pass it with --model")
         if not item.is_dir():
             files.append(item)
             continue
@@ -111,8 +115,18 @@ def output_paths(source: Path, out: Path | None, to_folder: bool, compare: bool,
 
 
 def check_plan(files: Sequence[Path], plans: Sequence[Outputs], protected: Sequence[Path]) -> None:
-    """Before any work: no two inputs write the same output, and no output is an input (or
-    another protected file, the model), whatever the flags."""
+    """Before any work: no input given twice, no two inputs write the same output, and no output is an
+    input (or another protected file, the model), whatever the flags."""
+    given: dict[object, Path] = {}
+    for source in files:
+        spelled, inode = file_identity(source)
+        first = given.get(spelled) or (given.get(inode) if inode is not None else None)
+        if first is not None:  # else "would all be written to ... rename one": the fix is to name it once
+            also = "" if str(first) == str(source) else f" (also as '{first}')"
+            raise CeaError(f"'{source}' is given twice{also}; give each photo once (a folder given takes all its photos)")
+        given[spelled] = source
+        if inode is not None:
+            given[inode] = source
     writers: dict[str, list[Path]] = {}
     for source, targets in zip(files, plans):
         for target in targets.all():
@@ -131,13 +145,15 @@ def check_plan(files: Sequence[Path], plans: Sequence[Outputs], protected: Seque
                                "enhance never replaces an input, even with --overwrite: choose another -o")
 
 
-def prepare_out_folder(out: Path, count: int) -> None:
-    """-o for several inputs: an existing folder, or a new name without an image suffix (created)."""
+def prepare_out_folder(out: Path, count: int, named_folder: bool = False) -> None:
+    """-o for several inputs (or written as a folder, ``named_folder``: "-o results/"): an existing folder,
+    or a new name without an image suffix (created)."""
     if out.is_dir():
         return
     if out.exists():
-        raise CeaError(f"several inputs need -o to be a folder; '{out}' is a file")
-    if out.suffix.lower() in READABLE_SUFFIXES:
+        why = "it ends with '/'" if named_folder else f"there are {count} inputs"
+        raise CeaError(f"-o '{out}' must be a folder ({why}), but it is a file")
+    if out.suffix.lower() in READABLE_SUFFIXES and not named_folder:
         raise CeaError(f"-o '{out}' names an image file, but there are {count} inputs; give a folder "
                        "(an existing one, or a new name without an image suffix)")
     try:
@@ -150,8 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cea_edge.enhance", description=__doc__.splitlines()[0])
     parser.add_argument("inputs", nargs="+", type=Path, help="image files or folders (PNG, JPEG, TIFF, WebP, BMP; "
                                                              "8 or 16 bit; gray, alpha and palette images too)")
-    parser.add_argument("-o", "--out", type=Path, help="output file (one input) or folder "
-                                                       "(default: <name>_enhanced.png beside the input)")
+    parser.add_argument("-o", "--out", help="output file (one input) or folder (several inputs, or a name ending in "
+                                            "'/'; default: <name>_enhanced.png beside the input)")
     parser.add_argument("--model", "--checkpoint", dest="model", type=Path,
                         help=f"a checkpoint ({CHECKPOINT_SUFFIX}) or an exported model ({', '.join(ARTIFACT_SUFFIXES)}); "
                              f"default: {' or '.join(map(str, DEFAULT_ARTIFACTS))} when present, else the bundled "
@@ -209,16 +225,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     files, skipped = expand_inputs(args.inputs, args.include_outputs)
     for note in skipped:
         print(note)
-    to_folder = len(files) > 1 or any(item.is_dir() for item in args.inputs)
+    named_folder = args.out is not None and args.out.endswith(("/", os.sep))  # "-o results/": a folder, made if new
+    args.out = None if args.out is None else Path(args.out)
+    to_folder = len(files) > 1 or any(item.is_dir() for item in args.inputs) or named_folder
     plans = [output_paths(source, args.out, to_folder, args.compare, args.routing_maps) for source in files]
     model = args.model or default_model()
     check_plan(files, plans, [*files, model])
     if to_folder and args.out is not None:
-        prepare_out_folder(args.out, len(files))
+        prepare_out_folder(args.out, len(files), named_folder)
     failures: list[str] = []
     work = []  # everything checkable from headers and paths is checked before the model opens
     for source, targets in zip(files, plans):
         try:
+            if source.suffix.lower() in MODEL_SUFFIXES:  # `enhance model.onnx photo.jpg`: --model left out
+                raise CeaError(f"'{source}' is a model ({source.suffix}), not a photo; pass it with --model")
             alpha = peek_photo(source, args.max_pixels)
             for target in targets.all():
                 check_output(target, alpha=alpha and target != targets.routing, overwrite=args.overwrite)
@@ -230,6 +250,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.model = model
         backend = open_model(args)
         overlap = backend.overlap if args.overlap is None else args.overlap
+        if overlap >= backend.tile:  # only a flag can say so: an artifact's own overlap is checked at open
+            tile = (f"--tile {backend.tile}" if args.tile else f"{backend.tile}, the tile '{model.name}' was exported with"
+                    if backend.info is not None else f"{backend.tile}, a checkpoint's default tile (see --tile)")
+            raise CeaError(f"--overlap {overlap}: must be below the tile side, {tile}")
         plan_tiles(1, 1, backend.tile, overlap)  # a clear error for an overlap the tile cannot take
         mode = args.context
         print(f"model: {backend.name}, tile {backend.tile}, overlap {overlap}, context: {mode}"

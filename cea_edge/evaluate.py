@@ -25,11 +25,11 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from cea_edge.atomic import atomic_write_json, check_output_file
-from cea_edge.data.suite import SuiteSample, build_suite, get_suite_spec
-from cea_edge.errors import check_threads, checked_flag, run_cli
+from cea_edge.atomic import InputGuard, atomic_write_json, check_output_file
+from cea_edge.data.suite import SUITES, SuiteSample, build_suite, get_suite_spec
+from cea_edge.errors import CeaError, check_threads, checked_flag, run_cli
 from cea_edge.metrics import effective_rank, psnr, ssim
-from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, check_checkpoint_file, load_checkpoint
 from cea_edge.model.config import get_preset
 from cea_edge.model.inference import image_batch, pad_to_multiple, restore_array
 from cea_edge.model.network import CEANet
@@ -172,19 +172,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Flags and the report's location first: scoring a suite takes minutes.
     check_threads(args.threads)
     spec = checked_flag(get_suite_spec, "--suite", args.suite)
+    if args.photos is not None and not spec.corpus:  # else ignored: the scores would not be of those photos
+        corpus = ", ".join(name for name, suite in SUITES.items() if suite.corpus)
+        raise CeaError(f"--photos applies to a suite of corpus photos ({corpus}); suite '{spec.name}' is made of "
+                       f"bundled photos: drop --photos, or pass --suite {corpus.split(', ')[0]}")
     if args.preset is not None:
         checked_flag(get_preset, "--preset", args.preset)
     if args.json is not None:
         check_output_file(args.json, "--json", inputs=args.checkpoint or [DEFAULT_CHECKPOINT], overwrite=args.overwrite)
+    checkpoints = args.checkpoint or [DEFAULT_CHECKPOINT]
+    for index, path in enumerate(checkpoints):
+        check_checkpoint_file(path, "--checkpoint")  # before the suite is built (minutes)
+        repeated = InputGuard(checkpoints[:index]).input_at(path)
+        if repeated is not None:  # its column would silently replace the first one's
+            also = "" if str(repeated) == str(path) else f" (also as '{repeated}')"
+            raise CeaError(f"--checkpoint '{path}' is given twice{also}; give each checkpoint once")
     if args.threads:
         torch.set_num_threads(args.threads)
 
     samples = build_suite(spec, args.photos)
-    checkpoints = args.checkpoint or [DEFAULT_CHECKPOINT]
     models = {}
     for path in checkpoints:
         loaded = load_checkpoint(path, expected_preset=args.preset)
-        models[f"{loaded.config.name} ({path.name})"] = loaded.model
+        label = f"{loaded.config.name} ({path.name})"
+        models[label if label not in models else f"{loaded.config.name} ({path})"] = loaded.model  # a/final.pt, b/final.pt
     reports = {}
     ranks: dict[str, list[float]] = {}
     for name, model in models.items():

@@ -37,15 +37,30 @@ def bundled_recipe(kind: str, name: str, folders: tuple[Path, ...] | None = None
                    f"pass --recipe PATH (copy one from the repository's {kind}/ folder)")
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
-    """A recipe file's TOML document; a missing file or invalid TOML is an error naming it."""
+# The top-level key that marks each kind of recipe, and the command that reads it: a recipe of one kind passed
+# to the other stage is named for what it is (instead of "unknown keys" or "a [train] table is missing").
+RECIPE_KINDS = {"export": ("target", "python -m cea_edge.export --recipe"),
+                "quantization": ("scheme", "python -m cea_edge.quantize --recipe")}
+
+
+def read_toml(path: str | Path, what: str = "recipe", kind: str | None = None) -> dict[str, Any]:
+    """A TOML file's document; a missing file, a folder, invalid TOML (and, given ``kind``, a recipe of another
+    kind) is an error naming it as ``what`` ("recipe", "bars file")."""
     path = Path(path)
     if not path.is_file():
-        raise CeaError(f"recipe '{path}' does not exist")
+        problem = ("does not exist" if not path.exists() else "is a folder; give a TOML file" if path.is_dir()
+                   else "is not a regular file (a pipe, socket or device); give a TOML file")
+        raise CeaError(f"{what} '{path}' {problem}")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise CeaError(f"recipe '{path}' is not valid TOML: {error}") from None
+        raise CeaError(f"{what} '{path}' is not valid TOML: {error}") from None
+    if kind is not None:
+        for other, (marker, command) in RECIPE_KINDS.items():
+            if other != kind and marker in document and RECIPE_KINDS[kind][0] not in document:
+                raise CeaError(f"recipe '{path}' is {_a(other)} recipe (it states '{marker}'; {command} reads it), not "
+                               f"{_a(kind)} recipe: pass one of the {kind}/ folder, or an edited copy")
+    return document
 
 
 def read_json(path: str | Path, flag: str) -> Any:
@@ -79,13 +94,17 @@ def check_keys(source: str, values: dict[str, Any], required: tuple[str, ...], o
                        "values (copy the bundled recipe and edit it)")
 
 
-def read_recipe(path: str | Path, tables: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Read a recipe into one flat dict: top-level keys plus the keys of the named tables.
+def _a(word: str) -> str:
+    return ("an " if word[0] in "aeiou" else "a ") + word
+
+
+def read_recipe(path: str | Path, tables: tuple[str, ...] = (), kind: str | None = None) -> dict[str, Any]:
+    """Read a recipe (of ``kind``, see read_toml) into one flat dict: top-level keys plus the keys of the named tables.
 
     A key given twice, a table that is not a table and invalid TOML are errors naming the
     file; which keys belong is the caller's check_keys.
     """
-    document = read_toml(path)
+    document = read_toml(path, kind=kind)
     values = {key: value for key, value in document.items() if key not in tables}
     for table in tables:
         section = document.get(table, {})

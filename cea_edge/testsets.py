@@ -47,6 +47,9 @@ class SetScore:
 
 
 def set_images(folder: Path, name: str) -> list[Path]:
+    if not folder.is_dir():
+        raise CeaError(f"--dir '{folder}' {'is not a folder' if folder.exists() else 'does not exist'}; pass the folder "
+                       f"holding {', '.join(SETS)}, RNI15 (cszn/FFDNet's testsets/)")
     path = folder / name
     images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else []
     if not images:
@@ -152,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="replace existing --json / --markdown / --panel-out")
     args = parser.parse_args(argv)
 
-    from cea_edge.atomic import atomic_write, atomic_write_json, check_output_file
+    from cea_edge.atomic import atomic_write, atomic_write_json, check_output_file, file_identity
     from cea_edge.runtime.backends import open_backend
 
     check_threads(args.threads)
@@ -162,11 +165,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise CeaError(f"--limit {args.limit}: must be positive")
     if bool(args.panel) != bool(args.panel_out):
         raise CeaError("--panel and --panel-out go together: the set to show and the PNG to write")
+    if args.panel_out is not None and args.panel_out.suffix.lower() != ".png":
+        raise CeaError(f"--panel-out '{args.panel_out}': the panel is a PNG; give a name ending in .png")
     sets = {name: set_images(args.dir, name)[: args.limit] for name in args.sets}
     panel_images = set_images(args.dir, args.panel)[: args.limit] if args.panel else []
+    outputs: dict[object, str] = {}
     for flag, path in (("--json", args.json), ("--markdown", args.markdown), ("--panel-out", args.panel_out)):
         if path is not None:
             check_output_file(path, flag, inputs=args.model, overwrite=args.overwrite)
+            if file_identity(path)[0] in outputs:  # else the second write fails after the scoring ("exists")
+                raise CeaError(f"{outputs[file_identity(path)[0]]} and {flag} name the same file '{path}'; give two names")
+            outputs[file_identity(path)[0]] = flag
 
     scores, facts = [], {}
     for path in args.model:

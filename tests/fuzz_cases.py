@@ -34,6 +34,8 @@ import numpy as np
 from PIL import Image
 
 CLIS = ("enhance", "export", "evaluate", "train", "quantize")
+# CLIs with cases of their own messages only (issue 31's misleading messages); the random draws keep to CLIS.
+MESSAGE_CLIS = ("parity", "testsets")
 SUBPROCESS_TIMEOUT_S = 60
 SUBPROCESS_MEMORY_BYTES = 6 << 30  # RLIMIT_AS: a runaway allocation fails instead of starving the machine
 HUGE = str(1 << 30)  # a multiple of every preset's smallest tile, so it passes the divisibility checks
@@ -75,7 +77,7 @@ class Case:
     slow: bool = False  # left out of the default test tier (the benchmark runs it)
 
     def __post_init__(self) -> None:
-        assert self.cli in CLIS and self.name.startswith(self.cli + "-"), self.name
+        assert self.cli in CLIS + MESSAGE_CLIS and self.name.startswith(self.cli + "-"), self.name
 
 
 @dataclass
@@ -634,7 +636,8 @@ def quantize_cases() -> list[Case]:
 
 def catalogue() -> list[Case]:
     """Every hand-written case, in a fixed order."""
-    cases = enhance_cases() + export_cases() + evaluate_cases() + train_cases() + quantize_cases() + issue31_cases()
+    cases = (enhance_cases() + export_cases() + evaluate_cases() + train_cases() + quantize_cases() + issue31_cases()
+             + message_cases())
     names = [case.name for case in cases]
     assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})
     return cases
@@ -963,6 +966,153 @@ def random_issue31_cases(count: int, seed: int = 0) -> list[Case]:
     return cases
 
 
+# ---------------------------------------------------------------- issue 31: misleading messages. Each case is a wrong
+# input that once drew a message naming the wrong cause, fix, flag or file; it asserts the one error line says the
+# right ones (``says``) and no longer says the wrong ones (``not_says``).
+
+
+def _says(fragments: tuple[str, ...], not_says: tuple[str, ...]) -> Callable[["Outcome", Path], list[str]]:
+    def expect(outcome: Outcome, folder: Path) -> list[str]:
+        line = next(iter(_errors(outcome)), "")
+        return ([f"the error does not say {f!r}: {line[:300]!r}" for f in fragments if f not in line]
+                + [f"the error still says {f!r}: {line[:300]!r}" for f in not_says if f in line])
+
+    return expect
+
+
+def _message(name: str, argv_of: Callable[[Path, Resources, random.Random], list[str]], *says: str,
+             not_says: tuple[str, ...] = ()) -> Case:
+    cli = name.split("-", 1)[0]
+    return Case(name, cli, lambda f, res, r: Prepared(argv_of(f, res, r), expect=_both(refused(), _says(says, not_says))))
+
+
+def _written(name: str) -> Callable[["Outcome", Path], list[str]]:
+    """Expect success and ``name`` (relative to the case folder) written."""
+    return lambda outcome, folder: ([] if outcome.code == 0 and (folder / name).is_file() else
+                                    [f"expected '{name}' written, got exit {outcome.code}: {outcome.first_error}"])
+
+
+def _copy(source: Path, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(source.read_bytes())
+    return target
+
+
+def _testsets_dir(folder: Path, rng: random.Random) -> Path:
+    save_image(_mkdir(folder / "sets" / "CBSD68") / "a.png", rng)
+    return folder / "sets"
+
+
+PARITY_SMALL = ("--device", "cpu", "--set", "smoke", "--context-size", "64", "--quiet")
+
+
+def message_cases() -> list[Case]:
+    onnx_flags = ("--precision", "fp32", "--tile", "32", "--overlap", "8", "--context-size", "0", "--no-verify")
+    bundled = Path(__file__).resolve().parents[1]
+    return [
+        _message("enhance-message-same-photo-twice", lambda f, res, r: [
+            str(good_photo(f, r)), "./photo.png", *_model(res)], "'photo.png' is given twice", "give each photo once",
+            not_says=("rename one",)),
+        _message("enhance-message-folder-and-its-photo", lambda f, res, r: [
+            str(good_photo(_mkdir(f / "album"), r).parent), str(f / "album" / "photo.png"), *_model(res), "-o",
+            str(f / "out")], "is given twice", "a folder given takes all its photos", not_says=("rename one",)),
+        _message("enhance-message-model-as-photo", lambda f, res, r: [
+            str(_copy(res.checkpoint, f / "weights.pt")), *_model(res)], "weights.pt' is a model (.pt), not a photo",
+            "pass it with --model", not_says=("Pillow",)),
+        Case("enhance-message-out-written-as-a-folder", "enhance", lambda f, res, r: Prepared(
+            [str(good_photo(f, r)), *_model(res), "-o", str(f / "results") + "/"],
+            expect=_written("results/photo_enhanced.png"))),
+        _message("enhance-message-out-written-as-a-folder-is-a-file", lambda f, res, r: [
+            str(good_photo(f, r)), *_model(res), "-o", str(write(f / "results", "a file")) + "/"],
+            "results' must be a folder (it ends with '/'), but it is a file", not_says=("image suffix", "several inputs")),
+        _message("enhance-message-overlap-above-exported-tile", lambda f, res, r: [
+            str(good_photo(f, r)), "--model", str(res.onnx), "--overlap", "40", "--quiet"],
+            "--overlap 40: must be below the tile side, 32, the tile", "was exported with", not_says=("need tile >= 1",)),
+        _message("enhance-message-overlap-above-tile-flag", lambda f, res, r: [
+            str(good_photo(f, r)), "--model", str(res.checkpoint), "--tile", "32", "--overlap", "32", "--quiet"],
+            "--overlap 32: must be below the tile side, --tile 32"),
+        _message("enhance-message-pte-named-onnx", lambda f, res, r: [
+            str(good_photo(f, r)), "--model", str(_copy(res.pte, f / "model.onnx")), "--quiet"],
+            "is an ExecuTorch program (.pte), not an ONNX model; name it .pte", not_says=("Protobuf",)),
+        _message("enhance-message-checkpoint-named-onnx", lambda f, res, r: [
+            str(good_photo(f, r)), "--model", str(_copy(res.checkpoint, f / "model.onnx")), "--quiet"],
+            "is a PyTorch file (.pt), not an ONNX model; name it .pt", not_says=("Protobuf",)),
+        _message("enhance-message-onnx-named-pte", lambda f, res, r: [
+            str(good_photo(f, r)), "--model", str(_copy(res.onnx, f / "model.pte")), "--quiet"],
+            "is an ONNX model (.onnx), not an ExecuTorch program; name it .onnx", not_says=("identifier",)),
+        _message("export-message-precision-from-the-recipe", lambda f, res, r: [
+            "--target", "onnx", "--checkpoint", str(res.checkpoint), "--tile", "32", "--overlap", "8", "--context-size",
+            "0", "--no-verify", "--out", str(f / "out")], "onnx.toml: precision int8 exports a quantization-aware one",
+            not_says=("--precision int8",)),
+        _message("export-message-checkpoint-is-a-folder", lambda f, res, r: [
+            "--target", "onnx", "--checkpoint", str(_mkdir(f / "run")), *onnx_flags, "--out", str(f / "out")],
+            "checkpoint '", "run' is a folder", not_says=("does not exist",)),
+        _message("export-message-checkpoint-is-an-onnx-model", lambda f, res, r: [
+            "--target", "onnx", "--checkpoint", str(res.onnx), *onnx_flags, "--out", str(f / "out")],
+            "is an ONNX model (.onnx), not a cea-edge checkpoint", not_says=("UnpicklingError",)),
+        _message("export-message-compute-units-for-onnx", lambda f, res, r: [
+            "--target", "onnx", "--checkpoint", str(res.checkpoint), *onnx_flags, "--compute-units", "ALL", "--out",
+            str(f / "out")], "--compute-units ALL: applies to Core ML", "not to onnx"),
+        _message("export-message-quantization-recipe", lambda f, res, r: [
+            "--target", "onnx", "--recipe", str(bundled / "quantization" / "int8.toml"), "--checkpoint",
+            str(res.checkpoint), "--no-verify", "--out", str(f / "out")], "is a quantization recipe",
+            "not an export recipe", not_says=("unknown key",)),
+        _message("export-message-recipe-is-a-folder", lambda f, res, r: [
+            "--target", "onnx", "--recipe", str(_mkdir(f / "recipes")), "--checkpoint", str(res.checkpoint),
+            "--no-verify", "--out", str(f / "out")], "recipes' is a folder; give a TOML file", not_says=("does not exist",)),
+        _message("quantize-message-export-recipe", lambda f, res, r: _quantize(
+            "--recipe", str(bundled / "export" / "onnx.toml"))(f, res, r).argv, "is an export recipe",
+            "not a quantization recipe", not_says=("[train] table",)),
+        _message("quantize-message-eval-suite-of-corpus-photos", lambda f, res, r: [
+            a for a in _quantize("--eval-suite", "aio-photo")(f, res, r).argv if a != "--no-eval"],
+            "--eval-suite aio-photo", "quantize does not take", not_says=("pass --photos DIR (python",)),
+        _message("quantize-message-checkpoint-is-a-folder", lambda f, res, r: _quantize(
+            checkpoint=lambda f_, res_, r_: _mkdir(f_ / "run"))(f, res, r).argv, "--checkpoint '", "run' is a folder",
+            not_says=("no such checkpoint file",)),
+        _message("train-message-init-is-a-folder", lambda f, res, r: [
+            *ONE_STEP, "--out", str(f / "run"), "--init", str(_mkdir(f / "old"))], "--init '", "old' is a folder",
+            not_says=("no such checkpoint file",)),
+        _message("train-message-resume-weights-only", lambda f, res, r: [
+            *ONE_STEP, "--out", str(f / "run"), "--resume", str(res.checkpoint)], "holds weights only",
+            "pass --init instead", not_says=("of this preset",)),
+        _message("train-message-resume-other-preset", lambda f, res, r: [
+            *ONE_STEP, "--preset", "tiny2", "--out", str(f / "run"), "--resume", str(res.checkpoint)],
+            "it holds 'tiny', this run trains 'tiny2'; pass --preset tiny"),
+        _message("train-message-init-other-preset", lambda f, res, r: [
+            *ONE_STEP, "--preset", "tiny2", "--out", str(f / "run"), "--init", str(res.checkpoint)],
+            "to fine-tune it, pass --preset tiny"),
+        _message("train-message-val-suite-of-corpus-photos", lambda f, res, r: [
+            *ONE_STEP, "--val-suite", "aio-photo", "--photos", str(_mkdir(f / "photos")), "--out", str(f / "run")],
+            "--val-suite aio-photo", "--photos is training data only", not_says=("pass --photos DIR",)),
+        _message("evaluate-message-same-checkpoint-twice", lambda f, res, r: _evaluate(
+            "--checkpoint", str(res.checkpoint))(f, res, r).argv, "is given twice", "give each checkpoint once"),
+        _message("evaluate-message-photos-with-a-bundled-suite", lambda f, res, r: _evaluate(
+            "--photos", str(_mkdir(f / "photos")))(f, res, r).argv, "--photos applies to a suite of corpus photos"),
+        _message("evaluate-message-checkpoint-is-a-folder", lambda f, res, r: _evaluate(
+            checkpoint=lambda f_, res_, r_: _mkdir(f_ / "run"))(f, res, r).argv, "run' is a folder",
+            not_says=("does not exist",)),
+        _message("parity-message-reference-is-a-file", lambda f, res, r: [
+            "check", str(res.onnx), "--reference", str(write(f / "record.json", "{}")), "--quiet"],
+            "record.json' is a file; a reference set is the folder", not_says=("does not exist",)),
+        _message("parity-message-bars-is-a-folder", lambda f, res, r: [
+            "check", str(res.onnx), "--bars", str(_mkdir(f / "bars")), "--quiet"], "bars file '",
+            "bars' is a folder", not_says=("recipe", "does not exist")),
+        _message("parity-message-overlap-above-tile", lambda f, res, r: [
+            "reference", "--checkpoint", str(res.checkpoint), "--tile", "32", "--overlap", "32", *PARITY_SMALL, "--out",
+            str(f / "ref")], "--overlap 32: must be below the tile side, --tile 32", not_says=("need tile >= 1",)),
+        _message("testsets-message-json-and-markdown-one-file", lambda f, res, r: [
+            "--dir", str(_testsets_dir(f, r)), "--model", str(res.checkpoint), "--sets", "CBSD68", "--sigmas", "25",
+            "--json", str(f / "t.json"), "--markdown", str(f / "t.json")], "--json and --markdown name the same file",
+            not_says=("--overwrite",)),
+        _message("testsets-message-dir-missing", lambda f, res, r: [
+            "--dir", str(f / "testsets"), "--model", str(res.checkpoint)], "--dir '", "testsets' does not exist",
+            not_says=("no images",)),
+        _message("testsets-message-panel-not-png", lambda f, res, r: [
+            "--dir", str(_testsets_dir(f, r)), "--model", str(res.checkpoint), "--sets", "CBSD68", "--panel", "CBSD68",
+            "--panel-out", str(f / "panel.jpg")], "--panel-out '", "the panel is a PNG"),
+    ]
+
+
 # ---------------------------------------------------------------- running and checking
 
 
@@ -1083,7 +1233,8 @@ def run_inprocess(cli: str, argv: list[str], folder: Path) -> tuple[int | None, 
 
     from cea_edge.errors import run_cli
 
-    module = importlib.import_module(f"cea_edge.{cli}" if cli in ("enhance", "evaluate") else f"cea_edge.{cli}.__main__")
+    module = importlib.import_module(f"cea_edge.{cli}" if cli in ("enhance", "evaluate", "testsets")
+                                     else f"cea_edge.{cli}.__main__")
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.chdir(folder), _torch_threads_kept(), contextlib.redirect_stdout(stdout), \
             contextlib.redirect_stderr(stderr):

@@ -127,10 +127,12 @@ def test_bad_flags(main, args, expected, capsys):
 
 
 def test_resume_from_weights_only_checkpoint_is_refused(tmp_path, tiny_checkpoint, capsys):
+    """Refused for what it is (weights only: --init takes it), not as "not ... of this preset" (it is of this preset)."""
     args = ["--preset", "tiny", "--steps", "2", "--batch", "1", "--patch", "32", "--out", str(tmp_path / "r"),
             "--resume", str(tiny_checkpoint), "--no-progress"]
     assert run_cli(train_cli.main, args) == 2
-    assert "not a run checkpoint" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "holds weights only" in err and "pass --init instead" in err and "of this preset" not in err
 
 
 def test_evaluate_writes_a_table_and_json(tmp_path, tiny_checkpoint, capsys):

@@ -66,6 +66,60 @@ def test_older_artifacts_without_newer_fields_still_open() -> None:
     assert ArtifactInfo.from_strings(strings, "old.onnx").source_sha256 == "ab" * 32
 
 
+@pytest.mark.parametrize("field,value", [("preset", "bogus"), ("preset", "unknown"), ("preset", "edge-static"),
+                                         ("preset", "edge2\u202e"), ("preset", "x" * 10_000), ("precision", "int4"),
+                                         ("precision", "FP32"), ("checkpoint_sha256", "zz"), ("source_sha256", "AB" * 32)])
+@pytest.mark.parametrize("store", ["strings (.onnx, .mlpackage)", "constant methods (.pte)"])
+def test_tampered_strings_are_refused_naming_the_file_and_the_field(store, field, value) -> None:
+    """Issue 31: preset, precision and checksums are checked where each store is parsed; the message shows the
+    value cut to 40 ASCII characters."""
+    if store.startswith("strings"):
+        key = {"preset": "preset", "precision": "precision"}.get(field, field)
+        parse = lambda: ArtifactInfo.from_strings(INFO.to_strings() | {f"cea_edge.{key}": value}, "m.onnx")  # noqa: E731
+        named = f"'m.onnx': its metadata cea_edge.{key} "
+    else:
+        returned = {name: v if isinstance(v, list) else [v] for name, v in INFO.constant_methods().items()}
+        parse = lambda: ArtifactInfo.from_constant_methods(returned | {field: [value]}, "m.pte")  # noqa: E731
+        named = f"'m.pte': its constant method {field} "
+    with pytest.raises(CeaError) as error:
+        parse()
+    message = str(error.value)
+    assert message.startswith(named) and "export it again" in message and len(message) < 330 and message.isascii(), message
+
+
+def test_a_non_string_constant_method_is_refused() -> None:
+    returned = {name: v if isinstance(v, list) else [v] for name, v in INFO.constant_methods().items()}
+    with pytest.raises(CeaError, match="'m.pte': its constant method precision of type int is not a precision"):
+        ArtifactInfo.from_constant_methods(returned | {"precision": [8]}, "m.pte")
+
+
+@pytest.mark.parametrize("preset", ["tiny", "edge2", "edge3", "edge2-static", "edge-noadapter", "tiny2-noadapter"])
+def test_every_preset_and_variant_an_export_can_name_is_accepted(preset) -> None:
+    for precision in ("fp32", "fp16", "int8", "int8w"):
+        strings = INFO.to_strings() | {"cea_edge.preset": preset, "cea_edge.precision": precision}
+        assert (ArtifactInfo.from_strings(strings, "m.onnx").preset, precision) == (preset, precision)
+
+
+def test_factor_names_are_checked_by_name_and_order() -> None:
+    """forward_global's factor inputs must be the contract's names of the preset's design, in its order."""
+    from cea_edge.contract import check_factor_names, routing_map_names
+
+    v2 = factor_names(2, "v2")
+    outputs = v2 + routing_map_names(2)
+    info = ArtifactInfo("edge2", 256, 32, "fp32", "ab" * 32, 512)
+    check_factor_names(info, Path("m.context.onnx"), outputs, Path("m.global.onnx"), v2)  # as exported
+    old = ArtifactInfo.from_strings({"cea_edge.tile": "256", "cea_edge.context": "512"}, "old.onnx")  # no preset field
+    check_factor_names(old, Path("m.context.onnx"), outputs, Path("m.global.onnx"), v2)
+    for inputs, says in (([v2[1], v2[0], *v2[2:]], "takes 'direction_gains_0' as factor input 1"),
+                         ([v2[0], "gains", *v2[2:]], "takes 'gains' as factor input 2"),
+                         (v2[:3], "takes 3 factor inputs")):
+        with pytest.raises(CeaError, match=says):
+            check_factor_names(info, Path("m.context.onnx"), outputs, Path("m.global.onnx"), inputs)
+    with pytest.raises(CeaError, match="'m.context.onnx' gives .* as the contract names them"):  # v1 names, v2 preset
+        check_factor_names(info, Path("m.context.onnx"), factor_names(2) + routing_map_names(2), Path("m.global.onnx"),
+                           factor_names(2))
+
+
 def test_graph_files_and_factor_names() -> None:
     assert sibling_path(Path("a/edge-int8-256.onnx"), CONTEXT_GRAPH) == Path("a/edge-int8-256.context.onnx")
     assert sibling_path(Path("m.mlpackage"), GLOBAL_GRAPH) == Path("m.global.mlpackage")

@@ -1,8 +1,9 @@
 """Data flows one way: what each layer imports, checked in a fresh interpreter.
 
-    errors < model config + memory < contract < runtime < profile
-             model (torch)          < export (uses runtime to verify, never the profiler)
-    targets: imports only errors; its members reach export / runtime / profile on call
+    errors < targets < model config + memory < contract < runtime < profile
+                      model (torch)          < export (uses runtime to verify, never the profiler)
+    targets: imports only errors (the contract takes its precisions from it); its members reach
+    export / runtime / profile on call
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ STAGES = ("cea_edge.train", "cea_edge.data", "cea_edge.quantize", "cea_edge.expo
 
 # modules imported -> prefixes none of them may pull in (with torch: whether torch may load)
 RULES = {
-    "contract": ("cea_edge.contract", STAGES + ("cea_edge.targets", "cea_edge.model.network", "torch")),
+    "contract": ("cea_edge.contract", STAGES + ("cea_edge.model.network", "torch")),
     "targets": ("cea_edge.targets", STAGES + ("cea_edge.contract", "cea_edge.model", "torch")),
     "model": ("cea_edge.model.checkpoint, cea_edge.model.network, cea_edge.model.quantized, cea_edge.model.inference",
               STAGES + ("cea_edge.contract", "cea_edge.targets")),

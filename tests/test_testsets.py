@@ -54,11 +54,13 @@ def test_a_model_is_scored_per_set_and_sigma_and_a_panel_is_written(set_folder, 
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--sets", "CBSD68"], "no images in"),
+    (["--sets", "CBSD68"], "nowhere' does not exist"),  # issue 31: once "no images in 'nowhere/CBSD68'"
+    (["--dir", "{tmp}", "--sets", "CBSD68"], "no images in"),
     (["--sigmas", "0"], "--sigmas 0"),
     (["--panel", "RNI15"], "--panel and --panel-out go together"),
 ])
 def test_user_errors_are_one_line(tmp_path, tiny_checkpoint, capsys, argv, message):
+    argv = [str(tmp_path) if arg == "{tmp}" else arg for arg in argv]
     code = run_cli(main, ["--dir", str(tmp_path / "nowhere"), "--model", str(tiny_checkpoint), *argv])
     assert code == 2
     (line,) = error_lines(capsys.readouterr().err)

@@ -27,7 +27,7 @@ from cea_edge.model.checkpoint import (
     source_record,
     source_sha256,
 )
-from cea_edge.model.config import CEAConfig
+from cea_edge.model.config import PRESETS, CEAConfig, preset_named
 from cea_edge.model.memory import USABLE_FRACTION, activation_bytes, available_memory, largest_tile
 from cea_edge.model.network import CEANet
 from cea_edge.targets import TARGETS
@@ -74,16 +74,25 @@ def default_checkpoint(recipe: Recipe) -> Path:
 
 
 def check_quantization(loaded: LoadedCheckpoint, recipe: Recipe) -> None:
-    """int8 needs a quantization-aware checkpoint, fp32/fp16 a float one."""
+    """int8 needs a quantization-aware checkpoint, fp32/fp16 a float one. The messages name where the
+    precision came from: the flag, or the recipe (the bundled ones say int8)."""
     if recipe.quantized and loaded.quantization is None:
-        raise CeaError(f"'{loaded.path}' is a float checkpoint; --precision {recipe.precision} exports a "
+        raise CeaError(f"'{loaded.path}' is a float checkpoint; {recipe.where('precision')} exports a "
                        "quantization-aware one. Make it with: python -m cea_edge.quantize "
                        f"--checkpoint {loaded.path} (or --ptq for post-training quantization), then pass "
-                       "its runs/qat/final.pt; or choose --precision fp16 / fp32")
+                       "its runs/qat/final.pt; or pass --precision fp16 / fp32")
     if not recipe.quantized and loaded.quantization is not None:
         raise CeaError(f"'{loaded.path}' is quantization-aware ({loaded.quantization.get('method')}); export it "
                        "with --precision int8 (or int8w for Core ML), or pass the fp32 checkpoint for "
-                       f"--precision {recipe.precision}")
+                       f"{recipe.where('precision')}")
+
+
+def check_preset(loaded: LoadedCheckpoint) -> None:
+    """An artifact names its preset, and the runtime opens only presets it knows (cea_edge/contract.py)."""
+    if preset_named(loaded.config.name) is None:
+        raise CeaError(f"'{loaded.path}' holds a model config named '{loaded.config.name}', which is no preset cea-edge "
+                       f"knows ({', '.join(PRESETS)}); an artifact names its preset and the runtime refuses other "
+                       "names: train it with --preset")
 
 
 def check_sizes(config: CEAConfig, recipe: Recipe) -> None:
@@ -177,6 +186,7 @@ def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool 
             raise CeaError(f"--time-census: {why}; drop the flag")
     loaded = load_checkpoint(default_checkpoint(recipe) if checkpoint is None else checkpoint)
     check_quantization(loaded, recipe)
+    check_preset(loaded)
     check_sizes(loaded.config, recipe)
     model = loaded.model.eval().fix_input_size(recipe.tile, recipe.tile)
     out_dir = prepare_output_dir(out_dir, "--out")

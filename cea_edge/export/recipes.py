@@ -106,6 +106,13 @@ def validate(recipe: Recipe) -> Recipe:
         raise CeaError(f"recipe {recipe.source}: executorch needs a delegate ({', '.join(DELEGATES)})")
     if recipe.target != "executorch" and recipe.delegate is not None:
         raise CeaError(f"--delegate / 'delegate' applies to executorch only, not to {recipe.target}")
+    for name in ("deployment_target", "compute_units"):  # Core ML settings: refused where nothing would read them
+        if getattr(recipe, name) is not None and recipe.target == "onnx":
+            raise CeaError(f"{recipe.where(name)}: applies to Core ML (--target coreml, or executorch --delegate "
+                           "coreml), not to onnx")
+        if name in recipe.flags and recipe.target == "executorch" and recipe.delegate != "coreml":
+            raise CeaError(f"{recipe.where(name)}: applies to Core ML, and this executorch export uses the "
+                           f"{recipe.delegate} delegate; pass --delegate coreml to build for Core ML")
     if recipe.target == "onnx":
         if recipe.opset is None or recipe.opset < MIN_ONNX_OPSET:
             raise CeaError(f"recipe {recipe.source}: onnx needs opset >= {MIN_ONNX_OPSET}, got {recipe.opset}")
@@ -133,7 +140,7 @@ OPTIONAL_KEYS = tuple(f.name for f in fields(Recipe) if f.default is not MISSING
 
 def load_recipe(path: str | Path) -> Recipe:
     """Read and validate one recipe file (the bars may sit in a [verify] table)."""
-    values = read_recipe(path, tables=("verify",))
+    values = read_recipe(path, tables=("verify",), kind="export")
     check_keys(str(path), values, REQUIRED_KEYS, OPTIONAL_KEYS)
     return validate(Recipe(**values, source=str(path)))
 

@@ -11,6 +11,7 @@ import torch
 
 from cea_edge.atomic import atomic_write
 from cea_edge.errors import CeaError
+from cea_edge.file_kinds import PYTORCH, sniff
 from cea_edge.model.config import BUNDLED_PRESET, CEAConfig
 from cea_edge.model.network import CEANet
 
@@ -59,14 +60,28 @@ def save_checkpoint(
     atomic_write(path, lambda stream: torch.save(payload, stream))
 
 
+def check_checkpoint_file(path: str | Path, flag: str | None = None) -> Path:
+    """``path`` when it is a file; else CeaError saying what it is instead (missing, a folder) and naming
+    ``flag`` when one gave it. Every command that takes a checkpoint checks it here, before any work."""
+    path = Path(path)
+    named = f"{flag} '{path}'" if flag else f"checkpoint '{path}'"
+    if path.is_file():
+        return path
+    if path.is_dir():
+        raise CeaError(f"{named} is a folder; give the checkpoint file in it (a .pt, e.g. runs/train/final.pt)")
+    raise CeaError(f"{named} does not exist" if not path.exists() else f"{named} is not a regular file")
+
+
 def load_checkpoint(path: str | Path, expected_preset: str | None = None) -> LoadedCheckpoint:
     """Load and validate a checkpoint; every problem becomes a CeaError saying what to do."""
-    path = Path(path)
-    if not path.is_file():
-        raise CeaError(f"checkpoint '{path}' does not exist")
+    path = check_checkpoint_file(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 -- torch raises several types for non-torch or truncated files
+        kind = sniff(path)
+        if kind not in (None, PYTORCH):  # an export or a photo where the checkpoint belongs: say which
+            raise CeaError(f"'{path}' is {kind}, not a cea-edge checkpoint; give the .pt checkpoint here "
+                           "(written by train or quantize; an exported model runs with enhance --model)") from None
         raise CeaError(f"'{path}' is not a readable cea-edge checkpoint ({type(error).__name__}); "
                        "pass a .pt file written by `python -m cea_edge.train`") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:

@@ -15,6 +15,8 @@ ADAPTER_SITES = ("middle", "decoder")
 DESIGNS = ("v1", "v2")
 # dynamic: factors generated per image; static (v2 ablation): learned factors, the same for every image.
 ADAPTER_MODES = ("dynamic", "static")
+# The ablation variants of a preset carry its name with a suffix (edge2-static, edge-noadapter).
+NO_ADAPTER_SUFFIX, STATIC_SUFFIX = "-noadapter", "-static"
 
 
 @dataclass(frozen=True)
@@ -92,13 +94,13 @@ class CEAConfig:
 
     def without_adapters(self) -> "CEAConfig":
         """The same backbone with no hyper-adapters (the ablation baseline)."""
-        return replace(self, name=f"{self.name}-noadapter", adapter_sites=())
+        return replace(self, name=self.name + NO_ADAPTER_SUFFIX, adapter_sites=())
 
     def with_static_adapters(self) -> "CEAConfig":
         """The same model with image-independent adapter factors (the v2 ablation)."""
         if self.design != "v2":
             raise CeaError(f"config '{self.name}': static adapters exist for design v2 only")
-        return replace(self, name=f"{self.name}-static", adapter=replace(self.adapter, mode="static"))
+        return replace(self, name=self.name + STATIC_SUFFIX, adapter=replace(self.adapter, mode="static"))
 
 
 PRESETS: dict[str, CEAConfig] = {
@@ -173,3 +175,13 @@ def get_preset(name: str) -> CEAConfig:
         return PRESETS[name]
     except KeyError:
         raise CeaError(f"unknown preset '{name}'; choose one of: {', '.join(PRESETS)}") from None
+
+
+def preset_named(name: str) -> CEAConfig | None:
+    """The preset a config name belongs to -- its own (edge2) or one of its variants' (edge2-static,
+    edge-noadapter) -- or None when no preset has that name (what an artifact's metadata is checked by)."""
+    for suffix in ("", NO_ADAPTER_SUFFIX, STATIC_SUFFIX):
+        preset = PRESETS.get(name[:len(name) - len(suffix)]) if name.endswith(suffix) else None
+        if preset is not None and (suffix != STATIC_SUFFIX or preset.design == "v2"):  # static adapters: v2 only
+            return preset
+    return None

@@ -74,6 +74,8 @@ def reference_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     for flag, value, low in (("--tile", args.tile, 1), ("--overlap", args.overlap, 0), ("--context-size", args.context_size, 0)):
         if value < low:
             raise CeaError(f"{flag} {value}: must be {'positive' if low else '>= 0'}")
+    if args.overlap >= args.tile:
+        raise CeaError(f"--overlap {args.overlap}: must be below the tile side, --tile {args.tile}")
     spec = checked_flag(get_parity_set, "--set", args.set_name)
     out = args.out or default_reference()
     check_output_dir(out.parent if str(out.parent) else Path("."), "--out")

@@ -48,7 +48,7 @@ class Bar:
 def load_bars(path: str | Path | None = None) -> dict[str, Bar]:
     """Bars per precision from ``path`` (default: the bundled parity/bars.toml)."""
     path = Path(path) if path is not None else bundled_recipe("parity", "bars")
-    document = read_toml(path)
+    document = read_toml(path, what="bars file")
     bars = {}
     for precision, values in document.items():
         if not isinstance(values, dict):

@@ -94,6 +94,9 @@ def load_reference(folder: str | Path) -> ReferenceSet:
     folder = Path(folder)
     path = folder / RECORD
     if not folder.is_dir():
+        if folder.exists():  # a record.json or an artifact given where the set's folder belongs
+            raise CeaError(f"reference set '{folder}' is a file; a reference set is the folder that "
+                           "python -m cea_edge.parity reference --out writes: pass that folder")
         raise CeaError(f"reference set '{folder}' does not exist (make one: python -m cea_edge.parity reference)")
     try:
         record = json.loads(path.read_text(encoding="utf-8"))

@@ -77,8 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_args(args: argparse.Namespace) -> Settings:
     """Every flag and path a user can get wrong, before any work."""
-    for flag, value, low in (("--runs", args.runs, 1), ("--repeats", args.repeats, 1), ("--warmup", args.warmup, 0), ("--top", args.top, 1),
-                             ("--tile", args.tile, 1), ("--overlap", args.overlap, 0), ("--context-size", args.context_size, 0)):
+    for flag, value, low in (("--runs", args.runs, 1), ("--repeats", args.repeats, 1), ("--warmup", args.warmup, 0),
+                             ("--top", args.top, 1), ("--tile", args.tile, 1), ("--overlap", args.overlap, 0),
+                             ("--context-size", args.context_size, 0)):
         if value < low:
             raise CeaError(f"{flag} {value}: must be at least {low}")
     if not 0 <= args.photo_mp <= MAX_PHOTO_MP:

@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cea_edge.contract import GRAPHS
 from cea_edge.errors import CeaError
 from cea_edge.recipe_io import read_json
-from cea_edge.runtime.contract import GRAPHS
 
 SCHEMA = "cea-edge-profile/1"
 

@@ -18,10 +18,10 @@ from typing import Any, Callable
 
 import numpy as np
 
+from cea_edge.contract import CONTEXT_GRAPH, FORWARD_GRAPH, GLOBAL_GRAPH
 from cea_edge.errors import CeaError
 from cea_edge.profile.schema import EndToEnd, EndToEndRun, Latency
 from cea_edge.runtime.backends import Backend, open_backend
-from cea_edge.runtime.contract import CONTEXT_GRAPH, FORWARD_GRAPH, GLOBAL_GRAPH
 
 PEAK_SIDE = 1024  # M = N = K of the peak matmul: 2.1 GFLOP, large enough for every core to stream
 PEAK_RUNS = 8

@@ -20,7 +20,7 @@ import torch
 from cea_edge.atomic import atomic_write_json
 from cea_edge.data.suite import SUITES
 from cea_edge.errors import CeaError, check_threads, run_cli
-from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, check_checkpoint_file, load_checkpoint
 from cea_edge.quantize.recipe import QAT_TARGETS, load_quant_recipe, validate
 from cea_edge.quantize.run import compare_quality, quantize, record_quality
 from cea_edge.train.run import check_run_dir
@@ -63,13 +63,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise CeaError("--device cuda: no CUDA device is available on this machine")
     check_threads(args.threads)
+    if not args.no_eval and SUITES[args.eval_suite].corpus:  # found at the end of the run otherwise, naming no flag of ours
+        bundled = ", ".join(name for name, spec in SUITES.items() if not spec.corpus)
+        raise CeaError(f"--eval-suite {args.eval_suite}: its photos come from a photo corpus, which quantize does not take; "
+                       f"choose one of {bundled}, and score the result on {args.eval_suite} afterwards with "
+                       f"python -m cea_edge.evaluate --checkpoint {args.out / 'final.pt'} --suite {args.eval_suite} "
+                       "--photos DIR (or pass --no-eval)")
     overrides = {name: getattr(args, name) for name in SCHEDULE_FLAGS + ("calibration_size", "target", "range_lr_factor")}
     if args.ptq:
         overrides["steps"] = 0
     recipe = validate(load_quant_recipe(args.recipe).with_overrides(**overrides))
     for flag, path in (("--checkpoint", None if args.resume else args.checkpoint), ("--resume", args.resume)):
-        if path is not None and not path.is_file():
-            raise CeaError(f"{flag} '{path}': no such checkpoint file")
+        if path is not None:
+            check_checkpoint_file(path, flag)
     check_run_dir(args.out, inputs={"--checkpoint": None if args.resume else args.checkpoint, "--resume": args.resume,
                                     "--recipe": args.recipe}, overwrite=args.overwrite)
     if args.threads:

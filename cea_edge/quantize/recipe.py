@@ -155,4 +155,4 @@ def recipe_from_record(record: dict[str, Any]) -> QuantRecipe:
 def load_quant_recipe(path: str | Path | None = None) -> QuantRecipe:
     """The given recipe file, else the bundled quantization/int8.toml."""
     path = bundled_recipe("quantization", "int8") if path is None else Path(path)
-    return recipe_from_values(read_toml(path), str(path))
+    return recipe_from_values(read_toml(path, kind="quantization"), str(path))

@@ -13,8 +13,8 @@ from typing import Any, Callable, Sequence
 from cea_edge.data.suite import SuiteSample
 from cea_edge.errors import CeaError, usable_cpus
 from cea_edge.evaluate import EvaluationReport, evaluate_restorer
-from cea_edge.machine import BUSY_NEIGHBOURS, cpu_snapshot, other_cpus
 from cea_edge.export.manifest import artifact_digest
+from cea_edge.machine import BUSY_NEIGHBOURS, cpu_snapshot, other_cpus
 from cea_edge.report.grid import BuiltCell
 from cea_edge.runtime.tiling import plan_tiles
 

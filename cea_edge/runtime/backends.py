@@ -34,9 +34,11 @@ from cea_edge.contract import (
     OUTPUT_NAME,
     VALUE_RANGE,
     ArtifactInfo,
+    check_factor_names,
     sibling_path,
 )
 from cea_edge.errors import CeaError
+from cea_edge.file_kinds import ONNX, named_as, sniff
 from cea_edge.runtime.tracing import Trace, executorch_trace, onnx_trace, torch_trace, trace_folder
 from cea_edge.targets import TARGETS, target_for_path
 from cea_edge.toolchain import quiet_native, require
@@ -160,6 +162,9 @@ def open_onnx(path: Path, threads: int | None, trace: bool = False) -> Backend:
             sessions[graph] = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
             return sessions[graph]
         except Exception as error:  # noqa: BLE001 -- onnxruntime raises its own types for bad files
+            kind = sniff(file)
+            if kind not in (None, ONNX):  # a checkpoint or program under an .onnx name: say so, not "protobuf"
+                raise CeaError(f"'{file}' is {kind}, not an ONNX model{named_as(kind)}") from None
             raise CeaError(f"'{file}' is not a loadable ONNX model ({str(error).splitlines()[0][:160]})") from None
 
     def check_names(file: Path, opened: Any, factor_inputs: int = 0, context: bool = False) -> None:
@@ -194,6 +199,7 @@ def open_onnx(path: Path, threads: int | None, trace: bool = False) -> Backend:
         context_outputs = [o.name for o in context_session.get_outputs()]
         check_names(context_file, context_session, context=True)
         check_names(global_file, global_session, factor_inputs=2 * (len(context_outputs) // 3))
+        check_factor_names(info, context_file, context_outputs, global_file, factor_inputs)
         backend.context_size, backend.adapters = info.context_size, len(context_outputs) // 3
         backend._context = lambda image: context_session.run(context_outputs, {INPUT_NAME: image})
         backend._run_global = lambda tiles, factors: global_session.run(
@@ -217,6 +223,9 @@ def check_executorch_file(path: Path) -> None:
     with path.open("rb") as stream:
         header = stream.read(8)
     if size < EXECUTORCH_MIN_BYTES or header[4:8] != EXECUTORCH_IDENTIFIER:
+        kind = sniff(path)
+        if kind is not None:  # an ONNX model or checkpoint under a .pte name: say so, not "no identifier"
+            raise CeaError(f"'{path}' is {kind}, not an ExecuTorch program{named_as(kind)}")
         found = repr(header[4:8]) if len(header) >= 8 and size >= EXECUTORCH_MIN_BYTES else f"a file of {size} bytes"
         raise CeaError(f"'{path}' is not a loadable ExecuTorch program (no {EXECUTORCH_IDENTIFIER.decode()} "
                        f"identifier at bytes 4-8: found {found}); export it again with --target executorch")
@@ -302,12 +311,13 @@ def open_coreml(path: Path, threads: int | None, compute_units: str | None = Non
         context_model, global_model = load(context_file), load(global_file)
         for graph, file, sibling in ((CONTEXT_GRAPH, context_file, context_model), (GLOBAL_GRAPH, global_file, global_model)):
             check_sibling(info, path, graph, file, dict(sibling.get_spec().description.metadata.userDefined))
+        context_outputs = [o.name for o in context_model.get_spec().description.output]
+        factor_inputs = [i.name for i in global_model.get_spec().description.input][1:]
+        check_factor_names(info, context_file, context_outputs, global_file, factor_inputs)
     if not on_mac:
         raise CeaError(off_mac)
     backend = _from_info("core ml", info, lambda tiles: model.predict({INPUT_NAME: tiles})[OUTPUT_NAME])
     if with_context:
-        context_outputs = [o.name for o in context_model.get_spec().description.output]
-        factor_inputs = [i.name for i in global_model.get_spec().description.input][1:]
         backend.context_size, backend.adapters = info.context_size, len(context_outputs) // 3
 
         def context(image: np.ndarray) -> list[np.ndarray]:

@@ -16,8 +16,9 @@ from typing import Sequence
 
 import torch
 
-from cea_edge.data.suite import get_suite_spec
+from cea_edge.data.suite import SUITES, get_suite_spec
 from cea_edge.errors import CeaError, check_threads, checked_flag, run_cli
+from cea_edge.model.checkpoint import check_checkpoint_file
 from cea_edge.model.config import get_preset
 from cea_edge.train.config import (
     DEFAULT_SCHEDULE,
@@ -71,7 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.context_loss and (args.patch // 2) % downsample:
         raise CeaError(f"--patch {args.patch}: global-context training (--context-loss) restores with the factors "
                        f"of the half-size patch, so half of it must be a multiple of {downsample}")
-    checked_flag(get_suite_spec, "--val-suite", args.val_suite)
+    if checked_flag(get_suite_spec, "--val-suite", args.val_suite).corpus:  # else refused at the first step, asking for
+        bundled = ", ".join(name for name, spec in SUITES.items() if not spec.corpus)  # --photos (which it ignores)
+        raise CeaError(f"--val-suite {args.val_suite}: its photos come from a photo corpus, and validation during training "
+                       f"uses bundled photos (--photos is training data only); choose one of {bundled}, and score "
+                       f"the result on {args.val_suite} with python -m cea_edge.evaluate --suite {args.val_suite} --photos DIR")
     check_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise CeaError("--device cuda: no CUDA device is available on this machine")
@@ -82,8 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.init and args.resume:
         raise CeaError("--init and --resume exclude each other: --resume already restores the weights")
     for flag, path in (("--init", args.init), ("--resume", args.resume)):
-        if path is not None and not path.is_file():
-            raise CeaError(f"{flag} '{path}': no such checkpoint file")
+        if path is not None:
+            check_checkpoint_file(path, flag)
     check_run_dir(args.out, inputs={"--init": args.init, "--resume": args.resume}, overwrite=args.overwrite)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -8,7 +8,8 @@ import torch
 
 from cea_edge.atomic import check_output_dir, check_run_outputs, remove_stale_temporaries
 from cea_edge.errors import CeaError
-from cea_edge.model.checkpoint import file_sha256, load_checkpoint, save_checkpoint
+from cea_edge.model.checkpoint import LoadedCheckpoint, file_sha256, load_checkpoint, save_checkpoint
+from cea_edge.model.config import NO_ADAPTER_SUFFIX, STATIC_SUFFIX, CEAConfig
 from cea_edge.model.network import CEANet
 from cea_edge.train.config import TrainConfig
 from cea_edge.train.loop import RunProgress, make_optimizer, resume_progress, run_loop, run_metadata, setup_distributed
@@ -30,6 +31,31 @@ def grow(model: CEANet, start: CEANet) -> None:
     if not same:
         raise CeaError(f"'{model.config.name}' does not extend '{start.config.name}': "
                        f"{len(unexpected)} of its tensors have no place, or the outputs differ")
+
+
+def preset_flags(config: CEAConfig) -> str:
+    """The train flags that build ``config`` ("edge2 --static-adapters"), from its name."""
+    for suffix, flag in ((NO_ADAPTER_SUFFIX, " --no-adapters"), (STATIC_SUFFIX, " --static-adapters")):
+        if config.name.endswith(suffix):
+            return config.name[:-len(suffix)] + flag
+    return config.name
+
+
+def check_resumable(loaded: LoadedCheckpoint, model_config: CEAConfig) -> None:
+    """--resume takes the last.pt of an fp32 run of this model; each other file is refused for what it is."""
+    cannot = f"cannot resume from '{loaded.path}'"
+    if loaded.quantization is not None:
+        raise CeaError(f"{cannot}: it holds a quantized (QAT) model; continue a QAT run with python -m cea_edge.quantize "
+                       "--resume")
+    if loaded.config != model_config and loaded.config.name == model_config.name:
+        raise CeaError(f"{cannot}: its '{loaded.config.name}' differs from the '{model_config.name}' this cea-edge "
+                       "builds (an edited config or another version's preset); start a new run from its weights with --init")
+    if loaded.config != model_config:
+        raise CeaError(f"{cannot}: it holds '{loaded.config.name}', this run trains '{model_config.name}'; "
+                       f"pass --preset {preset_flags(loaded.config)} to continue it")
+    if loaded.training_state is None:
+        raise CeaError(f"{cannot}: it holds weights only (a final.pt or bundled checkpoint), no optimizer state; "
+                       "--resume takes a run's last.pt: to start from these weights, pass --init instead")
 
 
 def photo_record(folder: Path, photos: list[Path]) -> dict:
@@ -65,14 +91,15 @@ def train(config: TrainConfig, out: Path, resume: Path | None = None, device_nam
             try:
                 grow(model, start.model)
             except CeaError as error:
+                hint = ("" if start.config.name == model_config.name
+                        else f"; to fine-tune it, pass --preset {preset_flags(start.config)}")
                 raise CeaError(f"cannot start from '{init}': it holds '{start.config.name}', this run trains "
-                               f"'{model_config.name}' ({error})") from None
+                               f"'{model_config.name}' ({error}){hint}") from None
         origin = {"init": {"path": str(init), "sha256": file_sha256(start.path), "step": start.metadata.get("step"),
                            "train_config": start.metadata.get("train_config")}}
     if resume is not None:
         loaded = load_checkpoint(resume)
-        if loaded.config != model_config or loaded.training_state is None or loaded.quantization is not None:
-            raise CeaError(f"cannot resume from '{resume}': it is not a run checkpoint (last.pt) of this preset")
+        check_resumable(loaded, model_config)
         model.load_state_dict(loaded.model.state_dict())
         state = resume_progress(loaded, optimizer, scheduler)
         origin = {key: loaded.metadata[key] for key in ("init",) if key in loaded.metadata}
