@@ -97,6 +97,12 @@ def test_overlapping_spreads_are_ties_and_the_recommendation_names_them():
     assert pareto.fastest_within(rows, 0.1).key == "onnx-int8-t256"
 
 
+def test_a_long_tie_is_named_in_part_and_counted():
+    rows = [spread_row(f"fp-{index}", [500 + index, 510 + index, 520 + index], drop=0.001 * index) for index in range(9)]
+    best = pareto.best_under_budget(rows, 1000)
+    assert len(best.ties) == 8 and "and 4 more: indistinguishable here" in best.why
+
+
 def test_quality_and_size_ties_never_decide_by_noise():
     rows = [spread_row("fp32-slow", [900, 910, 920], drop=0.000), spread_row("fp16-fast", [500, 510, 520], drop=0.004),
             spread_row("int8", [400, 410, 420], drop=0.06)]
@@ -167,6 +173,11 @@ def test_baseline_deltas_separate_the_machines_drift_from_the_change():
     assert changed.delta_pct["ms_per_mp"] == pytest.approx(0.0), "raw: no change"
     assert changed.delta_corrected_pct["ms_per_mp"] == pytest.approx(-50.0), "corrected: the new int8 is 2x faster"
     assert "another machine" in comparison.machine_note and "Old CPU" in comparison.machine_note
+    # Quality measured on another suite is not compared (its numbers mean something else).
+    before["settings"] = {"suite": "aio-synth"}
+    other_suite = doc.add_deltas(now, before, "old/report.json", suite="aio-whole")
+    assert "psnr_db" not in now[0].delta and "ms_per_mp" in now[0].delta and "aio-synth" in other_suite.quality_note
+    assert doc.add_deltas(now, before, "old/report.json", suite="aio-synth").quality_note is None
     # Schema 1 reports have no hashes: controls are told by their exact size, and the report says so.
     for entry in before["rows"]:
         entry.pop("artifact_sha256")

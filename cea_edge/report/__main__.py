@@ -413,8 +413,11 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     found = measure_grid(args, settings, cells, recipes, fp32_path, qat_path, sha, out, machine)
     rows, sections, machines = assemble(found, settings, machine, imported, preset, sha)
-    comparison = doc.add_deltas(rows, baseline, _shown(args.baseline), machine) if baseline else None
+    comparison = doc.add_deltas(rows, baseline, _shown(args.baseline), machine, settings["suite"]) if baseline else None
     baseline_rows = [doc.row_from_dict(row) for row in baseline["rows"]] if baseline else []
+    if comparison and comparison.quality_note:  # quality of another suite: overlay the speeds only
+        drops = {row.key: row.psnr_drop_db for row in rows}
+        baseline_rows = [replace(row, psnr_drop_db=drops.get(row.key)) for row in baseline_rows]
     pictures = draw(out, sections, found, settings, fp32_path, baseline_rows, args.cache, found.results)
 
     local = sections[0]

@@ -224,6 +224,7 @@ class BaselineComparison:
     control_method: str  # how controls were told: "artifact sha256" or "exact artifact size (...)"
     drift: list[Drift]
     machine_note: str | None  # set when the baseline was measured on another machine
+    quality_note: str | None = None  # set when the baseline's quality suite differs (quality deltas left out)
 
 
 def _control(row: Row, before: dict[str, Any]) -> tuple[bool, str]:
@@ -235,22 +236,29 @@ def _control(row: Row, before: dict[str, Any]) -> tuple[bool, str]:
     return same, "exact artifact size in bytes (the baseline records no hashes)"
 
 
-def add_deltas(rows: list[Row], baseline: dict[str, Any], file: str = "", machine: dict[str, Any] | None = None
-               ) -> BaselineComparison:
+QUALITY_METRICS = ("psnr_db", "psnr_drop_db")
+
+
+def add_deltas(rows: list[Row], baseline: dict[str, Any], file: str = "", machine: dict[str, Any] | None = None,
+               suite: str | None = None) -> BaselineComparison:
     """Each measured row's deltas against the baseline's measured row of the same key: raw, in %,
     and for timings with the controls' drift divided out (controls: rows whose artifact did not
-    change; their change is the machine's, not the code's)."""
+    change; their change is the machine's, not the code's). Quality is compared only when both
+    reports measured it on the same ``suite``."""
     for row in rows:  # a row compared before (another baseline) starts clean
         row.delta = row.delta_pct = row.delta_corrected_pct = None
         row.control = False
     old = {row["key"]: row for row in baseline["rows"] if row.get("source") == "measured"}
     pairs = [(row, old[row.key]) for row in rows if row.source == "measured" and row.key in old]
+    old_suite = (baseline.get("settings") or {}).get("suite")
+    skipped = QUALITY_METRICS if suite is not None and old_suite is not None and old_suite != suite else ()
+    metrics = [metric for metric in DELTA_METRICS if metric not in skipped]
     methods = set()
     for row, before in pairs:
-        row.delta = {metric: getattr(row, metric) - before[metric] for metric in DELTA_METRICS
+        row.delta = {metric: getattr(row, metric) - before[metric] for metric in metrics
                      if getattr(row, metric) is not None and before.get(metric) is not None}
-        row.delta_pct = {metric: 100 * (getattr(row, metric) / before[metric] - 1) for metric in DELTA_METRICS
-                         if getattr(row, metric) is not None and before.get(metric)}
+        row.delta_pct = {metric: 100 * (getattr(row, metric) / before[metric] - 1) for metric in metrics
+                         if metric not in QUALITY_METRICS and getattr(row, metric) is not None and before.get(metric)}
         row.control, method = _control(row, before)
         methods.add(method)
     ratios: dict[int | None, list[float]] = {}
@@ -273,8 +281,10 @@ def add_deltas(rows: list[Row], baseline: dict[str, Any], file: str = "", machin
         note = (f"the baseline was measured on another machine ({old_machine.get('cpu')}, ISA {flags(old_machine)}; "
                 f"now {machine.get('cpu')}, ISA {flags(machine)}): its drift includes the hardware, which does not "
                 "scale every precision alike, so corrected deltas of other precisions than the controls' are rough")
+    quality_note = (f"quality not compared: the baseline measured it on {old_suite}, this report on {suite}"
+                    if skipped else None)
     return BaselineComparison(file, baseline.get("created"), len(pairs), sum(row.control for row, _ in pairs),
-                              " / ".join(sorted(methods)) or "none", list(drift.values()), note)
+                              " / ".join(sorted(methods)) or "none", list(drift.values()), note, quality_note)
 
 
 def to_json(document: dict[str, Any]) -> str:

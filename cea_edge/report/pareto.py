@@ -101,10 +101,16 @@ def _simplest(rows: Sequence[Point]) -> Point:
                                       row.threads or 0, row.psnr_drop_db, row.ms_per_mp, row.key))
 
 
+NAMED_TIES = 5  # a recommendation names this many tied rows; the rest are counted (report.json lists them all)
+
+
 def _tie_text(chosen: Point, tied: Sequence[Point], measure: str, rule: str) -> str:
     if not tied:
         return ""
-    names = ", ".join(row.key for row in [chosen, *tied])
+    rows = [chosen, *tied]
+    names = ", ".join(row.key for row in rows[:NAMED_TIES])
+    if len(rows) > NAMED_TIES:
+        names += f" and {len(rows) - NAMED_TIES} more"
     return f"; {names}: indistinguishable here ({measure}); {rule}"
 
 

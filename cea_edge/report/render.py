@@ -124,7 +124,7 @@ def baseline_lines(baseline: dict[str, Any] | None) -> list[str]:
              f"{baseline['matched_rows']} rows matched, {baseline['controls']} of them controls (unchanged artifacts, "
              f"told by {baseline['control_method']}). In brackets after a timing: its change in % of the baseline, "
              "then drift-corrected (divided by the controls' median change at the same thread count, what the "
-             "machine alone did); after quality and size: the raw change."]
+             "machine alone did); after quality and size: the raw change (dB, MB)."]
     if baseline.get("drift"):
         lines.append("Drift of the controls (now / baseline ms/MP): " + "; ".join(
             f"{d['threads']} thread(s): ×{d['ratio']:.2f} (×{d['low']:.2f}–×{d['high']:.2f}, {d['controls']} controls)"
@@ -134,6 +134,8 @@ def baseline_lines(baseline: dict[str, Any] | None) -> list[str]:
                      "deltas are raw only.")
     if baseline.get("machine_note"):
         lines.append(f"Caution: {baseline['machine_note']}.")
+    if baseline.get("quality_note"):
+        lines.append(f"Note: {baseline['quality_note']}.")
     return lines
 
 
@@ -268,7 +270,9 @@ def page(document: dict[str, Any], sections: Sequence[Any], pictures: dict[str, 
              f"<style>{_STYLE}</style><script>{_SCRIPT}</script></head><body>",
              f"<h1>Latency / accuracy trade-off: {esc(settings['checkpoint'])}</h1>",
              f"<p>Written by <code>{esc(settings['command'])}</code> on {esc(document['created'])} in "
-             f"{document['wall_seconds']:.0f} s.</p>",
+             f"{document['wall_seconds']:.0f} s"
+             + (f" ({document['resumed_cells']} of {document['cells']} cells measured by an earlier run and resumed)"
+                if document.get("resumed_cells") else "") + ".</p>",
              f"<p class='machine' id='machine'>Measured on <b>{esc(machine_summary(document['machine']))}</b></p>",
              "<ul>" + "".join(f"<li>{esc(line)}</li>" for line in method_lines(document)) + "</ul>"]
     baseline = baseline_lines(document.get("baseline"))
