@@ -38,7 +38,7 @@ from cea_edge.contract import (
     sibling_path,
 )
 from cea_edge.errors import CeaError
-from cea_edge.file_kinds import ONNX, named_as, sniff
+from cea_edge.file_kinds import EXECUTORCH, ONNX, named_as, sniff
 from cea_edge.runtime.tracing import Trace, executorch_trace, onnx_trace, torch_trace, trace_folder
 from cea_edge.targets import TARGETS, target_for_path
 from cea_edge.toolchain import quiet_native, require
@@ -224,7 +224,7 @@ def check_executorch_file(path: Path) -> None:
         header = stream.read(8)
     if size < EXECUTORCH_MIN_BYTES or header[4:8] != EXECUTORCH_IDENTIFIER:
         kind = sniff(path)
-        if kind is not None:  # an ONNX model or checkpoint under a .pte name: say so, not "no identifier"
+        if kind not in (None, EXECUTORCH):  # an ONNX model or checkpoint under a .pte name: say so, not "no identifier"
             raise CeaError(f"'{path}' is {kind}, not an ExecuTorch program{named_as(kind)}")
         found = repr(header[4:8]) if len(header) >= 8 and size >= EXECUTORCH_MIN_BYTES else f"a file of {size} bytes"
         raise CeaError(f"'{path}' is not a loadable ExecuTorch program (no {EXECUTORCH_IDENTIFIER.decode()} "
