@@ -20,7 +20,7 @@ Rows of different machines are never compared: the caller ranks one machine's ro
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 QUALITY_TIE_DB = 0.02
 SIZE_TIE_FRACTION = 0.02
@@ -104,6 +104,15 @@ def _simplest(rows: Sequence[Point]) -> Point:
 NAMED_TIES = 5  # a recommendation names this many tied rows; the rest are counted (report.json lists them all)
 
 
+def _among_ties(fits: Sequence[Point], anchor: Point, tie: Callable[[Point, Point], bool],
+                pick: Callable[[list[Point]], Point], order: Callable[[Point], Any]) -> tuple[Point, list[Point]]:
+    """The rows indistinguishable from ``anchor`` (the goal's best by its measure), the one ``pick``
+    chooses among them, and the others in ``order``."""
+    group = [row for row in fits if tie(row, anchor)]
+    best = pick(group)
+    return best, sorted((row for row in group if row is not best), key=order)
+
+
 def _tie_text(chosen: Point, tied: Sequence[Point], measure: str, rule: str) -> str:
     if not tied:
         return ""
@@ -120,9 +129,8 @@ def fastest_within(rows: Sequence[Point], max_drop_db: float) -> Recommendation:
     if not fits:
         return Recommendation(goal, None, f"no measured configuration is within {max_drop_db:g} dB of fp32")
     fastest = min(fits, key=lambda row: (row.ms_per_mp, row.psnr_drop_db, row.key))
-    group = [row for row in fits if speed_tie(row, fastest)]
-    best = _simplest(group) if len(group) > 1 else fastest
-    tied = sorted((row for row in group if row is not best), key=lambda row: (row.ms_per_mp, row.key))
+    best, tied = _among_ties(fits, fastest, speed_tie, lambda group: _simplest(group) if len(group) > 1 else fastest,
+                             lambda row: (row.ms_per_mp, row.key))
     why = (f"{_spread_text(best)} at a drop of {signed_db(best.psnr_drop_db)}, the lowest ms/MP of {len(fits)} "
            f"configuration(s) within the bar"
            + _tie_text(best, tied, "end-to-end spreads overlap", "picked the smallest artifact, then the fewest threads"))
@@ -140,10 +148,10 @@ def best_under_budget(rows: Sequence[Point], budget_ms_per_mp: float | None) -> 
         extra = f"; the fastest takes {fastest.ms_per_mp:.0f} ms/MP" if fastest else ""
         return Recommendation(goal, None, f"no measured configuration runs within {budget_ms_per_mp:g} ms/MP{extra}")
     top = min(fits, key=lambda row: (row.psnr_drop_db, row.ms_per_mp, row.key))
-    group = [row for row in fits if quality_tie(row, top)]
-    # Equal quality: the fastest of them (by median; its speed ties are named too).
-    best = min(group, key=lambda row: (row.ms_per_mp, row.psnr_drop_db, row.key))
-    tied = sorted((row for row in group if row is not best), key=lambda row: (row.psnr_drop_db, row.key))
+    # Equal quality: the fastest of them, by median.
+    best, tied = _among_ties(fits, top, quality_tie,
+                             lambda group: min(group, key=lambda row: (row.ms_per_mp, row.psnr_drop_db, row.key)),
+                             lambda row: (row.psnr_drop_db, row.key))
     why = (f"{best.psnr_db:.2f} dB (drop {signed_db(best.psnr_drop_db)}) at {_spread_text(best)}, the best of "
            f"{len(fits)} configuration(s) within the budget"
            + _tie_text(best, tied, f"drops within {QUALITY_TIE_DB:g} dB", "picked the fastest"))
@@ -158,10 +166,10 @@ def smallest_within(rows: Sequence[Point], max_drop_db: float) -> Recommendation
     if not fits:
         return Recommendation(goal, None, f"no measured configuration with a size is within {max_drop_db:g} dB")
     smallest = min(fits, key=lambda row: (row.artifact_mb, row.ms_per_mp, row.key))
-    group = [row for row in fits if size_tie(row, smallest)]
     # Sizes within a few percent: the fastest of them, so that bytes never cost a real slowdown.
-    best = min(group, key=lambda row: (row.ms_per_mp, row.artifact_mb, row.key))
-    tied = sorted((row for row in group if row is not best), key=lambda row: (row.artifact_mb, row.key))
+    best, tied = _among_ties(fits, smallest, size_tie,
+                             lambda group: min(group, key=lambda row: (row.ms_per_mp, row.artifact_mb, row.key)),
+                             lambda row: (row.artifact_mb, row.key))
     why = (f"{best.artifact_mb:.2f} MB at a drop of {signed_db(best.psnr_drop_db)} ({_spread_text(best)}), the "
            f"smallest of {len(fits)} within the bar"
            + _tie_text(best, tied, f"sizes within {SIZE_TIE_FRACTION:.0%}", "picked the fastest"))
