@@ -392,10 +392,20 @@ def staging_path(destination: Path) -> Path:
     return destination.with_name(_temporary_name(destination.stem, destination.suffix))
 
 
-def publish(staged: Path, destination: Path) -> None:
+def publish(staged: Path, destination: Path, replace: bool = True) -> None:
     """Rename a staged file or directory over ``destination`` (os.replace cannot replace a
-    non-empty directory, so an old .mlpackage is moved aside first and deleted after)."""
+    non-empty directory, so an old .mlpackage is moved aside first and deleted after).
+    replace False: only if nothing has the name (CeaError otherwise)."""
     refuse_special(destination)
+    if not replace:
+        if staged.is_dir():
+            # A folder has no exclusive rename; rename would silently take an empty folder's place.
+            if os.path.lexists(destination):
+                raise CeaError(f"'{destination}' exists; pass --overwrite to replace it")
+            os.rename(staged, destination)
+        else:
+            _publish_exclusive(staged, destination)
+        return
     if destination.is_dir():
         retired = staging_path(destination)
         os.replace(destination, retired)
@@ -406,14 +416,15 @@ def publish(staged: Path, destination: Path) -> None:
 
 
 @contextmanager
-def staged_outputs(*destinations: Path) -> Iterator[list[Path]]:
+def staged_outputs(*destinations: Path, replace: bool = True) -> Iterator[list[Path]]:
     """Yield temporary paths for ``destinations``; on success rename them into place in
-    order (artifact first, manifest last), on any error or interrupt delete them all."""
+    order (artifact first, manifest last), on any error or interrupt delete them all.
+    replace False: each final name is taken only if nothing has it."""
     staged = [staging_path(Path(d)) for d in destinations]
     try:
         yield staged
         for temporary, destination in zip(staged, destinations):
-            publish(temporary, Path(destination))
+            publish(temporary, Path(destination), replace)
     finally:
         for temporary in staged:
             if temporary.exists():

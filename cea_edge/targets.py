@@ -74,13 +74,13 @@ class Target(ABC):
         """The module that builds it: check_toolchain(recipe), prediction_unavailable(recipe), build(...)."""
 
     def export(self, recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool = True,
-               require_prediction: bool = False, time_census: bool = False) -> ExportResult:
+               require_prediction: bool = False, time_census: bool = False, overwrite: bool = False) -> ExportResult:
         """cea_edge.export.pipeline.export for a recipe of this target (see there)."""
         from cea_edge.export.pipeline import export
 
         if recipe.target != self.name:
             raise CeaError(f"recipe {recipe.source} is for target '{recipe.target}', not '{self.name}'")
-        return export(recipe, checkpoint, out_dir, verify, require_prediction, time_census)
+        return export(recipe, checkpoint, out_dir, verify, require_prediction, time_census, overwrite)
 
     def default_artifact(self, preset: str) -> Path:
         """What `python -m cea_edge.export --target NAME` writes for ``preset`` without --out or a flag

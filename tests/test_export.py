@@ -277,6 +277,41 @@ def test_staged_outputs_publish_only_on_success(tmp_path):
     assert files_in(tmp_path) == ["model.mlpackage"] and (destination / "weights.bin").read_bytes() == b"new"
 
 
+def test_an_earlier_export_is_replaced_only_with_overwrite_and_leaves_no_stale_sibling(tiny_checkpoint, tmp_path,
+                                                                                      capsys):
+    """An export already in --out is never replaced silently (issue 31: exclusive creation); with
+    --overwrite the whole export is replaced, and graphs the new one lacks do not linger beside it."""
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "out"
+    first = export_argv("onnx", tiny_checkpoint, out, "--precision", "fp32", "--no-verify")
+    assert run_cli(main, first) == 0
+    names = ["tiny-fp32-32.context.onnx", "tiny-fp32-32.global.onnx", "tiny-fp32-32.onnx", "tiny-fp32-32.onnx.json"]
+    assert files_in(out) == names
+    before = {name: (out / name).read_bytes() for name in names}
+    capsys.readouterr()
+    assert run_cli(main, first) == 2
+    (error,) = error_lines(capsys.readouterr().err)
+    assert "exists (an earlier export); pass --overwrite" in error
+    assert {name: (out / name).read_bytes() for name in names} == before, "the earlier export was touched"
+    # Replaced by an export without global-context graphs: its old siblings go with it.
+    assert run_cli(main, export_argv("onnx", tiny_checkpoint, out, "--precision", "fp32", "--no-verify", "--overwrite",
+                                     context=0)) == 0
+    assert files_in(out) == ["tiny-fp32-32.onnx", "tiny-fp32-32.onnx.json"]
+    assert load_manifest(out / "tiny-fp32-32.onnx")["recipe"]["context_size"] == 0
+
+
+def test_staged_outputs_can_refuse_to_replace(tmp_path):
+    destination = tmp_path / "model.mlpackage"
+    for replace, content in ((False, b"first"), (False, b"second")):
+        try:
+            with staged_outputs(destination, replace=replace) as (staged,):
+                staged.mkdir()
+                (staged / "weights.bin").write_bytes(content)
+        except CeaError as error:
+            assert "exists; pass --overwrite" in str(error)
+    assert files_in(tmp_path) == ["model.mlpackage"] and (destination / "weights.bin").read_bytes() == b"first"
+
+
 # --- recipes and verification inputs -----------------------------------------------------------
 
 def test_bundled_recipes_load_with_documented_defaults():

@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", action="store_true", help="show the toolchains' own warnings and progress bars")
     parser.add_argument("--require-prediction", action="store_true",
                         help="fail unless the artifact can be run in its runtime here (Core ML: macOS only)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an export of the same name in --out (its graph, siblings and manifest); without "
+                             "it an existing one is never replaced")
     parser.add_argument("--time-census", action="store_true",
                         help="int8: also measure where a tile's op time goes (int8 / float / convert / layout) with the "
                              "runtime's profiler, recorded in the manifest (target_details.time_census); off by default")
@@ -58,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with contextlib.nullcontext() if args.verbose else quiet_toolchains():
         result = TARGETS[args.target].export(recipe, args.checkpoint, args.out or default_out_dir(args.target),
                                              verify=not args.no_verify, require_prediction=args.require_prediction,
-                                             time_census=args.time_census)
+                                             time_census=args.time_census, overwrite=args.overwrite)
     print(result.describe())
     return 0
 

@@ -7,12 +7,13 @@ staged artifact, and only then the rename into place.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cea_edge.atomic import atomic_write_json, prepare_output_dir, publish, refuse_special, remove_staged, staged_outputs
-from cea_edge.contract import CONTEXT_GRAPH, GLOBAL_GRAPH, ArtifactInfo, sibling_path
+from cea_edge.contract import CONTEXT_GRAPH, GLOBAL_GRAPH, SIBLING_SUFFIXES, ArtifactInfo, sibling_path
 from cea_edge.errors import CeaError
 from cea_edge.export.manifest import ArtifactDigest, artifact_digest, build_manifest
 from cea_edge.export.recipes import Recipe, artifact_name
@@ -158,7 +159,7 @@ def describe_time_census(census: dict) -> str:
 
 
 def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool = True,
-           require_prediction: bool = False, time_census: bool = False) -> ExportResult:
+           require_prediction: bool = False, time_census: bool = False, overwrite: bool = False) -> ExportResult:
     """Export ``checkpoint`` as ``recipe`` says into ``out_dir``; raises CeaError on any problem.
 
     checkpoint None: the bundled one for the precision (QAT for int8, fp32 otherwise).
@@ -196,10 +197,14 @@ def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool 
                             recipe.context_size, source_sha256=source_sha256(loaded, checkpoint_sha256))
     destination = out_dir / artifact_name(loaded.config.name, recipe)
     manifest_path = destination.with_name(destination.name + ".json")
-    for path in (destination, manifest_path):  # before the build: a link or special file is never replaced
+    siblings = [sibling_path(destination, graph) for graph in SIBLING_SUFFIXES]
+    for path in (destination, manifest_path, *siblings):  # before the build: a link or special file is never replaced
         refuse_special(path, "--out")
+        if not overwrite and os.path.lexists(path):
+            raise CeaError(f"'{path}' exists (an earlier export); pass --overwrite to replace that export "
+                           "(its graph, siblings and manifest), or another --out")
 
-    with staged_outputs(destination, manifest_path) as (staged_artifact, staged_manifest):
+    with staged_outputs(destination, manifest_path, replace=overwrite) as (staged_artifact, staged_manifest):
         try:
             started = time.perf_counter()
             built = exporter.build(model, recipe, embedded, staged_artifact)
@@ -233,12 +238,16 @@ def export(recipe: Recipe, checkpoint: Path | None, out_dir: Path, verify: bool 
                                                **asdict(artifact_digest(path))} for name, path in built.siblings.items()}
             atomic_write_json(staged_manifest, manifest)
             for name, path in built.siblings.items():  # before the main file: it names them by convention
-                publish(path, sibling_path(destination, name))
+                publish(path, sibling_path(destination, name), replace=overwrite)
         except BaseException:
             # every staged sibling, also those of a build that failed halfway (named after the staged artifact)
             for path in (sibling_path(staged_artifact, graph) for graph in (CONTEXT_GRAPH, GLOBAL_GRAPH)):
                 if path.exists():
                     remove_staged(path)
             raise
+    for graph in SIBLING_SUFFIXES:  # an export replaced by one without that graph: its old sibling goes too
+        stale = sibling_path(destination, graph)
+        if graph not in built.siblings and os.path.lexists(stale):
+            remove_staged(stale)
     return ExportResult(destination, manifest_path, digest, recipe, loaded.config.name, export_seconds,
                         verification, built.summary + census_line + quality_lines(loaded))
