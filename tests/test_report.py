@@ -18,7 +18,7 @@ from PIL import Image
 from cea_edge import machine
 from cea_edge.errors import CeaError, run_cli
 from cea_edge.report import document as doc
-from cea_edge.report import pareto, plots
+from cea_edge.report import pareto, pictures, plots
 from tests.helpers import CONTEXT, OVERLAP, TILE
 
 
@@ -435,12 +435,17 @@ def test_the_html_holds_its_pictures_and_the_table(tiny_report):
 @REPORT_RUN
 def test_each_png_is_a_picture_of_its_size(tiny_report, name):
     out, _ = tiny_report
+    report = json.loads((out / "report.json").read_text())
     with Image.open(out / f"{name}.png") as image:
         pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
         if name in plots.SIZES:
             assert image.size == plots.SIZES[name]
-        else:  # the crops: three 256-pixel panels per family and the routing maps
+        elif name == "drops":  # one column per measured cell
+            assert image.size == plots.heatmap_size(len({r["cell"] for r in report["rows"] if r["psnr_db"]}))
+        elif name == "crops":  # three 256-pixel panels per family and the routing maps
             assert image.width > 3 * 256 and image.height > 256
+        else:  # three 1:1 panels side by side under a title: the difference pair, the seam crop
+            assert image.width > 3 * (image.height - pictures.PANEL_TOP)
     assert pixels.std() > 10, f"{name}.png is (nearly) one colour"
 
 
@@ -466,7 +471,9 @@ def test_a_second_run_resumes_from_the_finished_cells_and_compares_with_a_baseli
         "preset": "tiny", "tile": TILE, "context_size": CONTEXT, "machine": {"cpu": "Phone SoC"}, "ops": [],
         "not_measured": [], "census": None, "latency": [{"graph": "forward", "threads": 4, "runs": 5, "median_ms": 1.5,
                                                           "p10_ms": 1.4, "p90_ms": 1.6}],
-        "end_to_end": {"runs": [{"mode": "global", "threads": 4, "ms_per_mp": 99.0}], "peak_rss_mb": 50.0}}]}))
+        "end_to_end": {"megapixels": 12.0, "peak_rss_mb": 50.0,
+                       "runs": [{"mode": "global", "threads": 4, "seconds": 1.19, "ms_per_mp": 99.0, "model_seconds": 1.0,
+                                 "ms_per_mp_runs": [97.0, 99.0, 104.0]}]}}]}))
     assert run_cli(main, [*argv, "--baseline", str(baseline), "--add-profile", str(phone)]) == 0
     report = json.loads((out / "report.json").read_text())
     measured = [r for r in report["rows"] if r["source"] == "measured"]
