@@ -45,8 +45,10 @@ def check(path: Path, precisions: list[str]) -> list[str]:
         found.append(f"{profile['artifact']}: {profile['preset']} {profile['precision']}, tile {profile['tile']}, "
                      f"forward median {', '.join(f'{forward[t]:.1f} ms at {t}' for t in threads)} thread(s), "
                      f"end to end {e2e['runs'][0]['ms_per_mp']:.0f} ms/MP, peak RSS {e2e['peak_rss_mb']:.0f} MB")
-    rows = rows_from_profiles(profiles, [])
+    labels: dict[str, str] = {}
+    rows = rows_from_profiles(profiles, [], labels)
     assert rows and all(row.ms_per_tile is not None for row in rows), rows
+    assert len(labels) == 1 and all(row.machine == "M1" for row in rows), "the phone is not one machine of its own"
     assert any(row.ms_per_mp is not None for row in rows), "no end-to-end ms/MP in the report rows"
     assert all(row.source == f"imported from {path.name}" for row in rows)
     found.append(f"report rows (--add-profile): {', '.join(row.key for row in rows)}")
