@@ -1065,7 +1065,7 @@ def message_cases() -> list[Case]:
             "not a quantization recipe", not_says=("[train] table",)),
         _message("quantize-message-eval-suite-of-corpus-photos", lambda f, res, r: [
             a for a in _quantize("--eval-suite", "aio-photo")(f, res, r).argv if a != "--no-eval"],
-            "--eval-suite aio-photo", "quantize does not take", not_says=("pass --photos DIR (python",)),
+            "--eval-suite aio-photo", "pass --photos DIR", not_says=("quantize does not take",)),
         _message("quantize-message-checkpoint-is-a-folder", lambda f, res, r: _quantize(
             checkpoint=lambda f_, res_, r_: _mkdir(f_ / "run"))(f, res, r).argv, "--checkpoint '", "run' is a folder",
             not_says=("no such checkpoint file",)),

@@ -203,8 +203,37 @@ def test_ptq_is_calibration_only(tiny_checkpoint, tiny_recipe, tmp_path, capsys)
     assert all(torch.equal(weights[k], source[k]) for k in source if not k.endswith("bias"))  # bias correction may move biases
 
 
+def test_qat_on_photos_calibrates_and_fine_tunes_on_them(tiny_checkpoint, tiny_recipe, tmp_path, monkeypatch):
+    """A model trained with --photos is quantized on the same stream: calibration and fine-tuning
+    batches come from the photos, and the run records which folder it used."""
+    import numpy as np
+    from PIL import Image
+
+    from cea_edge.data import stream as stream_module
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(3):
+        Image.fromarray(rng.integers(0, 256, (40 + 8 * index, 48, 3), dtype=np.uint8)).save(photos / f"p{index}.png")
+    seen = []
+    original = stream_module.TrainingStream.__init__
+
+    def recording(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        seen.append(len(self.real_photos))
+
+    monkeypatch.setattr(stream_module.TrainingStream, "__init__", recording)
+    out = tmp_path / "qat"
+    assert run_cli(main, quantize_argv(tiny_checkpoint, tiny_recipe, out, "--steps", "2", "--photos", str(photos))) == 0
+    assert seen == [3, 3]  # the calibration set, then the fine-tuning stream
+    final = load_checkpoint(out / "final.pt")
+    assert final.metadata["photos"]["count"] == 3 and final.metadata["photos"]["folder"] == str(photos)
+
+
 @pytest.mark.parametrize("case", ["already_quantized", "calibration_small", "resume_not_qat", "resume_and_ptq",
-                                  "recipe_key", "overflow", "missing_nncf"])
+                                  "recipe_key", "overflow", "missing_nncf", "photo_suite_without_photos",
+                                  "photos_missing"])
 def test_bad_input_is_one_clear_error(case, tiny_checkpoint, tiny_recipe, tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     argv = quantize_argv(tiny_checkpoint, tiny_recipe, out)
@@ -213,6 +242,9 @@ def test_bad_input_is_one_clear_error(case, tiny_checkpoint, tiny_recipe, tmp_pa
         "resume_not_qat": "not the last.pt of a quantization run", "resume_and_ptq": "drop --recipe / --ptq",
         "recipe_key": "unknown key(s) ['bits']", "overflow": "unknown overflow fix 'maybe'",
         "missing_nncf": "pip install 'cea-edge[deploy]'",
+        "photo_suite_without_photos": "--eval-suite aio-photo: its photos are the held-out part of a photo corpus: "
+                                      "pass --photos DIR",
+        "photos_missing": "nowhere' does not exist",
     }[case]
     if case == "already_quantized":
         ptq = tmp_path / "ptq"
@@ -230,6 +262,10 @@ def test_bad_input_is_one_clear_error(case, tiny_checkpoint, tiny_recipe, tmp_pa
         tiny_recipe.write_text(TINY_RECIPE.replace('"enable"', '"maybe"'))
     elif case == "missing_nncf":
         monkeypatch.setitem(sys.modules, "nncf", None)
+    elif case == "photo_suite_without_photos":
+        argv = [a for a in argv if a != "--no-eval"] + ["--eval-suite", "aio-photo"]
+    elif case == "photos_missing":
+        argv += ["--photos", str(tmp_path / "nowhere")]
     capsys.readouterr()
     assert run_cli(main, argv) == 2
     errors = error_lines(capsys.readouterr().err)

@@ -47,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--resume", type=Path, help="continue an interrupted run from its last.pt")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the outputs of an earlier run in --out (never an input)")
+    parser.add_argument("--photos", type=Path,
+                        help="the folder of real photos the checkpoint was trained on (train --photos): calibration "
+                             "and fine-tuning draw from its training split, --eval-suite aio-photo from its held-out one")
     parser.add_argument("--eval-suite", default="aio-synth", choices=sorted(SUITES),
                         help="suite for the closing fp32-vs-int8 comparison (default: aio-synth)")
     parser.add_argument("--no-eval", action="store_true", help="skip the closing comparison")
@@ -63,12 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise CeaError("--device cuda: no CUDA device is available on this machine")
     check_threads(args.threads)
-    if not args.no_eval and SUITES[args.eval_suite].corpus:  # found at the end of the run otherwise, naming no flag of ours
-        bundled = ", ".join(name for name, spec in SUITES.items() if not spec.corpus)
-        raise CeaError(f"--eval-suite {args.eval_suite}: its photos come from a photo corpus, which quantize does not take; "
-                       f"choose one of {bundled}, and score the result on {args.eval_suite} afterwards with "
-                       f"python -m cea_edge.evaluate --checkpoint {args.out / 'final.pt'} --suite {args.eval_suite} "
-                       "--photos DIR (or pass --no-eval)")
+    if not args.no_eval and SUITES[args.eval_suite].corpus and args.photos is None:  # found at the end of the run otherwise
+        raise CeaError(f"--eval-suite {args.eval_suite}: its photos are the held-out part of a photo corpus: pass "
+                       "--photos DIR (python -m cea_edge.data photos --out DIR makes one), or choose a bundled suite")
+    if args.photos is not None:
+        from cea_edge.data.photos import load_photo_folder
+
+        load_photo_folder(args.photos, "train")  # a missing or empty folder fails here, saying how to get one
     overrides = {name: getattr(args, name) for name in SCHEDULE_FLAGS + ("calibration_size", "target", "range_lr_factor")}
     if args.ptq:
         overrides["steps"] = 0
@@ -80,13 +84,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     "--recipe": args.recipe}, overwrite=args.overwrite)
     if args.threads:
         torch.set_num_threads(args.threads)
-    final = quantize(args.checkpoint, recipe, args.out, args.resume, args.device, progress=not args.no_progress)
+    final = quantize(args.checkpoint, recipe, args.out, args.resume, args.device, progress=not args.no_progress,
+                     photos=args.photos)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
     print(f"wrote {final}")
     if not args.no_eval:
         source = Path(load_checkpoint(final).quantization["source_checkpoint"]["path"])
-        quality = compare_quality(source, final, args.eval_suite)
+        quality = compare_quality(source, final, args.eval_suite, args.photos)
         report = args.out / "quality.json"
         atomic_write_json(report, quality)
         record_quality(final, quality)

@@ -7,8 +7,9 @@ rebuild the quantizers exactly (cea_edge.model.quantized restores it).
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Any, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -52,9 +53,10 @@ def check_calibration_fits(recipe: QuantRecipe, config: CEAConfig) -> None:
                        f"now ({available / 1e9:.1f} GB available); the largest calibration size that fits is {largest}")
 
 
-def calibration_set(recipe: QuantRecipe) -> list[torch.Tensor]:
-    """Seeded degraded patches from the training stream (its own seed: not the fine-tuning batches)."""
-    stream = TrainingStream(recipe.calibration_patch, seed=10_000 + recipe.train.seed)
+def calibration_set(recipe: QuantRecipe, photos: Sequence[np.ndarray] = ()) -> list[torch.Tensor]:
+    """Seeded degraded patches from the training stream (its own seed: not the fine-tuning batches);
+    with ``photos``, the stream of a model trained on real photos (camera degradations)."""
+    stream = TrainingStream(recipe.calibration_patch, seed=10_000 + recipe.train.seed, photos=photos)
     degraded, _ = stream.batch(recipe.calibration_size)
     return [patch[None] for patch in degraded]
 

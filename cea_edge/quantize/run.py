@@ -25,6 +25,7 @@ from cea_edge.quantize.recipe import LEGACY_RANGE_LR_FACTOR, QuantRecipe, recipe
 from cea_edge.train import (
     RunProgress,
     finish_distributed,
+    load_training_photos,
     make_optimizer,
     resume_progress,
     run_loop,
@@ -34,13 +35,20 @@ from cea_edge.train import (
 
 
 def quantize(checkpoint: Path, recipe: QuantRecipe, out: Path, resume: Path | None = None,
-             device_name: str | None = None, progress: bool = True, val_suite: str = "aio-synth-mini") -> Path:
+             device_name: str | None = None, progress: bool = True, val_suite: str = "aio-synth-mini",
+             photos: Path | None = None) -> Path:
     """Quantize (and fine-tune) ``checkpoint``; returns the final checkpoint's path.
 
     resume: a quantization run's last.pt, which carries its own recipe (``recipe`` is then unused).
+    photos: a folder of real photos (its training split): calibration and fine-tuning draw from the
+    same camera-degraded stream as a model trained with ``--photos`` (give it again on resume).
     """
     env = setup_distributed(device_name)
     torch.manual_seed(recipe.train.seed)
+    real_photos: list = []
+    photo_record: dict = {}
+    if photos is not None:
+        real_photos, photo_record["photos"] = load_training_photos(photos)
     if resume is not None:
         loaded = load_checkpoint(resume)
         if loaded.quantization is None or loaded.training_state is None:
@@ -58,7 +66,7 @@ def quantize(checkpoint: Path, recipe: QuantRecipe, out: Path, resume: Path | No
         check_calibration_fits(recipe, source.config)
         origin = {"path": str(checkpoint), "sha256": file_sha256(source.path), "preset": source.config.name,
                   "step": source.metadata.get("step")}
-        model = insert_quantizers(source.model, recipe, calibration_set(recipe)).to(env.device)
+        model = insert_quantizers(source.model, recipe, calibration_set(recipe, real_photos)).to(env.device)
         record = quantization_record(model, recipe, origin)
 
     teacher = None
@@ -75,7 +83,7 @@ def quantize(checkpoint: Path, recipe: QuantRecipe, out: Path, resume: Path | No
     state = resume_progress(loaded, optimizer, scheduler) if resume is not None else RunProgress()
 
     def save(path: Path, step: int, seconds: float, training_state: dict | None) -> None:
-        metadata = run_metadata("quantize_config", config, step, seconds, env, state)
+        metadata = run_metadata("quantize_config", config, step, seconds, env, state) | photo_record
         save_checkpoint(path, model, metadata, training_state, quantization=record)
 
     if recipe.ptq:
@@ -85,7 +93,7 @@ def quantize(checkpoint: Path, recipe: QuantRecipe, out: Path, resume: Path | No
         finish_distributed(env)
         return final
     return run_loop(model, config, env, optimizer, scheduler, state, out, save, progress,
-                    f"{model.config.name} {record['method']}", teacher=teacher)
+                    f"{model.config.name} {record['method']}", teacher=teacher, photos=real_photos)
 
 
 def fp32_teacher(source: dict[str, Any]) -> CEANet:
@@ -99,9 +107,11 @@ def fp32_teacher(source: dict[str, Any]) -> CEANet:
     return teacher
 
 
-def compare_quality(fp32_checkpoint: Path, quantized_checkpoint: Path, suite: str) -> dict[str, Any]:
-    """fp32 vs quantized (NNCF fake quantization in PyTorch) on an evaluation suite."""
-    samples = build_suite(suite)
+def compare_quality(fp32_checkpoint: Path, quantized_checkpoint: Path, suite: str,
+                    photo_folder: Path | None = None) -> dict[str, Any]:
+    """fp32 vs quantized (NNCF fake quantization in PyTorch) on an evaluation suite (a corpus suite
+    such as aio-photo takes its held-out photos from ``photo_folder``)."""
+    samples = build_suite(suite, photo_folder)
     rows = {}
     for label, path in (("fp32", fp32_checkpoint), ("int8", quantized_checkpoint)):
         report = evaluate_model(load_checkpoint(path).model, samples, suite, compute_ssim=False)

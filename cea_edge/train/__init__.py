@@ -18,10 +18,11 @@ from cea_edge.train.loop import (
     run_metadata,
     setup_distributed,
 )
-from cea_edge.train.run import train
+from cea_edge.train.run import load_training_photos, train
 
 __all__ = [
     "DEFAULT_SCHEDULE", "SCHEDULE_FIELDS", "Distributed", "RunProgress", "SaveFn", "TrainConfig", "TrainSchedule",
-    "cosine_with_warmup", "finish_distributed", "frequency_l1", "make_optimizer", "resume_progress", "run_loop",
+    "cosine_with_warmup", "finish_distributed", "frequency_l1", "load_training_photos",
+    "make_optimizer", "resume_progress", "run_loop",
     "run_metadata", "setup_distributed", "train",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from cea_edge.atomic import check_output_dir, check_run_outputs, remove_stale_temporaries
@@ -66,6 +67,15 @@ def photo_record(folder: Path, photos: list[Path]) -> dict:
     return {"folder": str(folder), "count": len(photos), "names_sha256": hashlib.sha256(names.encode()).hexdigest()}
 
 
+def load_training_photos(folder: Path) -> tuple[list[np.ndarray], dict]:
+    """The training split of a photo folder as uint8 RGB arrays, and its record for the run's metadata
+    (train and quantize both fine-tune on it)."""
+    from cea_edge.data.photos import load_photo_folder, read_photo
+
+    paths = load_photo_folder(folder, "train")
+    return [read_photo(path) for path in paths], photo_record(folder, paths)
+
+
 def train(config: TrainConfig, out: Path, resume: Path | None = None, device_name: str | None = None,
           progress: bool = True, init: Path | None = None, photos: Path | None = None) -> Path:
     """Train and return the path of the final weights-only checkpoint.
@@ -103,13 +113,9 @@ def train(config: TrainConfig, out: Path, resume: Path | None = None, device_nam
         model.load_state_dict(loaded.model.state_dict())
         state = resume_progress(loaded, optimizer, scheduler)
         origin = {key: loaded.metadata[key] for key in ("init",) if key in loaded.metadata}
-    real_photos = []
+    real_photos: list[np.ndarray] = []
     if photos is not None:
-        from cea_edge.data.photos import load_photo_folder, read_photo
-
-        paths = load_photo_folder(photos, "train")
-        real_photos = [read_photo(path) for path in paths]
-        origin["photos"] = photo_record(photos, paths)
+        real_photos, origin["photos"] = load_training_photos(photos)
 
     def save(path: Path, step: int, seconds: float, training_state: dict | None) -> None:
         save_checkpoint(path, model, run_metadata("train_config", config, step, seconds, env, state) | origin,
