@@ -134,6 +134,42 @@ def adapter_ranks(model: CEANet, samples: Sequence[SuiteSample]) -> list[float]:
     return [float(r) for r in ranks / max(len(samples), 1)]
 
 
+def panel_samples(samples: Sequence[SuiteSample], photo: str | None, cases: Sequence[str] | None) -> list[SuiteSample]:
+    """The samples a before/after panel shows: of ``photo`` (default: the suite's first), one row per
+    case of ``cases`` (default: the first case of each family), in the order given."""
+    photos = list(dict.fromkeys(sample.photo for sample in samples))
+    photo = photos[0] if photo is None else photo
+    if photo not in photos:
+        raise CeaError(f"--panel-photo '{photo}' is not a photo of this suite; its photos: {', '.join(photos)}")
+    of_photo = {sample.case: sample for sample in samples if sample.photo == photo}
+    if cases is None:
+        firsts = {}
+        for sample in of_photo.values():
+            firsts.setdefault(sample.family, sample.case)
+        cases = list(firsts.values())
+    unknown = [case for case in cases if case not in of_photo]
+    if unknown:
+        raise CeaError(f"--panel-cases: {', '.join(unknown)} not a case of this suite; its cases: {', '.join(of_photo)}")
+    return [of_photo[case] for case in cases]
+
+
+def panel_rows(models: dict[str, CEANet], samples: Sequence[SuiteSample]) -> list[list[tuple[str, np.ndarray]]]:
+    """One row per sample: the degraded input, each model's restoration, the clean image (uint8,
+    captions with PSNR against the clean image)."""
+    from cea_edge.photo_io import from_float
+
+    rows = []
+    for sample in samples:
+        row = [(f"{sample.case} (input): {psnr(sample.clean, sample.degraded):.2f} dB",
+                from_float(np.clip(sample.degraded, 0, 1), 8))]
+        for label, model in models.items():
+            restored = restore_array(model, sample.degraded)
+            row.append((f"{label}: {psnr(sample.clean, restored):.2f} dB", from_float(np.clip(restored, 0, 1), 8)))
+        row.append(("clean", from_float(np.clip(sample.clean, 0, 1), 8)))
+        rows.append(row)
+    return rows
+
+
 def _cell(psnr_db: float, ssim_value: float) -> str:
     return f"{psnr_db:.2f}" if np.isnan(ssim_value) else f"{psnr_db:.2f} / {ssim_value:.3f}"
 
@@ -162,12 +198,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--suite", default="aio-synth", help="named suite: aio-synth (default), aio-synth-mini, aio-photo")
     parser.add_argument("--photos", type=Path, help="aio-photo: the photo corpus folder (python -m cea_edge.data photos)")
     parser.add_argument("--json", type=Path, help="write the report(s) here")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --json file (never an input)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing --json / --panel file (never an input)")
     parser.add_argument("--no-ssim", action="store_true", help="PSNR only (faster)")
     parser.add_argument("--average-factors", action="store_true",
                         help="also score each model with its factors averaged over the suite (instance conditioning off)")
     parser.add_argument("--ranks", action="store_true", help="report each adapter's effective rank")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument("--panel", type=Path, help="also write a before/after picture (PNG): input, each checkpoint's "
+                                                  "restoration and the clean image, a row per case, with PSNR")
+    parser.add_argument("--panel-photo", help="the suite photo the panel shows (default: the first)")
+    parser.add_argument("--panel-cases", nargs="+", help="the cases it shows (default: the first of each family)")
     args = parser.parse_args(argv)
     # Flags and the report's location first: scoring a suite takes minutes.
     check_threads(args.threads)
@@ -178,8 +219,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                        f"bundled photos: drop --photos, or pass --suite {corpus.split(', ')[0]}")
     if args.preset is not None:
         checked_flag(get_preset, "--preset", args.preset)
-    if args.json is not None:
-        check_output_file(args.json, "--json", inputs=args.checkpoint or [DEFAULT_CHECKPOINT], overwrite=args.overwrite)
+    if (args.panel_photo or args.panel_cases) and args.panel is None:
+        raise CeaError("--panel-photo / --panel-cases choose what --panel shows: add --panel OUT.png")
+    if args.panel is not None and args.panel.suffix.lower() != ".png":
+        raise CeaError(f"--panel '{args.panel}': the picture is a PNG; give a name ending in .png")
+    for flag, path in (("--json", args.json), ("--panel", args.panel)):
+        if path is not None:
+            check_output_file(path, flag, inputs=args.checkpoint or [DEFAULT_CHECKPOINT], overwrite=args.overwrite)
+    if args.json is not None and args.panel is not None and InputGuard([args.json]).input_at(args.panel) is not None:
+        raise CeaError(f"--json and --panel name the same file '{args.panel}'; give each its own")
     checkpoints = args.checkpoint or [DEFAULT_CHECKPOINT]
     for index, path in enumerate(checkpoints):
         check_checkpoint_file(path, "--checkpoint")  # before the suite is built (minutes)
@@ -191,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
 
     samples = build_suite(spec, args.photos)
+    shown = panel_samples(samples, args.panel_photo, args.panel_cases) if args.panel is not None else []
     models = {}
     for path in checkpoints:
         loaded = load_checkpoint(path, expected_preset=args.preset)
@@ -213,6 +262,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         rank = models[name].config.adapter.rank
         print(f"effective rank per adapter, {name} (r = {rank}): " + ", ".join(f"{v:.2f}" for v in values)
               + f"; mean {np.mean(values):.2f}")
+    if args.panel is not None:
+        from cea_edge.panels import grid_canvas, save_png
+
+        title = (f"{spec.name}: photo {shown[0].photo}, {len(shown)} cases; PSNR against the clean image "
+                 f"({', '.join(models)})")
+        save_png(grid_canvas(panel_rows(models, shown), title), args.panel, replace=args.overwrite)
+        print(f"wrote {args.panel}")
     if args.json:
         payload = {name: report.to_dict() | ({"effective_ranks": ranks[name]} if name in ranks else {})
                    for name, report in reports.items()}

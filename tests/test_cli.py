@@ -250,3 +250,52 @@ def test_evaluate_average_factors_and_ranks(tmp_path, tiny_model, capsys):
 def test_train_v2_flags_are_checked_before_the_work(tmp_path, capsys, args, expected):
     assert run_cli(train_cli.main, [*args, "--out", str(tmp_path / "run"), "--no-progress"]) == 2
     assert expected in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+def test_evaluate_panel_shows_input_each_model_and_clean(tmp_path, tiny_checkpoint, tiny_model, capsys):
+    """--panel: a row per chosen case (input | each checkpoint | clean) at 1:1, under the grid's title;
+    the clean panel holds the suite's clean crop, the input panel its degraded one."""
+    from cea_edge import panels
+    from cea_edge.data.suite import build_suite
+    from cea_edge.photo_io import from_float
+
+    second = tmp_path / "second.pt"
+    save_checkpoint(second, tiny_model)
+    picture = tmp_path / "panel.png"
+    argv = ["--checkpoint", str(tiny_checkpoint), "--checkpoint", str(second), "--suite", "aio-synth-mini",
+            "--no-ssim", "--panel", str(picture), "--panel-cases", "noise25", "low+haze+rain"]
+    assert run_cli(evaluate.main, argv) == 0
+    assert f"wrote {picture}" in capsys.readouterr().out
+    samples = build_suite("aio-synth-mini")
+    photo = samples[0].photo
+    chosen = [next(s for s in samples if s.photo == photo and s.case == case) for case in ("noise25", "low+haze+rain")]
+    side = chosen[0].clean.shape[0]
+    image = np.asarray(Image.open(picture).convert("RGB"))
+    row_height = side + panels.CAPTION_HEIGHT
+    assert image.shape == (panels.PANEL_TOP + side + panels.PANEL_GAP + row_height,
+                           panels.PANEL_GAP + 4 * (side + panels.PANEL_GAP), 3)
+    for row, sample in enumerate(chosen):
+        for column, expected in ((0, sample.degraded), (3, sample.clean)):
+            left, top = panels.panel_origin(column, side)
+            top += row * row_height
+            assert np.array_equal(image[top:top + side, left:left + side], from_float(np.clip(expected, 0, 1), 8))
+    # Exclusive creation: a second run without --overwrite refuses and leaves the picture alone.
+    before = picture.read_bytes()
+    assert run_cli(evaluate.main, argv) == 2
+    assert "--panel" in capsys.readouterr().err and picture.read_bytes() == before
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--panel-cases", "noise25"], "--panel-photo / --panel-cases choose what --panel shows: add --panel OUT.png"),
+    (["--panel", "{tmp}/p.jpg"], "the picture is a PNG; give a name ending in .png"),
+    (["--panel", "{tmp}/p.png", "--panel-cases", "nope"], "--panel-cases: nope not a case of this suite"),
+    (["--panel", "{tmp}/p.png", "--panel-photo", "nope"], "--panel-photo 'nope' is not a photo of this suite"),
+    (["--panel", "{tmp}/r.png", "--json", "{tmp}/r.png"], "--json and --panel name the same file"),
+])
+def test_evaluate_panel_flags_are_checked(extra, expected, tmp_path, tiny_checkpoint, capsys):
+    argv = ["--checkpoint", str(tiny_checkpoint), "--suite", "aio-synth-mini", "--no-ssim",
+            *[a.replace("{tmp}", str(tmp_path)) for a in extra]]
+    assert run_cli(evaluate.main, argv) == 2
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1, err
+    assert not list(tmp_path.glob("*.png")) and not list(tmp_path.glob("*.json"))

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cea_edge import machine
+from cea_edge import machine, panels
 from cea_edge.errors import CeaError, run_cli
 from cea_edge.report import document as doc
-from cea_edge.report import pareto, pictures, plots
+from cea_edge.report import pareto, plots
 from tests.helpers import CONTEXT, OVERLAP, TILE
 
 
@@ -445,7 +445,7 @@ def test_each_png_is_a_picture_of_its_size(tiny_report, name):
         elif name == "crops":  # three 256-pixel panels per family and the routing maps
             assert image.width > 3 * 256 and image.height > 256
         else:  # three 1:1 panels side by side under a title: the difference pair, the seam crop
-            assert image.width > 3 * (image.height - pictures.PANEL_TOP)
+            assert image.width > 3 * (image.height - panels.PANEL_TOP)
     assert pixels.std() > 10, f"{name}.png is (nearly) one colour"
 
 

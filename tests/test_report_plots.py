@@ -14,6 +14,7 @@ import pytest
 from matplotlib.colors import to_rgba
 from PIL import Image
 
+from cea_edge import panels
 from cea_edge.report import pictures, plots
 from cea_edge.report.document import Row
 
@@ -205,8 +206,8 @@ def test_difference_picture_shows_the_window_with_the_planted_difference(tmp_pat
     assert top <= 300 and 316 <= top + 128 and left <= 450 and 470 <= left + 128
     path = pictures.difference_picture(reference, other, ("fp32", "int8"), tmp_path / "diff.png", "t512, M1", side=128)
     picture = np.asarray(Image.open(path).convert("L")).astype(int)
-    assert picture.shape == (pictures.PANEL_TOP + 128 + pictures.PANEL_GAP, pictures.PANEL_GAP + 3 * (128 + pictures.PANEL_GAP))
-    x0, y0 = pictures.panel_origin(2, 128)
+    assert picture.shape == (panels.PANEL_TOP + 128 + panels.PANEL_GAP, panels.PANEL_GAP + 3 * (128 + panels.PANEL_GAP))
+    x0, y0 = panels.panel_origin(2, 128)
     amplified = picture[y0:y0 + 128, x0:x0 + 128]
     inside = amplified[300 - top:316 - top, 450 - left:470 - left]
     assert inside.min() > 3 * np.median(amplified)  # the planted block stands out, amplified
@@ -231,8 +232,8 @@ def test_identical_restorations_say_so_with_gain_one(tmp_path):
     assert "identical" in pictures.difference_caption(np.zeros((8, 8)), 1.0)
     path = pictures.difference_picture(image, image.copy(), ("fp32", "fp32"), tmp_path / "same.png", "M1")
     picture = np.asarray(Image.open(path).convert("L"))
-    x0, y0 = pictures.panel_origin(2, 64)  # side 256 shrinks to the image's 64
-    assert picture.shape == (pictures.PANEL_TOP + 64 + pictures.PANEL_GAP, pictures.PANEL_GAP + 3 * (64 + pictures.PANEL_GAP))
+    x0, y0 = panels.panel_origin(2, 64)  # side 256 shrinks to the image's 64
+    assert picture.shape == (panels.PANEL_TOP + 64 + panels.PANEL_GAP, panels.PANEL_GAP + 3 * (64 + panels.PANEL_GAP))
     assert not picture[y0:y0 + 64, x0:x0 + 64].any()
 
 
@@ -241,14 +242,14 @@ def test_seam_picture_draws_the_seams_and_the_step_they_hide(tmp_path):
     crop[:, 70:] = 134  # a 6-level step where the tiles meet at x = 70
     path = pictures.seam_picture(crop, [70], [40], tmp_path / "seam.png", "onnx int8 t512, 12 MP, M1")
     picture = np.asarray(Image.open(path).convert("RGB")).astype(int)
-    assert picture.shape == (pictures.PANEL_TOP + 90 + pictures.PANEL_GAP, pictures.PANEL_GAP + 3 * (120 + pictures.PANEL_GAP), 3)
+    assert picture.shape == (panels.PANEL_TOP + 90 + panels.PANEL_GAP, panels.PANEL_GAP + 3 * (120 + panels.PANEL_GAP), 3)
     magenta = np.all(picture == pictures.SEAM_COLOUR, axis=2)
-    x0, y0 = pictures.panel_origin(0, 120)
+    x0, y0 = panels.panel_origin(0, 120)
     assert not magenta[y0:y0 + 90, x0:x0 + 120].any()  # the 1:1 crop is left as it is
-    x1, y1 = pictures.panel_origin(1, 120)
+    x1, y1 = panels.panel_origin(1, 120)
     marked = magenta[y1:y1 + 90, x1:x1 + 120]
     assert marked[:, 70].all() and marked[40, :].all()
     assert marked.sum() == 90 + 120 - 1  # nothing else: the lines are one pixel thin
-    x2, y2 = pictures.panel_origin(2, 120)
+    x2, y2 = panels.panel_origin(2, 120)
     gradient = picture[y2:y2 + 90, x2:x2 + 120, 0]
     assert gradient[:, 70].min() > 100 and gradient[:, 20].max() == 0  # the step shows where it is, nowhere else

@@ -9,62 +9,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from cea_edge.panels import row_picture
+
 SEAM_COLOUR = (255, 0, 255)  # magenta: absent from photos, so a drawn seam cannot be mistaken for content
-PANEL_GAP, PANEL_TOP = 8, 64  # pixel canvases: gap around panels, header height (2-line title + caption)
-
-
-# ---- pictures of pixels (PIL, 1:1) ---------------------------------------------------------------
-
-def _font(size: int) -> Any:
-    """DejaVu Sans from matplotlib: PIL's default font has no Δ, × or ∂."""
-    from matplotlib import font_manager
-    from PIL import ImageFont
-
-    return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
-
-
-def panel_origin(index: int, panel_width: int) -> tuple[int, int]:
-    """(left, top) in pixels of panel ``index`` on a canvas of equal-width panels (_panels)."""
-    return PANEL_GAP + index * (panel_width + PANEL_GAP), PANEL_TOP
-
-
-def _wrapped(text: str, font: Any, width: int) -> str:
-    """``text`` in at most two lines no wider than ``width`` pixels, the rest cut with "…": a long
-    caption must not run into the next panel."""
-    words, lines = text.split(" "), [""]
-    for word in words:
-        trial = f"{lines[-1]} {word}".strip()
-        if font.getlength(trial) <= width or not lines[-1]:
-            lines[-1] = trial
-        else:
-            lines.append(word)
-    if len(lines) > 2 or font.getlength(lines[-1]) > width:
-        lines = lines[:2]
-        while lines[1] and font.getlength(lines[1] + "…") > width:
-            lines[1] = lines[1][:-1]
-        lines[1] += "…"
-    return "\n".join(lines)
-
-
-def _panels(panels: Sequence[tuple[str, np.ndarray]], title: str, path: Path) -> Path:
-    """(caption, uint8 (h, w, 3) image) side by side at 1:1 under a title; captions above each panel."""
-    from PIL import Image, ImageDraw
-
-    height, width = panels[0][1].shape[:2]
-    canvas = Image.new("RGB", (PANEL_GAP + len(panels) * (width + PANEL_GAP), PANEL_TOP + height + PANEL_GAP), "white")
-    draw = ImageDraw.Draw(canvas)
-    heading, small = _font(12), _font(10)
-    draw.multiline_text((PANEL_GAP, 3), _wrapped(title, heading, canvas.width - 2 * PANEL_GAP), fill="black",
-                        font=heading, spacing=2)
-    for index, (caption, image) in enumerate(panels):
-        left, top = panel_origin(index, width)
-        draw.multiline_text((left, top - 2), _wrapped(caption, small, width), fill="black", font=small, anchor="ld",
-                            spacing=2)
-        canvas.paste(Image.fromarray(image), (left, top))
-    temporary = path.with_name(f".{path.name}.partial.png")
-    canvas.save(temporary)
-    temporary.replace(path)
-    return path
 
 
 def largest_difference_window(reference: np.ndarray, other: np.ndarray, side: int) -> tuple[int, int]:
@@ -119,7 +66,7 @@ def difference_picture(reference: np.ndarray, other: np.ndarray, labels: tuple[s
     difference = np.abs(from_float(second, 8).astype(np.int16) - from_float(first, 8)).max(axis=2) / 255.0
     gain = difference_gain(difference) if gain is None else gain
     shown = from_float(np.repeat(np.clip(difference * gain, 0, 1)[..., None], 3, axis=2), 8)
-    return _panels([(labels[0], from_float(first, 8)), (labels[1], from_float(second, 8)),
+    return row_picture([(labels[0], from_float(first, 8)), (labels[1], from_float(second, 8)),
                     (difference_caption(difference, gain), shown)],
                    f"{title} — window at x={left}, y={top}, {side}×{side} px, 1:1", path)
 
@@ -147,7 +94,7 @@ def seam_picture(crop: np.ndarray, seams_x: Sequence[int], seams_y: Sequence[int
               for values, seams in ((across_x, seams_x), (across_y.T, seams_y)) if len(seams)]
     ratio = f", seam/elsewhere step {np.mean(ratios):.2f}" if ratios else ""
     shown = np.repeat(np.clip(gradient * gain, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
-    return _panels([("restored, 1:1", crop), ("tile seams (magenta)", marked),
+    return row_picture([("restored, 1:1", crop), ("tile seams (magenta)", marked),
                     (f"|∂x|+|∂y| of luminance × {gain:g}{ratio}", shown)], title, path)
 
 
