@@ -22,7 +22,7 @@ def font(size: int) -> Any:
 
 
 def panel_origin(index: int, panel_width: int) -> tuple[int, int]:
-    """(left, top) in pixels of panel ``index`` on a canvas of equal-width panels (row_canvas)."""
+    """(left, top) in pixels of panel ``index`` on a canvas of equal-width panels (grid_canvas: its first row)."""
     return PANEL_GAP + index * (panel_width + PANEL_GAP), PANEL_TOP
 
 

@@ -67,8 +67,8 @@ def difference_picture(reference: np.ndarray, other: np.ndarray, labels: tuple[s
     gain = difference_gain(difference) if gain is None else gain
     shown = from_float(np.repeat(np.clip(difference * gain, 0, 1)[..., None], 3, axis=2), 8)
     return row_picture([(labels[0], from_float(first, 8)), (labels[1], from_float(second, 8)),
-                    (difference_caption(difference, gain), shown)],
-                   f"{title} — window at x={left}, y={top}, {side}×{side} px, 1:1", path)
+                        (difference_caption(difference, gain), shown)],
+                       f"{title} — window at x={left}, y={top}, {side}×{side} px, 1:1", path)
 
 
 def seam_picture(crop: np.ndarray, seams_x: Sequence[int], seams_y: Sequence[int], path: Path, title: str) -> Path:
@@ -95,7 +95,7 @@ def seam_picture(crop: np.ndarray, seams_x: Sequence[int], seams_y: Sequence[int
     ratio = f", seam/elsewhere step {np.mean(ratios):.2f}" if ratios else ""
     shown = np.repeat(np.clip(gradient * gain, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
     return row_picture([("restored, 1:1", crop), ("tile seams (magenta)", marked),
-                    (f"|∂x|+|∂y| of luminance × {gain:g}{ratio}", shown)], title, path)
+                        (f"|∂x|+|∂y| of luminance × {gain:g}{ratio}", shown)], title, path)
 
 
 def crops_picture(crops: list[dict[str, Any]], path: Path, title: str) -> Path:
