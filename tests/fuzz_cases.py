@@ -1084,6 +1084,17 @@ def message_cases() -> list[Case]:
         _message("train-message-val-suite-of-corpus-photos", lambda f, res, r: [
             *ONE_STEP, "--val-suite", "aio-photo", "--photos", str(_mkdir(f / "photos")), "--out", str(f / "run")],
             "--val-suite aio-photo", "--photos is training data only", not_says=("pass --photos DIR",)),
+        _message("train-message-mix-without-photos", lambda f, res, r: [
+            *ONE_STEP, "--out", str(f / "run"), "--mix", "composite=0.2"], "--mix: re-weights", "pass --photos DIR"),
+        _message("train-message-mix-unknown-kind", lambda f, res, r: [
+            *ONE_STEP, "--out", str(f / "run"), "--photos", str(_mkdir(f / "photos")), "--mix", "snow=0.2"],
+            "--mix snow: unknown kind", "composite", not_says=("no photos",)),
+        _message("train-message-mix-not-a-pair", lambda f, res, r: [
+            *ONE_STEP, "--out", str(f / "run"), "--photos", str(_mkdir(f / "photos")), "--mix", "composite"],
+            "--mix composite: expected KIND=WEIGHT"),
+        _message("train-message-mix-negative", lambda f, res, r: [
+            *ONE_STEP, "--out", str(f / "run"), "--photos", str(_mkdir(f / "photos")), "--mix", "clean=-1"],
+            "--mix clean=-1: a weight must be finite and >= 0"),
         _message("evaluate-message-same-checkpoint-twice", lambda f, res, r: _evaluate(
             "--checkpoint", str(res.checkpoint))(f, res, r).argv, "is given twice", "give each checkpoint once"),
         _message("evaluate-message-photos-with-a-bundled-suite", lambda f, res, r: _evaluate(

@@ -72,6 +72,48 @@ def test_edge_v1_stays_loadable_with_its_int8_twin(v1):
     assert qat.quantization["source_checkpoint"]["sha256"] == file_sha256(EDGE_V1_CHECKPOINT)
 
 
+EDGE3_CHECKPOINT = ROOT / "cea_edge" / "checkpoints" / "edge3.pt"  # issue 27's real-photo model, not yet the default
+MIN_COMPOSITE_DB = 19.0  # issue 27: aio-synth composites
+
+
+def lineage(checkpoint) -> list[dict]:
+    """The runs a checkpoint was fine-tuned from, newest first (metadata "init", nested)."""
+    chain, origin = [], checkpoint.metadata.get("init")
+    while origin is not None:
+        chain.append(origin)
+        origin = origin.get("init")
+    return chain
+
+
+@pytest.fixture(scope="module")
+def edge3():
+    return load_checkpoint(EDGE3_CHECKPOINT, expected_preset="edge3")
+
+
+def test_edge3_is_the_bundled_edge2_grown_and_trained_on_real_photos(edge3, bundled):
+    """Its metadata holds the whole lineage back to edge2.pt, and a budget >= 5x edge2's (issue 27)."""
+    assert edge3.config.middle_blocks == 4 and sum(p.numel() for p in edge3.model.parameters()) <= 2_000_000
+    chain = lineage(edge3)
+    assert chain[-1]["sha256"] == file_sha256(DEFAULT_CHECKPOINT) and chain[-1]["step"] == bundled.metadata["step"]
+    runs = [edge3.metadata["train_config"]] + [origin["train_config"] for origin in chain[:-1]]
+    pixels = sum(run["steps"] * run["batch"] * run["patch"] ** 2 for run in runs)
+    edge2_run = bundled.metadata["train_config"]
+    assert pixels >= 5 * edge2_run["steps"] * edge2_run["batch"] * edge2_run["patch"] ** 2
+    assert all(run["context_loss"] > 0 for run in runs) and "photos" in edge3.metadata
+    assert edge3.training_state is None and EDGE3_CHECKPOINT.stat().st_size < 4_000_000
+
+
+@pytest.mark.slow  # ~40 s: both models over aio-synth
+@pytest.mark.shipped
+def test_edge3_beats_edge2_in_every_family_with_composites_over_19_db(edge3, bundled):
+    samples = build_suite("aio-synth")
+    new = evaluate_model(edge3.model, samples, "aio-synth", compute_ssim=False).summary
+    old = evaluate_model(bundled.model, samples, "aio-synth", compute_ssim=False).summary
+    for family in ("single", "spatial", "composite", "average"):
+        assert new[family].output_psnr >= old[family].output_psnr, family
+    assert new["composite"].output_psnr >= MIN_COMPOSITE_DB
+
+
 def training_budget(checkpoint, *differs: str) -> dict:
     """The run's train_config without the keys that name what an ablation pair differs in."""
     return {key: value for key, value in checkpoint.metadata["train_config"].items() if key not in differs}

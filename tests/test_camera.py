@@ -17,12 +17,14 @@ from cea_edge.data.camera import (
     defocus_kernel,
     demosaic,
     linear_to_srgb,
+    mix_with,
     mosaic,
     motion_kernel,
     photograph,
     sensor_noise,
     srgb_to_linear,
 )
+from cea_edge.errors import CeaError
 
 QUIET = Camera(shot=0.0, read=0.0, wb_gains=(2.0, 1.0, 1.6))  # no noise, no ISP extras, no JPEG
 
@@ -123,3 +125,20 @@ def test_the_photo_cases_cover_every_family_with_clean_inputs_untouched():
             assert not np.array_equal(out, image), name
     noise = PHOTO_CASES["noise25"](image, np.random.default_rng(9)) - image
     assert np.std(noise) * 255 == pytest.approx(25, rel=0.1)
+
+
+def test_a_re_weighted_mix_draws_only_what_it_weighs_and_refuses_bad_weights():
+    image = np.round(gradient_image(32) * 255) / 255
+    clean_only = mix_with({kind: 0.0 for kind, _ in camera.MIX} | {"clean": 1.0})
+    assert clean_only == (("clean", 1.0),)
+    assert all(np.array_equal(camera_degradation(image, np.random.default_rng(i), clean_only), image) for i in range(5))
+    composites = mix_with({kind: 0.0 for kind, _ in camera.MIX} | {"composite": 1.0})
+    # Every composite darkens, hazes or rains over the whole image: none comes back near the input.
+    assert all(np.abs(camera_degradation(image, np.random.default_rng(i), composites) - image).mean() > 0.01
+               for i in range(5))
+    assert dict(mix_with({"composite": 0.3})) == dict(camera.MIX) | {"composite": 0.3}  # others keep theirs
+    for overrides, message in (({"snow": 1.0}, "unknown kind"), ({"clean": -1.0}, ">= 0"),
+                               ({"clean": float("nan")}, "finite"),
+                               ({kind: 0.0 for kind, _ in camera.MIX}, "every weight is zero")):
+        with pytest.raises(CeaError, match=message):
+            mix_with(overrides)

@@ -106,12 +106,15 @@ def test_training_stream_is_reproducible_per_rank():
 
 def test_a_stream_of_real_photos_cuts_from_them_and_degrades_like_a_camera(monkeypatch):
     from cea_edge.data import stream as stream_module
+    from cea_edge.data.camera import MIX, mix_with
 
     photo = np.full((80, 90, 3), 200, np.uint8)
     photo[::2] = 40  # stripes: a patch cut from it is recognisable
     monkeypatch.setattr(stream_module, "REAL_PHOTO_FRACTION", 1.0)
     stream = TrainingStream(32, seed=2, pool_size=1, photos=[photo])
-    assert stream.degrade is stream_module.camera_degradation
+    assert stream.degrade.func is stream_module.camera_degradation and stream.degrade.keywords == {"mix": MIX}
+    tuned = mix_with({"composite": 1.0})
+    assert TrainingStream(32, seed=2, pool_size=1, photos=[photo], mix=tuned).degrade.keywords == {"mix": tuned}
     degraded, clean = stream.batch(4)
     values = np.unique(np.round(clean.numpy() * 255))
     assert set(values) == {40, 200}  # every clean patch is from the photo, rotated / flipped

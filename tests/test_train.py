@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from cea_edge.data.camera import mix_with
 from cea_edge.data.stream import TrainingStream
 from cea_edge.errors import CeaError
 from cea_edge.model import CEANet, get_preset
@@ -19,6 +20,7 @@ from cea_edge.model.checkpoint import (
     DEFAULT_QAT_CHECKPOINT,
     EDGE_V1_CHECKPOINT,
     EDGE_V1_QAT_CHECKPOINT,
+    file_sha256,
     load_checkpoint,
     save_checkpoint,
 )
@@ -112,6 +114,11 @@ def test_init_fine_tunes_from_weights_and_checks_the_preset(tmp_path, tiny_check
         assert torch.equal(a, b), name  # lr 0: the weights are exactly the initial ones
     with pytest.raises(CeaError, match="holds 'tiny'"):
         train(TrainConfig.build(steps=1, adapters=False, **QUICK), tmp_path / "bad", progress=False, init=tiny_checkpoint)
+    # A fine-tune of that fine-tune records the whole lineage, the oldest start innermost.
+    again = train(TrainConfig.build(steps=1, **QUICK), tmp_path / "ft2", progress=False, init=final)
+    lineage = load_checkpoint(again).metadata["init"]
+    assert lineage["sha256"] == file_sha256(final) and lineage["init"]["sha256"] == file_sha256(tiny_checkpoint)
+    assert "init" not in lineage["init"]
 
 
 def test_context_view_is_the_runtimes_shrunk_and_mirror_padded_view():
@@ -178,7 +185,10 @@ def test_a_run_on_a_photo_folder_under_bf16_records_both(tmp_path):
     rng = np.random.default_rng(0)
     for index in range(3):
         Image.fromarray(rng.integers(0, 256, (48 + 8 * index, 64, 3), dtype=np.uint8)).save(photos / f"p{index}.png")
-    final = train(TrainConfig.build(steps=2, bf16=True, **QUICK), tmp_path / "run", progress=False, photos=photos)
+    mix = mix_with({"composite": 0.5, "clean": 0.0})
+    final = train(TrainConfig.build(steps=2, bf16=True, mix=mix, **QUICK), tmp_path / "run", progress=False,
+                  photos=photos)
     meta = load_checkpoint(final).metadata
     assert meta["train_config"]["bf16"] is True and meta["photos"]["count"] == 3
+    assert meta["train_config"]["mix"] == dict(mix) and "clean" not in meta["train_config"]["mix"]
     assert all(torch.isfinite(t).all() for t in load_checkpoint(final).model.state_dict().values())

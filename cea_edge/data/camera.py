@@ -24,7 +24,8 @@ The training sampler ``camera_degradation`` mixes these with clean and mildly de
 (so a clean photo comes back unharmed), blind white Gaussian noise (the standard benchmarks'
 model) and the idealised sampler of ``degradations.py`` (so the ``aio-synth`` families stay
 covered); every input is rounded to 8 bits, as photos are. All ranges are data (``RANGES``,
-``MIX``). Images are float32 (H, W, 3) in [0, 1]; every random choice comes from the Generator.
+``MIX``; a run may re-weight the mix: ``mix_with``). Images are float32 (H, W, 3) in [0, 1];
+every random choice comes from the Generator.
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ from cea_edge.data.degradations import (
     add_noise,
     blend,
     jpeg,
+    random_composite,
     random_degradation,
     region_mask,
     smooth_field,
 )
+from cea_edge.errors import CeaError
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,23 @@ RANGES = CameraRanges()
 # the whole camera; "camera_noise" the camera alone at a random ISO; "synthetic" the idealised sampler.
 MIX: tuple[tuple[str, float], ...] = (
     ("clean", 0.05), ("mild", 0.07), ("gaussian", 0.25), ("camera_noise", 0.13), ("synthetic", 0.25), ("camera", 0.25))
+# Kinds a run may add with `train --mix KIND=WEIGHT` (weight 0 in MIX): "composite" is the idealised
+# sampler's composite family alone (a fine-tune that needs more of it than synthetic's 20 %).
+MIX_KINDS = tuple(kind for kind, _ in MIX) + ("composite",)
+
+
+def mix_with(overrides: dict[str, float]) -> tuple[tuple[str, float], ...]:
+    """MIX with the given kinds' weights replaced (or added); weights are relative, refused when
+    unknown, negative, not finite or all zero."""
+    for kind, weight in overrides.items():
+        if kind not in MIX_KINDS:
+            raise CeaError(f"--mix {kind}: unknown kind; choose from {', '.join(MIX_KINDS)}")
+        if not (np.isfinite(weight) and weight >= 0):
+            raise CeaError(f"--mix {kind}={weight:g}: a weight must be finite and >= 0")
+    mix = dict(MIX) | overrides
+    if not sum(mix.values()) > 0:
+        raise CeaError("--mix: every weight is zero; at least one kind must have a positive weight")
+    return tuple((kind, weight) for kind, weight in mix.items() if weight > 0)
 
 
 # --- colour ------------------------------------------------------------------------------------
@@ -309,9 +329,10 @@ def _mild(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return jpeg(np.clip(image, 0, 1), int(rng.integers(75, 96)))
 
 
-def camera_degradation(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One training input for a clean sRGB patch, drawn from ``MIX``; rounded to 8 bits."""
-    kinds, weights = zip(*MIX)
+def camera_degradation(image: np.ndarray, rng: np.random.Generator,
+                       mix: tuple[tuple[str, float], ...] = MIX) -> np.ndarray:
+    """One training input for a clean sRGB patch, drawn from ``mix``; rounded to 8 bits."""
+    kinds, weights = zip(*mix)
     kind = kinds[int(rng.choice(len(kinds), p=np.asarray(weights) / sum(weights)))]
     if kind == "clean":
         degraded = image
@@ -323,6 +344,8 @@ def camera_degradation(image: np.ndarray, rng: np.random.Generator) -> np.ndarra
         degraded = photograph(image, rng, (), random_camera(rng))
     elif kind == "synthetic":
         degraded = random_degradation(image, rng)
+    elif kind == "composite":
+        degraded = random_composite(image, rng)
     else:
         count = 1 if rng.uniform() < 0.6 else int(rng.integers(2, 4))
         steps = tuple(rng.choice(SCENE_STEPS, size=count, replace=False))

@@ -227,6 +227,12 @@ def random_degradation(image: np.ndarray, rng: np.random.Generator) -> np.ndarra
         kind = "ramp" if rng.uniform() < 0.3 else "blob"
         degraded = blend(image, _random_single(image, rng), region_mask(rng, image.shape[:2], kind))
     else:
-        options = [{"low", "haze"}, {"haze", "rain"}, {"low", "rain"}, {"low", "haze", "rain"}]
-        degraded = _random_weather(image, rng, options[int(rng.integers(len(options)))])
+        return random_composite(image, rng)
+    return np.clip(degraded, 0.0, 1.0).astype(np.float32)
+
+
+def random_composite(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One of ``aio-synth``'s composite families (two or three weather parts in physical order)."""
+    options = [{"low", "haze"}, {"haze", "rain"}, {"low", "rain"}, {"low", "haze", "rain"}]
+    degraded = _random_weather(image, rng, options[int(rng.integers(len(options)))])
     return np.clip(degraded, 0.0, 1.0).astype(np.float32)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from cea_edge.data.camera import camera_degradation
+from cea_edge.data.camera import MIX, camera_degradation
 from cea_edge.data.degradations import random_degradation
 from cea_edge.data.sources import TRAIN_PHOTOS, dead_leaves, load_photo, random_crop
 
@@ -20,14 +21,15 @@ class TrainingStream:
     """Clean patches, degraded at random: without real photos, from dead leaves (a refreshed pool) and
     the scikit-image training pictures through the idealised degradations; with ``photos`` (uint8
     RGB arrays, a prepared corpus: ``python -m cea_edge.data photos``) mostly from those, through the
-    camera-realistic ones (``cea_edge.data.camera``).
+    camera-realistic ones (``cea_edge.data.camera``), drawn from ``mix`` (default ``MIX``).
 
     Each (seed, rank, start_step) gives its own reproducible stream, so distributed ranks
     see different data and a resumed run continues with fresh, deterministic batches.
     """
 
     def __init__(self, patch: int, seed: int = 0, rank: int = 0, start_step: int = 0,
-                 pool_size: int = 48, photo_fraction: float = 0.5, photos: Sequence[np.ndarray] = ()) -> None:
+                 pool_size: int = 48, photo_fraction: float = 0.5, photos: Sequence[np.ndarray] = (),
+                 mix: tuple[tuple[str, float], ...] | None = None) -> None:
         self.patch = patch
         self.photo_fraction = photo_fraction
         self.rng = np.random.default_rng([seed, rank, start_step])
@@ -35,7 +37,7 @@ class TrainingStream:
         self.pool = [dead_leaves(self.rng, self.leaf_size) for _ in range(pool_size)]
         self.photos = [load_photo(name) for name in TRAIN_PHOTOS]
         self.real_photos = list(photos)
-        self.degrade = camera_degradation if self.real_photos else random_degradation
+        self.degrade = partial(camera_degradation, mix=mix or MIX) if self.real_photos else random_degradation
 
     def _clean_patch(self) -> np.ndarray:
         if self.real_photos and self.rng.uniform() < REAL_PHOTO_FRACTION:

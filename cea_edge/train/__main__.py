@@ -16,6 +16,7 @@ from typing import Sequence
 
 import torch
 
+from cea_edge.data.camera import mix_with
 from cea_edge.data.suite import SUITES, get_suite_spec
 from cea_edge.errors import CeaError, check_threads, checked_flag, run_cli
 from cea_edge.model.checkpoint import check_checkpoint_file
@@ -33,6 +34,23 @@ from cea_edge.train.run import check_run_dir, train
 
 # Flag order of --help: ints, then floats.
 INT_FLAGS = tuple(name for name in SCHEDULE_FIELDS if name not in FLOAT_FIELDS)
+
+
+def parse_mix(items: Sequence[str]) -> dict[str, float]:
+    """KIND=WEIGHT items (each kind once) as a dict; the kinds and weights are checked by mix_with."""
+    overrides: dict[str, float] = {}
+    for item in items:
+        kind, sep, weight = item.partition("=")
+        try:
+            value = float(weight)
+        except ValueError:
+            value = None
+        if not sep or value is None:
+            raise CeaError(f"--mix {item}: expected KIND=WEIGHT, e.g. composite=0.15")
+        if kind in overrides:
+            raise CeaError(f"--mix {kind}: given twice")
+        overrides[kind] = value
+    return overrides
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "it extends (edge2 -> edge3): fine-tuning")
     parser.add_argument("--photos", type=Path, help="a folder of real photos to train on with camera-realistic degradations "
                         "(python -m cea_edge.data photos --out DIR makes one; any folder of your own photos works)")
+    parser.add_argument("--mix", nargs="+", metavar="KIND=WEIGHT",
+                        help="with --photos: re-weight the degradation mix (relative weights; kinds not named keep "
+                        "theirs): clean, mild, gaussian, camera_noise, synthetic, camera, composite (default weight 0)")
     parser.add_argument("--bf16", action="store_true", help="forward passes under bfloat16 autocast (faster on CPUs with "
                         "AVX512-BF16 / AMX: benchmarks/train_bf16.py measures it)")
     parser.add_argument("--overwrite", action="store_true",
@@ -84,6 +105,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise CeaError("--static-adapters: needs a v2 preset (edge2) with adapters")
     if args.context_loss and (args.no_adapters or args.static_adapters):
         raise CeaError("--context-loss: trains the factors of dynamic adapters; this run has none")
+    mix = None
+    if args.mix:
+        if args.photos is None:
+            raise CeaError("--mix: re-weights the camera-realistic mix of --photos training; pass --photos DIR")
+        mix = mix_with(parse_mix(args.mix))
     if args.init and args.resume:
         raise CeaError("--init and --resume exclude each other: --resume already restores the weights")
     for flag, path in (("--init", args.init), ("--resume", args.resume)):
@@ -96,7 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cea_edge.data.photos import load_photo_folder
 
         load_photo_folder(args.photos, "train")  # a missing or empty folder fails here, saying how to get one
-    config = TrainConfig(args.preset, not args.no_adapters, args.val_suite, schedule, args.static_adapters, args.bf16)
+    config = TrainConfig(args.preset, not args.no_adapters, args.val_suite, schedule, args.static_adapters, args.bf16,
+                         mix)
     final = train(config, args.out, args.resume, args.device, progress=not args.no_progress, init=args.init,
                   photos=args.photos)
     if int(os.environ.get("RANK", "0")) == 0:

@@ -89,12 +89,14 @@ class TrainConfig:
     schedule: TrainSchedule = DEFAULT_SCHEDULE
     static_adapters: bool = False  # v2 ablation: factors that do not depend on the image
     bf16: bool = False  # forward passes under bfloat16 autocast (weights, gradients and optimizer stay fp32)
+    mix: tuple[tuple[str, float], ...] | None = None  # the camera sampler's mix with --photos (None: data.camera.MIX)
 
     @classmethod
     def build(cls, preset: str = "edge", adapters: bool = True, val_suite: str = "aio-synth-mini",
-              static_adapters: bool = False, bf16: bool = False, **schedule: Any) -> TrainConfig:
+              static_adapters: bool = False, bf16: bool = False, mix: tuple[tuple[str, float], ...] | None = None,
+              **schedule: Any) -> TrainConfig:
         """A config from flat values: schedule fields not given keep ``DEFAULT_SCHEDULE``'s."""
-        return cls(preset, adapters, val_suite, replace(DEFAULT_SCHEDULE, **schedule), static_adapters, bf16)
+        return cls(preset, adapters, val_suite, replace(DEFAULT_SCHEDULE, **schedule), static_adapters, bf16, mix)
 
     def record(self) -> dict[str, Any]:
         """The flat dict checkpoints carry ("train_config" / "quantize_config"): its keys and order
@@ -102,7 +104,8 @@ class TrainConfig:
         schedule = asdict(self.schedule)
         # Fields added since the first checkpoints are recorded only when they are used, so that a
         # run that does not use them records what those runs did.
-        later = {"context_loss": schedule.pop("context_loss"), "static_adapters": self.static_adapters, "bf16": self.bf16}
+        later = {"context_loss": schedule.pop("context_loss"), "static_adapters": self.static_adapters, "bf16": self.bf16,
+                 "mix": dict(self.mix) if self.mix else None}
         record = {"preset": self.preset, "adapters": self.adapters, **schedule, "val_suite": self.val_suite}
         return record | {key: value for key, value in later.items() if value}
 

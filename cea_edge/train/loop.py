@@ -180,7 +180,8 @@ def run_loop(model: torch.nn.Module, config: TrainConfig, env: Distributed, opti
     """
     schedule = config.schedule
     trained = DistributedDataParallel(model) if env.world > 1 else model
-    stream = TrainingStream(schedule.patch, seed=schedule.seed, rank=env.rank, start_step=progress.step, photos=photos)
+    stream = TrainingStream(schedule.patch, seed=schedule.seed, rank=env.rank, start_step=progress.step, photos=photos,
+                            mix=config.mix)
     autocast = torch.autocast(env.device.type, dtype=torch.bfloat16, enabled=config.bf16)
     val_samples = build_suite(config.val_suite) if env.main else []
 

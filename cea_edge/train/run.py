@@ -107,6 +107,8 @@ def train(config: TrainConfig, out: Path, resume: Path | None = None, device_nam
                                f"'{model_config.name}' ({error}){hint}") from None
         origin = {"init": {"path": str(init), "sha256": file_sha256(start.path), "step": start.metadata.get("step"),
                            "train_config": start.metadata.get("train_config")}}
+        if "init" in start.metadata:  # a fine-tune of a fine-tune: the whole lineage, oldest innermost
+            origin["init"]["init"] = start.metadata["init"]
     if resume is not None:
         loaded = load_checkpoint(resume)
         check_resumable(loaded, model_config)
