@@ -13,6 +13,7 @@ import torch
 from cea_edge.data.suite import build_suite
 from cea_edge.evaluate import evaluate_model
 from cea_edge.model.checkpoint import (
+    BUNDLED_DIR,
     DEFAULT_CHECKPOINT,
     DEFAULT_QAT_CHECKPOINT,
     EDGE_V1_CHECKPOINT,
@@ -41,6 +42,17 @@ def v1():
     return load_checkpoint(EDGE_V1_CHECKPOINT, expected_preset="edge")
 
 
+@pytest.fixture(scope="module")
+def aio_synth():
+    return build_suite("aio-synth")
+
+
+@pytest.fixture(scope="module")
+def bundled_on_aio_synth(bundled, aio_synth):
+    """The bundled model over aio-synth (PSNR only), scored once for every test that compares with it."""
+    return evaluate_model(bundled.model, aio_synth, "aio-synth", compute_ssim=False)
+
+
 def test_bundled_checkpoint_is_the_trained_edge2_model(bundled):
     assert bundled.config.design == "v2" and bundled.config.adapter.rank == 8 and len(bundled.model.adapters) == 4
     # Trained from scratch in one schedule (resumed across sessions): the metadata is its whole lineage.
@@ -52,13 +64,12 @@ def test_bundled_checkpoint_is_the_trained_edge2_model(bundled):
 
 @pytest.mark.slow  # ~20 s: both bundled models over aio-synth
 @pytest.mark.shipped
-def test_bundled_checkpoint_quality_on_the_evaluation_suite(bundled, v1):
+def test_bundled_checkpoint_quality_on_the_evaluation_suite(bundled_on_aio_synth, v1, aio_synth):
     # Full aio-synth evaluations (PSNR only: seconds each) guard the shipped checkpoint in every run:
     # the +5 dB bar, a regression guard just under the measured gain (docs/results.md), and
     # issue 16's bars against v1 -- a higher average, and no family worse by more than 0.2 dB.
-    samples = build_suite("aio-synth")
-    report = evaluate_model(bundled.model, samples, "aio-synth", compute_ssim=False)
-    before = evaluate_model(v1.model, samples, "aio-synth", compute_ssim=False)
+    report = bundled_on_aio_synth
+    before = evaluate_model(v1.model, aio_synth, "aio-synth", compute_ssim=False)
     assert report.summary["average"].gain >= max(TARGET_GAIN_DB, MEASURED_GAIN_DB - 0.1)
     assert min(case.gain for case in report.cases) > -0.5  # no case made clearly worse
     assert report.summary["average"].output_psnr > before.summary["average"].output_psnr
@@ -72,7 +83,7 @@ def test_edge_v1_stays_loadable_with_its_int8_twin(v1):
     assert qat.quantization["source_checkpoint"]["sha256"] == file_sha256(EDGE_V1_CHECKPOINT)
 
 
-EDGE3_CHECKPOINT = ROOT / "cea_edge" / "checkpoints" / "edge3.pt"  # issue 27's real-photo model, not yet the default
+EDGE3_CHECKPOINT = BUNDLED_DIR / "edge3.pt"  # issue 27's real-photo model, not yet the default
 MIN_COMPOSITE_DB = 19.0  # issue 27: aio-synth composites
 
 
@@ -105,10 +116,9 @@ def test_edge3_is_the_bundled_edge2_grown_and_trained_on_real_photos(edge3, bund
 
 @pytest.mark.slow  # ~40 s: both models over aio-synth
 @pytest.mark.shipped
-def test_edge3_beats_edge2_in_every_family_with_composites_over_19_db(edge3, bundled):
-    samples = build_suite("aio-synth")
-    new = evaluate_model(edge3.model, samples, "aio-synth", compute_ssim=False).summary
-    old = evaluate_model(bundled.model, samples, "aio-synth", compute_ssim=False).summary
+def test_edge3_beats_edge2_in_every_family_with_composites_over_19_db(edge3, bundled_on_aio_synth, aio_synth):
+    new = evaluate_model(edge3.model, aio_synth, "aio-synth", compute_ssim=False).summary
+    old = bundled_on_aio_synth.summary
     for family in ("single", "spatial", "composite", "average"):
         assert new[family].output_psnr >= old[family].output_psnr, family
     assert new["composite"].output_psnr >= MIN_COMPOSITE_DB
@@ -182,12 +192,11 @@ def test_bundled_qat_checkpoint_is_int8_of_the_bundled_model():
 
 @pytest.mark.slow
 @pytest.mark.shipped
-def test_bundled_qat_checkpoint_meets_the_int8_bar(bundled):
+def test_bundled_qat_checkpoint_meets_the_int8_bar(bundled_on_aio_synth, aio_synth):
     """Fake-quantized in PyTorch; the runtimes' figures come from python -m cea_edge.report."""
-    samples = build_suite("aio-synth")
-    fp32 = evaluate_model(bundled.model, samples, "aio-synth", compute_ssim=False).summary["average"].output_psnr
+    fp32 = bundled_on_aio_synth.summary["average"].output_psnr
     qat = load_checkpoint(DEFAULT_QAT_CHECKPOINT).model.eval()
-    int8 = evaluate_model(qat, samples, "aio-synth", compute_ssim=False).summary["average"].output_psnr
+    int8 = evaluate_model(qat, aio_synth, "aio-synth", compute_ssim=False).summary["average"].output_psnr
     assert fp32 - int8 <= MAX_INT8_DROP_DB
 
 
