@@ -18,6 +18,11 @@ pixels within 4 px of an internal tile edge (from ``plan_tiles``; image borders 
 pooled over all images, divided by the MSE over every other pixel. Also PSNR vs the clean
 image at 256/32 (quality, not fidelity) for the input, whole, tile mode and global mode.
 
+Global mode differs from the whole-image pass in two ways: the tiles (seams, padding) and the
+factors (made from the 512-pixel context image instead of the full-resolution photo). The
+second is the model's, not the tiler's, so global mode is also compared with a whole-image pass
+that uses the context's factors ("same factors"): the tiler's own error, what its bar is on.
+
 Each image's numbers are kept in --cache (default $TMPDIR/cea-edge-bench/tiling-fidelity,
 keyed by the checkpoint's hash and the settings), so an interrupted run resumes.
 """
@@ -89,9 +94,11 @@ def edge_mask(height: int, width: int, tile: int, overlap: int) -> np.ndarray:
     return axis(height, plan.ys)[:, None] | axis(width, plan.xs)[None, :]
 
 
-def whole_output(model: torch.nn.Module, image: np.ndarray) -> np.ndarray:
+def whole_output(model: torch.nn.Module, image: np.ndarray, factors: Sequence[np.ndarray] | None = None) -> np.ndarray:
+    """One pass over the whole image; factors: a GlobalContext's (global mode), else the image's own."""
+    pairs = None if factors is None else model.pair_factors([torch.from_numpy(f) for f in factors])
     with torch.no_grad():
-        return model(torch.from_numpy(image.transpose(2, 0, 1)[None].copy()))[0].numpy().transpose(1, 2, 0)
+        return model(torch.from_numpy(image.transpose(2, 0, 1)[None].copy()), pairs)[0].numpy().transpose(1, 2, 0)
 
 
 def tiled_output(backend: Backend, image: np.ndarray, overlap: int, mode: str) -> np.ndarray:
@@ -102,7 +109,8 @@ def tiled_output(backend: Backend, image: np.ndarray, overlap: int, mode: str) -
 def cache_key(checkpoint: Path, modes: Sequence[str]) -> str:
     """What an image's numbers depend on besides its photo, case and size."""
     # Both modes (the default) keep the key images were cached under before --modes existed.
-    settings = json.dumps([SETTINGS, CONTEXT, LARGE, EDGE_BAND, QUALITY_SETTING, *([] if tuple(modes) == MODES else modes)])
+    settings = json.dumps([SETTINGS, CONTEXT, LARGE, EDGE_BAND, QUALITY_SETTING, *([] if tuple(modes) == MODES else modes),
+                           "same factors"])
     return hashlib.sha256(checkpoint.read_bytes() + settings.encode()).hexdigest()[:16]
 
 
@@ -133,6 +141,10 @@ def measure(checkpoint: Path, photos: Sequence[str], cases: Sequence[str], threa
                                           "quality_db": {"input": psnr(clean, degraded), "whole": psnr(clean, whole)},
                                           "runs": []}
                 for mode in modes:
+                    same = None  # the whole image with the context's factors: what global tiles should match
+                    if mode == "global":
+                        factors = backends[QUALITY_SETTING[0]].context(context_image(degraded, CONTEXT)).factors
+                        same = whole_output(model, degraded, factors)
                     for tile, overlap in SETTINGS:
                         tiled = tiled_output(backends[tile], degraded, overlap, mode)
                         error = (np.clip(tiled, 0, 1, dtype=np.float64) - np.clip(whole, 0, 1, dtype=np.float64)) ** 2
@@ -141,7 +153,8 @@ def measure(checkpoint: Path, photos: Sequence[str], cases: Sequence[str], threa
                             "mode": mode, "tile": tile, "overlap": overlap, "psnr_db": psnr(whole, tiled),
                             "boundary_se": float(error[near].sum()), "boundary_px": int(near.sum() * 3),
                             "interior_se": float(error[~near].sum()), "interior_px": int((~near).sum() * 3),
-                            "tiles": plan_tiles(*degraded.shape[:2], tile, overlap).count})
+                            "tiles": plan_tiles(*degraded.shape[:2], tile, overlap).count,
+                            "same_factors_psnr_db": None if same is None else psnr(same, tiled)})
                         if (tile, overlap) == QUALITY_SETTING:
                             record["quality_db"][mode] = psnr(clean, tiled)
                 images.append(record)
@@ -160,10 +173,13 @@ def summarise(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 runs = [run for r in group for run in r["runs"]
                         if (run["mode"], run["tile"], run["overlap"]) == (mode, tile, overlap)]
                 values = [run["psnr_db"] for run in runs]
+                same = [run["same_factors_psnr_db"] for run in runs if run.get("same_factors_psnr_db") is not None]
                 boundary = sum(r["boundary_se"] for r in runs) / max(sum(r["boundary_px"] for r in runs), 1)
                 interior = sum(r["interior_se"] for r in runs) / max(sum(r["interior_px"] for r in runs), 1)
                 rows.append({"size": size, "mode": mode, "tile": tile, "overlap": overlap, "images": len(runs),
                              "mean_psnr_db": float(np.mean(values)), "min_psnr_db": float(np.min(values)),
+                             "same_factors_mean_psnr_db": float(np.mean(same)) if same else None,
+                             "same_factors_min_psnr_db": float(np.min(same)) if same else None,
                              "boundary_mse": boundary, "interior_mse": interior,
                              "boundary_interior_ratio": boundary / interior if interior > 0 else None,
                              "mean_tiles": float(np.mean([run["tiles"] for run in runs]))})
@@ -186,11 +202,13 @@ def _db(value: float) -> str:
 
 def markdown_fidelity(rows: list[dict[str, Any]]) -> str:
     lines = ["| size | context mode | tile/overlap | tiles/image | mean PSNR vs whole (dB) | min PSNR vs whole (dB) | "
-             "boundary/interior MSE |", "|---|---|---|---|---|---|---|"]
+             "mean / min vs whole, same factors (dB) | boundary/interior MSE |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         ratio = "n/a" if r["boundary_interior_ratio"] is None else f"{r['boundary_interior_ratio']:.2f}"
+        same = ("–" if r.get("same_factors_mean_psnr_db") is None
+                else f"{_db(r['same_factors_mean_psnr_db'])} / {_db(r['same_factors_min_psnr_db'])}")
         lines.append(f"| {r['size']} | {r['mode']} | {r['tile']}/{r['overlap']} | {r['mean_tiles']:.1f} | "
-                     f"{_db(r['mean_psnr_db'])} | {_db(r['min_psnr_db'])} | {ratio} |")
+                     f"{_db(r['mean_psnr_db'])} | {_db(r['min_psnr_db'])} | {same} | {ratio} |")
     return "\n".join(lines)
 
 
