@@ -16,7 +16,7 @@ from PIL import Image
 from cea_edge.model import CEANet, get_preset
 from cea_edge.model.checkpoint import save_checkpoint
 from tests.fixtures import make_fixtures as fixtures
-from tests.helpers import CONTEXT, Exported, export_argv, load_manifest, make_active, run_qat
+from tests.helpers import CONTEXT, Exported, export_argv, load_manifest, make_active, make_smoke_reference, run_qat
 
 # Tiers, as timm's tests/test_models.py keeps them: "unit" (no exported artifact: seconds), "export"
 # (builds or reads the session's artifacts of the tiny presets), "slow" (bundled models, v1's chains,
@@ -123,6 +123,12 @@ def fp32_checkpoint() -> Path:
 def qat_checkpoint(fp32_checkpoint, tmp_path_factory) -> Path:
     pytest.importorskip("nncf")
     return run_qat(fp32_checkpoint, tmp_path_factory.mktemp("qat"))
+
+
+@pytest.fixture(scope="session")
+def trained_reference(fp32_checkpoint, tmp_path_factory):
+    """The fp32 parity reference of the trained tiny checkpoint the QAT checkpoint (and the int8 exports) came from."""
+    return make_smoke_reference(fp32_checkpoint, tmp_path_factory.mktemp("parity-trained") / "reference")
 
 
 @pytest.fixture(scope="session")

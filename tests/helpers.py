@@ -77,3 +77,10 @@ QUICK_QAT = _BUNDLED_QAT.with_overrides(
 
 def run_qat(fp32: Path, out: Path, **overrides) -> Path:
     return quantize(fp32, QUICK_QAT.with_overrides(**overrides), out, progress=False, val_suite="aio-synth-mini")
+
+
+def make_smoke_reference(checkpoint: Path, out: Path):
+    """A parity reference of ``checkpoint`` on the small "smoke" set, at the tests' tiling."""
+    from cea_edge.parity.reference import make_reference
+
+    return make_reference(checkpoint, "smoke", "cpu", TILE, OVERLAP, CONTEXT, out, False, "test")

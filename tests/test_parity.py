@@ -18,25 +18,15 @@ from cea_edge.parity.__main__ import default_reference, main
 from cea_edge.parity.cases import PARITY_SETS, build_cases
 from cea_edge.parity.check import check_artifact, load_bars
 from cea_edge.parity.reference import OUTPUT_QUANTIZATION, load_reference, make_reference
-from tests.helpers import CONTEXT, COREML_FLAGS, OVERLAP, TILE, error_lines
+from tests.helpers import CONTEXT, COREML_FLAGS, OVERLAP, TILE, error_lines, make_smoke_reference
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-
-
-def make_smoke_reference(checkpoint: Path, out: Path):
-    return make_reference(checkpoint, "smoke", "cpu", TILE, OVERLAP, CONTEXT, out, False, "test")
 
 
 @pytest.fixture(scope="session")
 def smoke_reference(session_checkpoint, tmp_path_factory):
     """The fp32 reference of the session's random tiny checkpoint (fp32 and fp16 exports)."""
     return make_smoke_reference(session_checkpoint, tmp_path_factory.mktemp("parity") / "reference")
-
-
-@pytest.fixture(scope="session")
-def trained_reference(fp32_checkpoint, tmp_path_factory):
-    """The fp32 reference of the trained tiny checkpoint the QAT checkpoint (and the int8 exports) came from."""
-    return make_smoke_reference(fp32_checkpoint, tmp_path_factory.mktemp("parity-trained") / "reference")
 
 
 # --- the reference set -------------------------------------------------------------------------

@@ -155,7 +155,13 @@ def open_for(path: Path, reference: ReferenceSet, threads: int | None) -> Backen
 def check_artifact(path: Path, reference: ReferenceSet, bars: dict[str, Bar], threads: int | None = None,
                    progress: Callable[[str], None] | None = None) -> ArtifactParity:
     """Run ``path`` over ``reference`` and judge it by its precision's bar."""
-    backend = open_for(path, reference, threads)
+    return judge(str(path), open_for(path, reference, threads), reference, bars, progress)
+
+
+def judge(path: str, backend: Backend, reference: ReferenceSet, bars: dict[str, Bar],
+          progress: Callable[[str], None] | None = None) -> ArtifactParity:
+    """Run an open ``backend`` (of the artifact at ``path``, whose lineage the caller has checked
+    against the reference's checkpoint) over ``reference`` and judge it by its precision's bar."""
     precision = precision_of(backend)
     if precision not in bars:
         raise CeaError(f"'{path}' is {precision}, and the bars file has no [{precision}] table")

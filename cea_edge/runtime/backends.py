@@ -334,10 +334,17 @@ def open_checkpoint(path: Path, threads: int | None, tile: int, overlap: int, co
                     device: str = "cpu", trace: bool = False) -> Backend:
     """A PyTorch checkpoint (fp32 or QAT) in eager mode on ``device`` ("cpu", "cuda", "cuda:1"; the
     parity reference runs on a GPU); any tile (and context side) that fits the preset."""
-    torch = require("torch", "running a checkpoint")
+    require("torch", "running a checkpoint")
     from cea_edge.model.checkpoint import load_checkpoint
 
-    loaded = load_checkpoint(path)
+    return checkpoint_backend(load_checkpoint(path), threads, tile, overlap, context_size, device, trace)
+
+
+def checkpoint_backend(loaded: Any, threads: int | None, tile: int, overlap: int, context_size: int,
+                       device: str = "cpu", trace: bool = False) -> Backend:
+    """open_checkpoint's backend around a LoadedCheckpoint already in memory: the backend runs that
+    very model, so a benchmark can switch a QAT model's quantizers between runs."""
+    torch = require("torch", "running a checkpoint")
     for name, side in (("tile", tile), ("context size", context_size)):
         if side % loaded.config.min_tile:
             raise CeaError(f"{name} {side} is not a multiple of {loaded.config.min_tile}, the smallest tile of preset "
