@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -9,8 +10,9 @@ import pytest
 import torch
 
 from cea_edge.errors import CeaError, run_cli
+from cea_edge.model import CEANet, get_preset
 from cea_edge.model.checkpoint import DEFAULT_QAT_CHECKPOINT, EDGE_V1_QAT_CHECKPOINT, load_checkpoint, save_checkpoint
-from cea_edge.model.quantized import from_portable_config, is_quantized, portable_config
+from cea_edge.model.quantized import from_portable_config, is_quantized, portable_config, quantizer_inputs
 from cea_edge.quantize import (
     activation_ranges,
     calibration_set,
@@ -24,6 +26,7 @@ from cea_edge.quantize.__main__ import main
 from cea_edge.quantize.recipe import LEGACY_RANGE_LR_FACTOR
 from cea_edge.recipe_io import bundled_recipe
 from cea_edge.train import DEFAULT_SCHEDULE, make_optimizer
+from tests.helpers import make_active
 
 pytest.importorskip("nncf")
 
@@ -33,6 +36,7 @@ nncf_preset = "mixed"
 overflow_fix = "enable"
 activation_range = "minmax"
 ignored_patterns = []
+float_hyper_network = false
 calibration_size = 16
 calibration_patch = 32
 [train]
@@ -98,6 +102,7 @@ def test_bundled_recipe_is_the_one_source_of_qat_values():
     (("min_lr = 1e-6\n", ""), "missing key(s) ['min_lr'] in [train]"),
     (('activation_range = "minmax"\n', ""), "missing key(s) ['activation_range']"),
     (("nncf_preset", "preset"), "key 'preset' is now called 'nncf_preset'"),
+    (("float_hyper_network = false\n", ""), "missing key(s) ['float_hyper_network']"),
     (("[train]", "[training]"), "[train] table, which is missing"),
 ])
 def test_recipe_keys_are_all_required(tiny_recipe, edit, expected):
@@ -105,6 +110,43 @@ def test_recipe_keys_are_all_required(tiny_recipe, edit, expected):
     with pytest.raises(CeaError) as error:
         load_quant_recipe(tiny_recipe)
     assert expected in str(error.value) and str(tiny_recipe) in str(error.value)
+
+
+def test_float_hyper_network_must_be_a_boolean(tiny_recipe):
+    tiny_recipe.write_text(TINY_RECIPE.replace("float_hyper_network = false", "float_hyper_network = 1"))
+    with pytest.raises(CeaError, match="'float_hyper_network' must be true or false, got 1"):
+        load_quant_recipe(tiny_recipe)
+
+
+@pytest.mark.parametrize("preset", ["tiny", "tiny2"])  # v1's hyper-adapter, v2's expert adapter
+def test_float_hyper_network_keeps_only_the_pooled_ops_in_float(preset, tiny_recipe, tmp_path):
+    torch.manual_seed(0)
+    checkpoint = tmp_path / f"{preset}.pt"
+    save_checkpoint(checkpoint, make_active(CEANet(get_preset(preset))), {"note": "test fixture"})
+    probe = torch.rand(1, 3, 32, 32)
+    hooks = {}
+    for flag in ("false", "true"):
+        tiny_recipe.write_text(TINY_RECIPE.replace("float_hyper_network = false", f"float_hyper_network = {flag}"))
+        out = tmp_path / flag
+        assert run_cli(main, quantize_argv(checkpoint, tiny_recipe, out, "--ptq")) == 0
+        final = load_checkpoint(out / "final.pt")  # rebuilt from the record: the placement is recorded
+        assert final.quantization["recipe"]["float_hyper_network"] is (flag == "true")
+        hooks[flag] = quantizer_inputs(final.model, probe)
+    # ops that run only on the g x g grid (v1's adapter also normalises every pixel and applies its generated
+    # U, D there with bmm)
+    pooled_ops = {"adaptive_avg_pool2d", "softmax"} | ({"bmm", "linear", "rsqrt"} if preset == "tiny2" else set())
+
+    def ops(names):
+        return {re.sub(r"/\d+__.*", "", name.split(".", 1)[1]).split("/")[-1] for name in names}
+
+    assert pooled_ops <= ops(hooks["false"]) and not pooled_ops & ops(hooks["true"])
+    assert len(hooks["true"]) < len(hooks["false"])
+    # what runs per pixel keeps its quantizers: v2's expert convolutions, and the non-adapter ops
+    per_pixel = {name for name in hooks["false"] if "/experts_" in name or "adapter/" not in name}
+    moved = per_pixel - set(hooks["true"])  # the features' shared quantizer, fed to the pooling too before
+    assert per_pixel and all(name.startswith("post_hooks./add/") for name in moved)
+    # ... now quantized where the per-pixel adapter ops take them
+    assert moved and any(name.startswith("pre_hooks.adapter/") and name.endswith("__0.0") for name in hooks["true"])
 
 
 def test_quantizers_round_trip_exactly(tiny_model, tmp_path):

@@ -72,7 +72,8 @@ def insert_quantizers(model: CEANet, recipe: QuantRecipe, calibration: list[torc
     from nncf.quantization.range_estimator import RangeEstimatorParametersSet
 
     model.eval()
-    ignored = nncf.IgnoredScope(patterns=list(recipe.ignored_patterns), validate=False)
+    names = hyper_network_nodes(model, calibration[0]) if recipe.float_hyper_network else []
+    ignored = nncf.IgnoredScope(names=names, patterns=list(recipe.ignored_patterns), validate=False)
     with quiet_toolchains():  # NNCF's own progress bars and notices
         quantized = nncf.quantize(
             model, nncf.Dataset(calibration), subset_size=len(calibration),
@@ -89,6 +90,38 @@ def insert_quantizers(model: CEANet, recipe: QuantRecipe, calibration: list[torc
     if recipe.overflow_fix != "disable":
         hold_overflow_range(quantized, calibration[0])
     return quantized
+
+
+# The op that turns an adapter's per-pixel features into its g x g grid (GridPool): where a hyper-network starts.
+POOLING_OPS = ("adaptive_avg_pool2d", "avg_pool2d")
+
+
+def hyper_network_nodes(model: CEANet, example: torch.Tensor) -> list[str]:
+    """NNCF node names of the adapters' hyper-networks: what runs on the pooled grid, not per pixel.
+
+    Read from the graph, not from names (NNCF numbers ops across all adapters): an adapter op is
+    in a hyper-network when it pools, or when every input it takes from another op comes out of
+    the hyper-network. The per-pixel ops (the expert convolutions, the multiplies by the gains,
+    the residual add) take the block's features and stay out.
+    """
+    from nncf.torch.function_hook.nncf_graph.nncf_graph_builder import build_nncf_graph
+
+    graph = build_nncf_graph(model, example)
+    hyper: set[str] = set()
+    for node in graph.topological_sort():
+        name = node.node_name
+        if not name.startswith("adapter/"):
+            continue
+        sources = [edge.from_node for edge in graph.get_input_edges(node)]
+        ops = [source for source in sources if not _is_constant(source)]
+        if name.split("/")[-2] in POOLING_OPS or (ops and all(source.node_name in hyper for source in ops)):
+            hyper.add(name)
+    return sorted(hyper)
+
+
+def _is_constant(node: Any) -> bool:
+    """A parameter or buffer node of NNCF's graph (named after it: 'adapter.hyper.token_embedding')."""
+    return node.node_type in ("nncf_model_const", "const") or "." in node.node_name
 
 
 def pin_input_range(model: CEANet) -> int:

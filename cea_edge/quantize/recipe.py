@@ -30,8 +30,8 @@ QAT_TARGETS = ("fp32", "clean")
 MIN_CALIBRATION_SIZE = 16
 
 # The recipe's layout: top-level keys, then the [train] table (what QAT fits, and its schedule).
-NNCF_KEYS = ("scheme", "nncf_preset", "overflow_fix", "activation_range", "ignored_patterns", "calibration_size",
-             "calibration_patch")
+NNCF_KEYS = ("scheme", "nncf_preset", "overflow_fix", "activation_range", "ignored_patterns", "float_hyper_network",
+             "calibration_size", "calibration_patch")
 TRAIN_TABLE_KEYS = ("target", "range_lr_factor", *SCHEDULE_FIELDS)
 # Recipes and checkpoint records from before range_lr_factor trained the ranges at the weights' rate.
 LEGACY_RANGE_LR_FACTOR = 1.0
@@ -47,6 +47,7 @@ class QuantRecipe:
     overflow_fix: str
     activation_range: str
     ignored_patterns: tuple[str, ...]  # NNCF node-name regexes kept in float
+    float_hyper_network: bool  # the adapters' hyper-networks (pooled grid to gains) kept in float
     calibration_size: int
     calibration_patch: int
     target: str  # what QAT fits, see QAT_TARGETS
@@ -96,6 +97,8 @@ def validate(recipe: QuantRecipe, downsample: int | None = None) -> QuantRecipe:
                            f"choose one of: {', '.join(choices)}")
     if not all(isinstance(p, str) for p in recipe.ignored_patterns):
         raise CeaError(f"recipe {source}: 'ignored_patterns' must be a list of strings")
+    if not isinstance(recipe.float_hyper_network, bool):
+        raise CeaError(f"recipe {source}: 'float_hyper_network' must be true or false, got {recipe.float_hyper_network!r}")
     if recipe.calibration_size < MIN_CALIBRATION_SIZE:
         hint = "" if "calibration_size" in recipe.flags else " (or pass --calibration-size)"
         raise CeaError(f"{recipe.where('calibration_size')}: calibration set too small; NNCF's ranges need at least "
@@ -139,9 +142,11 @@ def recipe_from_record(record: dict[str, Any]) -> QuantRecipe:
     """The recipe a checkpoint recorded (to_dict), for --resume.
 
     Checkpoints written before the [train] nesting recorded it flat, with "preset" for
-    NNCF's preset; they ran the schedule values they lack at DEFAULT_SCHEDULE's.
+    NNCF's preset; they ran the schedule values they lack at DEFAULT_SCHEDULE's, and quantized
+    their hyper-networks (float_hyper_network false).
     """
     values = {key: value for key, value in record.items() if key != "source"}
+    values.setdefault("float_hyper_network", False)  # records from before the key quantized every adapter op
     if "train" not in values:
         values["train"] = {"target": values.pop("target", None)} | {
             key: values.pop(key) if key in values else getattr(DEFAULT_SCHEDULE, key) for key in SCHEDULE_FIELDS}
