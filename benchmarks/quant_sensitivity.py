@@ -1,12 +1,13 @@
 """Where a quantized checkpoint loses quality: switch groups of NNCF quantizers off and re-measure.
 
     python benchmarks/quant_sensitivity.py runs/ptq/final.pt [--fp32 cea_edge/checkpoints/edge.pt]
-        [--photos astronaut coffee] [--each add] [--by-resolution] [--parity DIR [--threads N]]
-        [--json sensitivity.json]
+        [--photos astronaut coffee] [--each add] [--by-resolution] [--group LABEL=REGEX ...]
+        [--parity DIR [--threads N]] [--json sensitivity.json]
 
 Each row disables one group (all weights, all activations, the activation quantizers
 of one op type; with --by-resolution, the activation quantizers of the tensors at each
-resolution, full to 1/8, and the adapters' pooled tensors; with --each OP, also each single
+resolution, full to 1/8, and the adapters' pooled tensors; with --group, the quantizers whose hook
+name matches a regex, e.g. 'stream=^post_hooks\\./add/|^post_hooks\\.(mixer/3|ffn/2)/conv2d/'; with --each OP, also each single
 activation quantizer of that op type, to find the few worth keeping in float) and reports the
 PSNR drop versus the fp32 checkpoint on the chosen photos of aio-synth (all 17 cases),
 fake-quantized in PyTorch.
@@ -49,18 +50,32 @@ def is_weight(name: str) -> bool:
     return name.startswith("pre_hooks") and name.endswith(WEIGHT_PORT)
 
 
-def groups(names: list[str], each: str | None = None, resolution: dict[str, str] | None = None
-           ) -> dict[str, Callable[[str], bool]]:
+def groups(names: list[str], each: str | None = None, resolution: dict[str, str] | None = None,
+           patterns: Sequence[tuple[str, str]] = ()) -> dict[str, Callable[[str], bool]]:
     table: dict[str, Callable[[str], bool]] = {"(none)": lambda n: False, "weights": is_weight,
                                                "activations": lambda n: not is_weight(n)}
     for op in sorted({op_type(n) for n in names}):
         table[f"activations: {op}"] = (lambda op: lambda n: not is_weight(n) and op_type(n) == op)(op)
     for level in dict.fromkeys((resolution or {}).values()):
         table[f"activations at {level}"] = (lambda level: lambda n: resolution.get(n) == level)(level)
+    for label, pattern in patterns:
+        table[label] = (lambda regex: lambda n: regex.search(n) is not None)(re.compile(pattern))
     for name in names:
         if each is not None and not is_weight(name) and op_type(name) == each:
             table[f"one: {name}"] = (lambda name: lambda n: n == name)(name)
     return table
+
+
+def parse_group(text: str) -> tuple[str, str]:
+    """'LABEL=REGEX' -> (label, regex), the regex checked."""
+    label, _, pattern = text.partition("=")
+    if not label or not pattern:
+        raise CeaError(f"--group {text}: give LABEL=REGEX")
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise CeaError(f"--group {text}: not a regular expression ({error})") from None
+    return label, pattern
 
 
 def resolutions(loaded: LoadedCheckpoint) -> dict[str, str]:
@@ -119,11 +134,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--photos", nargs="+", default=["astronaut", "coffee"], help="aio-synth photos to use")
     parser.add_argument("--each", metavar="OP", help="also one row per activation quantizer of this op type (e.g. add)")
     parser.add_argument("--by-resolution", action="store_true", help="also one row per resolution of the quantized tensors")
+    parser.add_argument("--group", action="append", default=[], metavar="LABEL=REGEX",
+                        help="also a row for the quantizers whose hook name matches REGEX (repeatable)")
     parser.add_argument("--parity", type=Path, metavar="DIR", help="score on this parity reference set instead of aio-synth")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args(argv)
 
+    patterns = [parse_group(text) for text in args.group]
     quantized = load_checkpoint(args.quantized)
     if quantized.quantization is None:
         raise CeaError(f"'{args.quantized}' is not quantized; make one with python -m cea_edge.quantize")
@@ -135,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     title, score, meta = (parity_scorer(args.parity, quantized, args.quantized, args.threads) if args.parity
                     else aio_synth_scorer(args.fp32, args.photos, model))
     hooks = list(get_hook_storage(model).named_hooks(remove_duplicate=False))
-    table = groups([name for name, _ in hooks], args.each, resolutions(quantized) if args.by_resolution else None)
+    table = groups([name for name, _ in hooks], args.each, resolutions(quantized) if args.by_resolution else None, patterns)
     print(f"{title}; {len(hooks)} quantizers\n")
     if args.parity:
         print("| quantizers switched off | count | worst case vs FP32 (dB) | case | quality drop (dB) |\n|---|---|---|---|---|")
