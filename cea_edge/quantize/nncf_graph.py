@@ -92,7 +92,7 @@ def insert_quantizers(model: CEANet, recipe: QuantRecipe, calibration: list[torc
     return quantized
 
 
-# The op that turns an adapter's per-pixel features into its g x g grid (GridPool): where a hyper-network starts.
+# Ops that turn an adapter's per-pixel features into its g x g grid (GridPool): where a hyper-network starts.
 POOLING_OPS = ("adaptive_avg_pool2d", "avg_pool2d")
 
 
