@@ -108,14 +108,12 @@ def aio_synth_scorer(fp32: Path, photos: Sequence[str], model: torch.nn.Module
 
 def parity_scorer(folder: Path, quantized: LoadedCheckpoint, path: Path, threads: int | None
                   ) -> tuple[str, Callable[[], dict], dict]:
-    from cea_edge.parity.check import judge, load_bars
+    from cea_edge.parity.check import check_lineage, judge, load_bars
     from cea_edge.parity.reference import load_reference
     from cea_edge.runtime.backends import checkpoint_backend
 
     reference = load_reference(folder)
-    if source_sha256(quantized) != reference.checkpoint_sha256:
-        raise CeaError(f"'{path}' was not quantized from the checkpoint of the reference set '{folder}'; make one of "
-                       "its fp32 checkpoint: python -m cea_edge.parity reference --checkpoint FP32.pt --out DIR")
+    check_lineage(path, source_sha256(quantized), reference)
     backend = checkpoint_backend(quantized, threads, reference.tile, reference.overlap, reference.context_size)
     bars = load_bars()
 

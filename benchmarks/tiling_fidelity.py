@@ -101,8 +101,8 @@ def whole_output(model: torch.nn.Module, image: np.ndarray, factors: Sequence[np
         return model(torch.from_numpy(image.transpose(2, 0, 1)[None].copy()), pairs)[0].numpy().transpose(1, 2, 0)
 
 
-def tiled_output(backend: Backend, image: np.ndarray, overlap: int, mode: str) -> np.ndarray:
-    factors = backend.context(context_image(image, CONTEXT)).factors if mode == "global" else None
+def tiled_output(backend: Backend, image: np.ndarray, overlap: int, factors: Sequence[np.ndarray] | None) -> np.ndarray:
+    """The tiled pass; factors: the photo's context factors (global mode), None: each tile its own (tile mode)."""
     return tiled_apply(image, lambda tiles: backend.run(tiles, factors), backend.tile, overlap, batch=backend.max_batch)
 
 
@@ -141,12 +141,13 @@ def measure(checkpoint: Path, photos: Sequence[str], cases: Sequence[str], threa
                                           "quality_db": {"input": psnr(clean, degraded), "whole": psnr(clean, whole)},
                                           "runs": []}
                 for mode in modes:
-                    same = None  # the whole image with the context's factors: what global tiles should match
-                    if mode == "global":
-                        factors = backends[QUALITY_SETTING[0]].context(context_image(degraded, CONTEXT)).factors
-                        same = whole_output(model, degraded, factors)
+                    # global mode: the context's factors, made once (every tile size runs the same model);
+                    # the whole image with them is what the global tiles should match
+                    factors = (backends[QUALITY_SETTING[0]].context(context_image(degraded, CONTEXT)).factors
+                               if mode == "global" else None)
+                    same = None if factors is None else whole_output(model, degraded, factors)
                     for tile, overlap in SETTINGS:
-                        tiled = tiled_output(backends[tile], degraded, overlap, mode)
+                        tiled = tiled_output(backends[tile], degraded, overlap, factors)
                         error = (np.clip(tiled, 0, 1, dtype=np.float64) - np.clip(whole, 0, 1, dtype=np.float64)) ** 2
                         near = edge_mask(*degraded.shape[:2], tile, overlap)
                         record["runs"].append({

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import torch
 
@@ -84,3 +86,11 @@ def make_smoke_reference(checkpoint: Path, out: Path):
     from cea_edge.parity.reference import make_reference
 
     return make_reference(checkpoint, "smoke", "cpu", TILE, OVERLAP, CONTEXT, out, False, "test")
+
+
+def load_script(path: Path) -> ModuleType:
+    """A script outside the package (benchmarks/, android_demo/tools/) imported as a module, by path."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

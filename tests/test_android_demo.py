@@ -6,7 +6,6 @@ recipe's settings, and the Java core's fixtures are what the Python runtime comp
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.util
 import re
 import tomllib
 from pathlib import Path
@@ -17,6 +16,7 @@ from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_QAT_CHECKPOINT
 from cea_edge.model.config import BUNDLED_PRESET
 from cea_edge.profile.census import executorch_census
 from cea_edge.runtime.backends import open_backend
+from tests.helpers import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "android_demo"
@@ -68,10 +68,7 @@ def test_the_bundled_fp32_twin_is_a_current_export_with_the_same_settings():
 
 
 def _build_checks():
-    spec = importlib.util.spec_from_file_location("check_build", DEMO / "tools" / "check_build.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.CHECKS
+    return load_script(DEMO / "tools" / "check_build.py").CHECKS
 
 
 @pytest.mark.parametrize("name, check", _build_checks(), ids=lambda value: value if isinstance(value, str) else "")
@@ -81,10 +78,7 @@ def test_the_build_configuration_is_consistent(name, check):
 
 
 def test_core_fixtures_are_what_the_python_runtime_computes_now(tmp_path):
-    spec = importlib.util.spec_from_file_location("make_core_fixtures", DEMO / "tools" / "make_core_fixtures.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.main(tmp_path)
+    load_script(DEMO / "tools" / "make_core_fixtures.py").main(tmp_path)
     # Photo files are encoder output (bytes vary with libjpeg/libwebp versions); their verdicts,
     # in photos.txt, are what the Java tests compare against, so those are checked instead.
     fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file() and p.parent.name != "photos")

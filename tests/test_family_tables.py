@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "reports" / "edge3"
 
 
 def family_tables():
-    spec = importlib.util.spec_from_file_location("family_tables", ROOT / "benchmarks" / "family_tables.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "benchmarks" / "family_tables.py")
 
 
 @pytest.mark.parametrize("suite", ["aio-synth", "aio-photo"])

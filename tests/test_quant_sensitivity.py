@@ -3,7 +3,6 @@ parity reference set (as `parity check` judges the QAT checkpoint), every quanti
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,15 +10,13 @@ import pytest
 
 from cea_edge.errors import run_cli
 from cea_edge.parity.check import check_artifact, load_bars
+from tests.helpers import load_script, make_smoke_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def sensitivity():
-    spec = importlib.util.spec_from_file_location("quant_sensitivity", ROOT / "benchmarks" / "quant_sensitivity.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "benchmarks" / "quant_sensitivity.py")
 
 
 def test_parity_rows_judge_the_model_as_parity_check_does(qat_checkpoint, trained_reference, tmp_path):
@@ -53,9 +50,7 @@ def test_a_bad_group_is_one_clear_error(group, expected, qat_checkpoint, capsys)
 
 
 def test_a_reference_of_another_checkpoint_is_refused(qat_checkpoint, session_checkpoint, tmp_path, capsys):
-    from tests.helpers import make_smoke_reference
-
     other = make_smoke_reference(session_checkpoint, tmp_path / "other")
     code = run_cli(sensitivity().main, [str(qat_checkpoint), "--parity", str(other.folder)])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and "not quantized from the checkpoint of the reference set" in err[0]
+    assert code == 2 and len(err) == 1 and "descends from checkpoint" in err[0] and "make a reference of its checkpoint" in err[0]

@@ -132,15 +132,19 @@ def lineage(path: Path, backend: Backend) -> str:
     return source_sha256(load_checkpoint(path))
 
 
-def open_for(path: Path, reference: ReferenceSet, threads: int | None) -> Backend:
-    """The artifact's backend, refused unless it can be compared with ``reference``."""
-    backend = open_backend(path, threads=threads, tile=reference.tile, overlap=reference.overlap,
-                           context_size=reference.context_size)
-    source = lineage(path, backend)
+def check_lineage(path: Path | str, source: str, reference: ReferenceSet) -> None:
+    """Refuse an artifact whose weights (from the checkpoint of sha256 ``source``) are not the reference's."""
     if source != reference.checkpoint_sha256:
         raise CeaError(f"'{path}' descends from checkpoint {source[:12]}..., the reference set '{reference.folder}' is "
                        f"of {reference.checkpoint_sha256[:12]}... ({reference.record['checkpoint']['file']}); make a "
                        "reference of its checkpoint: python -m cea_edge.parity reference --checkpoint FP32.pt")
+
+
+def open_for(path: Path, reference: ReferenceSet, threads: int | None) -> Backend:
+    """The artifact's backend, refused unless it can be compared with ``reference``."""
+    backend = open_backend(path, threads=threads, tile=reference.tile, overlap=reference.overlap,
+                           context_size=reference.context_size)
+    check_lineage(path, lineage(path, backend), reference)
     if backend.tile != reference.tile:
         raise CeaError(f"'{path}' runs {backend.tile}-pixel tiles, the reference was made at tile {reference.tile}; "
                        f"make a reference with --tile {backend.tile}")
