@@ -35,6 +35,7 @@ scheme = "int8"
 nncf_preset = "mixed"
 overflow_fix = "enable"
 activation_range = "minmax"
+activations = "all"
 ignored_patterns = []
 float_hyper_network = false
 calibration_size = 16
@@ -103,6 +104,7 @@ def test_bundled_recipe_is_the_one_source_of_qat_values():
     (('activation_range = "minmax"\n', ""), "missing key(s) ['activation_range']"),
     (("nncf_preset", "preset"), "key 'preset' is now called 'nncf_preset'"),
     (("float_hyper_network = false\n", ""), "missing key(s) ['float_hyper_network']"),
+    (('activations = "all"\n', ""), "missing key(s) ['activations']"),
     (("[train]", "[training]"), "[train] table, which is missing"),
 ])
 def test_recipe_keys_are_all_required(tiny_recipe, edit, expected):
@@ -149,11 +151,58 @@ def test_float_hyper_network_keeps_only_the_pooled_ops_in_float(preset, tiny_rec
     assert moved and any(name.startswith("pre_hooks.adapter/") and name.endswith("__0.0") for name in hooks["true"])
 
 
+def test_activations_must_name_a_placement(tiny_recipe):
+    tiny_recipe.write_text(TINY_RECIPE.replace('activations = "all"', 'activations = "convs"'))
+    with pytest.raises(CeaError, match="unknown activations 'convs'; choose one of: all, convolutions"):
+        load_quant_recipe(tiny_recipe)
+
+
+@pytest.mark.parametrize("preset", ["tiny", "tiny2"])
+def test_convolutions_placement_quantizes_convolutions_in_and_out_only(preset, tiny_recipe, tmp_path):
+    """activations = "convolutions": every int8 convolution reads and writes int8 (what static int8
+    kernels need), no other op takes a quantized input, and the residual stream between stays float."""
+    from nncf.torch.function_hook.nncf_graph.nncf_graph_builder import build_nncf_graph
+
+    torch.manual_seed(0)
+    checkpoint = tmp_path / f"{preset}.pt"
+    model = make_active(CEANet(get_preset(preset)))
+    save_checkpoint(checkpoint, model, {"note": "test fixture"})
+    tiny_recipe.write_text(TINY_RECIPE.replace('activations = "all"', 'activations = "convolutions"'))
+    assert run_cli(main, quantize_argv(checkpoint, tiny_recipe, tmp_path / "q", "--ptq")) == 0
+    final = load_checkpoint(tmp_path / "q" / "final.pt")  # rebuilt from the record: the added quantizers too
+    assert final.quantization["recipe"]["activations"] == "convolutions"
+    probe = torch.rand(1, 3, 32, 32)
+    hooks = set(quantizer_inputs(final.model, probe))
+    graph = build_nncf_graph(model.eval(), probe)
+    nodes = {node.node_name: node for node in graph.get_all_nodes()}
+
+    def op(hook: str) -> str:
+        return hook.split(".", 1)[1].rsplit("__", 1)[0]
+
+    int8 = {op(hook) for hook in hooks if hook.startswith("pre_hooks.") and hook.endswith("__1.0")}  # weights
+    assert int8 and all(nodes[name].node_type in ("conv2d", "conv_transpose2d") for name in int8)
+    for name in int8:
+        # its own output quantizer, or that of the ReLU it feeds (the runtimes fuse the two: one int8 write)
+        consumers = [edge.to_node for edge in graph.get_output_edges(nodes[name])]
+        relus = [node.node_name for node in consumers if node.node_type == "relu"]
+        fused = bool(relus) and len(relus) == len(consumers) and all(f"post_hooks.{r}__0.0" in hooks for r in relus)
+        assert (f"post_hooks.{name}__0.0" in hooks) is not fused, f"{name} writes float or twice"
+        (source,) = [edge.from_node.node_name for edge in graph.get_input_edges(nodes[name])
+                     if "." not in edge.from_node.node_name and edge.from_node.node_type != "nncf_model_const"]
+        assert {f"pre_hooks.{name}__0.0", f"post_hooks.{source}__0.0"} & hooks, f"{name} reads float"
+    assert all(op(hook) in int8 for hook in hooks if hook.startswith("pre_hooks."))
+    # the frozen channel-mean convolutions of the norms and the linear maps stay float
+    assert not any(nodes[name].node_type == "linear" for name in map(op, hooks))
+    adds = [name for name, node in nodes.items() if node.node_type == "add"]
+    assert adds and any(f"post_hooks.{name}__0.0" not in hooks for name in adds)
+    assert pin_input_range(final.model) == 1  # the first convolution's input quantizer holds the image
+
+
 def test_quantizers_round_trip_exactly(tiny_model, tmp_path):
     recipe = load_quant_recipe().with_overrides(calibration_size=16, calibration_patch=32)
     quantized = insert_quantizers(tiny_model, recipe, calibration_set(recipe))
     assert is_quantized(quantized) and quantized is not tiny_model and not is_quantized(tiny_model)
-    assert pin_input_range(quantized) == 1  # the input quantizer is found under CEANet.forward's argument name
+    assert pin_input_range(quantized) == 1  # the input quantizer: the one given the image tensor itself
     # Perturb the learned ranges as QAT would, so that a loader that re-calibrates fails.
     with torch.no_grad():
         for name, tensor in quantized.named_parameters():

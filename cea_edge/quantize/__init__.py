@@ -6,7 +6,6 @@ fp32-vs-int8 comparison.
 """
 
 from cea_edge.quantize.nncf_graph import (
-    IMAGE_INPUT,
     activation_ranges,
     calibration_set,
     hold_overflow_range,
@@ -18,7 +17,7 @@ from cea_edge.quantize.recipe import QuantRecipe, load_quant_recipe, recipe_from
 from cea_edge.quantize.run import compare_quality, fp32_teacher, quantize, record_quality
 
 __all__ = [
-    "IMAGE_INPUT", "QuantRecipe", "activation_ranges", "calibration_set", "compare_quality", "fp32_teacher",
+    "QuantRecipe", "activation_ranges", "calibration_set", "compare_quality", "fp32_teacher",
     "hold_overflow_range", "insert_quantizers", "load_quant_recipe", "pin_input_range", "quantization_record", "quantize",
     "recipe_from_record", "recipe_from_values", "record_quality", "validate",
 ]

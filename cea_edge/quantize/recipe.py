@@ -26,12 +26,17 @@ ACTIVATION_RANGES = ("minmax", "mean_minmax")
 # What QAT fits: "fp32" = the source model's outputs (distillation; the int8 model is judged
 # against it), "clean" = the training stream's clean images, like training.
 QAT_TARGETS = ("fp32", "clean")
+# Where activations are quantized: "all" = NNCF's placement, the inputs of every op it quantizes (adds,
+# gates, norms: one int8 tensor flows between the ops); "convolutions" = only the per-pixel
+# convolutions' inputs and outputs (int8 kernels with int8 in and out), every other op in float
+# between them (the adapters' hyper-networks and norm means too).
+ACTIVATION_PLACEMENTS = ("all", "convolutions")
 # Fewer patches than this give activation ranges that swing with the seed.
 MIN_CALIBRATION_SIZE = 16
 
 # The recipe's layout: top-level keys, then the [train] table (what QAT fits, and its schedule).
-NNCF_KEYS = ("scheme", "nncf_preset", "overflow_fix", "activation_range", "ignored_patterns", "float_hyper_network",
-             "calibration_size", "calibration_patch")
+NNCF_KEYS = ("scheme", "nncf_preset", "overflow_fix", "activation_range", "activations", "ignored_patterns",
+             "float_hyper_network", "calibration_size", "calibration_patch")
 TRAIN_TABLE_KEYS = ("target", "range_lr_factor", *SCHEDULE_FIELDS)
 # Recipes and checkpoint records from before range_lr_factor trained the ranges at the weights' rate.
 LEGACY_RANGE_LR_FACTOR = 1.0
@@ -46,6 +51,7 @@ class QuantRecipe:
     nncf_preset: str  # NNCF's quantization preset (mixed | performance), not a model preset
     overflow_fix: str
     activation_range: str
+    activations: str  # where activations are quantized, see ACTIVATION_PLACEMENTS
     ignored_patterns: tuple[str, ...]  # NNCF node-name regexes kept in float
     float_hyper_network: bool  # the adapters' hyper-networks (pooled grid to gains) kept in float
     calibration_size: int
@@ -91,7 +97,8 @@ def validate(recipe: QuantRecipe, downsample: int | None = None) -> QuantRecipe:
     for name in SCHEDULE_FIELDS:
         check_type(source, name, getattr(schedule, name), (int, float) if name in FLOAT_FIELDS else int)
     for name, choices in (("scheme", SCHEMES), ("nncf_preset", NNCF_PRESETS), ("overflow_fix", OVERFLOW_FIXES),
-                          ("activation_range", ACTIVATION_RANGES), ("target", QAT_TARGETS)):
+                          ("activation_range", ACTIVATION_RANGES), ("activations", ACTIVATION_PLACEMENTS),
+                          ("target", QAT_TARGETS)):
         if getattr(recipe, name) not in choices:
             raise CeaError(f"recipe {source}: unknown {name.replace('_', ' ')} {getattr(recipe, name)!r}; "
                            f"choose one of: {', '.join(choices)}")
@@ -143,10 +150,11 @@ def recipe_from_record(record: dict[str, Any]) -> QuantRecipe:
 
     Checkpoints written before the [train] nesting recorded it flat, with "preset" for
     NNCF's preset; they ran the schedule values they lack at DEFAULT_SCHEDULE's, and quantized
-    their hyper-networks (float_hyper_network false).
+    their hyper-networks (float_hyper_network false) and every op's inputs (activations "all").
     """
     values = {key: value for key, value in record.items() if key != "source"}
     values.setdefault("float_hyper_network", False)  # records from before the key quantized every adapter op
+    values.setdefault("activations", "all")
     if "train" not in values:
         values["train"] = {"target": values.pop("target", None)} | {
             key: values.pop(key) if key in values else getattr(DEFAULT_SCHEDULE, key) for key in SCHEDULE_FIELDS}
