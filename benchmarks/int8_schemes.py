@@ -253,7 +253,7 @@ def markdown(doc: dict[str, Any]) -> str:
     machine = doc["machine"]
     lines = [f"Checkpoint `{doc['checkpoint']}`, reference `{doc['reference']}`; {machine['cpu']} "
              f"({machine['usable_cpus']} CPUs; {' '.join(flag for flag, on in machine['isa'].items() if on)}), "
-             f"threads {doc['threads']}, tile {doc['tile']}.", ""]
+             f"torch threads {doc['threads'] or 'default'} (quality), tile {doc['tile']}.", ""]
     if doc["quality"]:
         lines += ["| scheme | quantized convolutions | worst case vs FP32 (dB) | case | quality drop (dB) | [int8] bars |",
                   "|---|---|---|---|---|---|"]
