@@ -114,6 +114,19 @@ def test_edge3_is_the_bundled_edge2_grown_and_trained_on_real_photos(edge3, bund
     assert edge3.training_state is None and EDGE3_CHECKPOINT.stat().st_size < 4_000_000
 
 
+def test_edge3_int8_twin_quantizes_only_the_convolutions_of_edge3():
+    """The twin that meets the parity bars in PyTorch, onnxruntime and ExecuTorch
+    (reports/edge3/qat-convolutions-parity.md); the default's once edge3 is."""
+    qat = load_checkpoint(BUNDLED_DIR / "edge3-qat-int8.pt", expected_preset="edge3")
+    record = qat.quantization
+    assert record["method"] == "qat" and record["recipe"]["overflow_fix"] == "enable"
+    assert record["recipe"]["activations"] == "convolutions"
+    assert record["source_checkpoint"]["sha256"] == file_sha256(EDGE3_CHECKPOINT)
+    assert qat.metadata["quality"]["suite"] == "aio-synth" and qat.metadata["quality"]["drop_db"] <= MAX_INT8_DROP_DB
+    # edge3's 0.91 M fp32 weights (3.6 MB) and the quantizers' ranges
+    assert (BUNDLED_DIR / "edge3-qat-int8.pt").stat().st_size < 4_100_000
+
+
 @pytest.mark.slow  # ~40 s: both models over aio-synth
 @pytest.mark.shipped
 def test_edge3_beats_edge2_in_every_family_with_composites_over_19_db(edge3, bundled_on_aio_synth, aio_synth):
