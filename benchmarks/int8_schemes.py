@@ -34,10 +34,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -49,6 +47,7 @@ from cea_edge.errors import CeaError, check_threads, run_cli
 from cea_edge.machine import machine_info
 from cea_edge.model.checkpoint import check_checkpoint_file, load_checkpoint
 from cea_edge.model.network import CEANet
+from cea_edge.profile.timing import latency_row, time_calls
 from cea_edge.toolchain import quiet_native
 
 SCHEMES = ("dynamic", "static-conv-in", "static-conv-io")
@@ -231,22 +230,15 @@ def time_forward(paths: dict[str, Path], tile: int, threads: int, rounds: int, c
             raise CeaError(f"'{path}' takes {shape}, not (1, 3, {tile}, {tile}); give artifacts of tile {tile}")
         methods[label] = method
     example = torch.rand(1, 3, tile, tile)
-    times: dict[str, list[float]] = {label: [] for label in methods}
+    samples: dict[str, list[float]] = {label: [] for label in methods}
     for method in methods.values():
-        for _ in range(calls):
-            method.execute([example])
+        time_calls(lambda: method.execute([example]), 0, calls)  # warm-up
     for _ in range(rounds):
         for label, method in methods.items():
-            for _ in range(calls):
-                started = time.perf_counter()
-                method.execute([example])
-                times[label].append(1000 * (time.perf_counter() - started))
-    out = {}
-    for label, values in times.items():
-        deciles = statistics.quantiles(values, n=10)
-        out[label] = {"median_ms": statistics.median(values), "p10_ms": deciles[0], "p90_ms": deciles[-1],
-                      "calls": len(values)}
-    return out
+            samples[label] += time_calls(lambda: method.execute([example]), calls, 0)
+    rows = {label: latency_row("forward", threads, values) for label, values in samples.items()}
+    return {label: {"median_ms": row.median_ms, "p10_ms": row.p10_ms, "p90_ms": row.p90_ms, "calls": row.runs}
+            for label, row in rows.items()}
 
 
 def markdown(doc: dict[str, Any]) -> str:

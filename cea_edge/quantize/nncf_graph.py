@@ -65,12 +65,16 @@ def insert_quantizers(model: CEANet, recipe: QuantRecipe, calibration: list[torc
         QuantizationParameters,
     )
     from nncf.quantization.range_estimator import RangeEstimatorParametersSet
+    from nncf.torch.function_hook.nncf_graph.nncf_graph_builder import build_nncf_graph
 
     model.eval()
     convolutions_only = recipe.activations == "convolutions"
-    names = hyper_network_nodes(model, calibration[0]) if recipe.float_hyper_network or convolutions_only else []
-    if convolutions_only:
-        names = sorted(set(names) | set(non_convolution_nodes(model, calibration[0])))
+    names: list[str] = []
+    if recipe.float_hyper_network or convolutions_only:
+        graph = build_nncf_graph(model, calibration[0])
+        names = hyper_network_nodes(graph)
+        if convolutions_only:
+            names = sorted(set(names) | set(non_convolution_nodes(graph, model)))
     ignored = nncf.IgnoredScope(names=names, patterns=list(recipe.ignored_patterns), validate=False)
     with quiet_toolchains():  # NNCF's own progress bars and notices
         quantized = nncf.quantize(
@@ -95,13 +99,10 @@ def insert_quantizers(model: CEANet, recipe: QuantRecipe, calibration: list[torc
 CONVOLUTIONS = ("conv2d", "conv_transpose2d")
 
 
-def non_convolution_nodes(model: CEANet, example: torch.Tensor) -> list[str]:
-    """NNCF node names of every op but the learned convolutions: what activations = "convolutions"
-    keeps in float. A convolution with a frozen buffer for its weight (ChannelNorm's channel
-    mean) is a norm's arithmetic, not a layer: float too."""
-    from nncf.torch.function_hook.nncf_graph.nncf_graph_builder import build_nncf_graph
-
-    graph = build_nncf_graph(model, example)
+def non_convolution_nodes(graph: Any, model: CEANet) -> list[str]:
+    """NNCF node names (in ``graph``, NNCF's graph of ``model``) of every op but the learned
+    convolutions: what activations = "convolutions" keeps in float. A convolution with a frozen
+    buffer for its weight (ChannelNorm's channel mean) is a norm's arithmetic, not a layer: float too."""
     buffers = {name for name, _ in model.named_buffers()}
     names = []
     for node in graph.get_all_nodes():
@@ -139,7 +140,7 @@ def quantize_convolution_outputs(model: CEANet, calibration: list[torch.Tensor],
     def quantized_relu(name: str) -> bool:
         return nodes[name].node_type == "relu" and f"post_hooks.{name}__0.0" in hooks
 
-    added = []
+    added: dict[str, nn.Module] = {}
     for op_name in sorted(quantized_convolutions - ignored):
         if any(name.startswith(f"post_hooks.{op_name}__0.") for name in hooks):
             continue  # another convolution takes it: NNCF quantized it already
@@ -149,7 +150,7 @@ def quantize_convolution_outputs(model: CEANet, calibration: list[torch.Tensor],
         quantizer = AsymmetricQuantizer(PTQuantizerSpec.from_state(template._qspec.get_state()))
         quantizer.disable_quantization()  # until its range is set: it must not distort the calibration pass
         register_post_function_hook(model, op_name, 0, quantizer)
-        added.append(f"post_hooks.{op_name}__0.0")
+        added[f"post_hooks.{op_name}__0.0"] = quantizer
     low: dict[str, float] = {}
     high: dict[str, float] = {}
     for patch in calibration:
@@ -157,12 +158,11 @@ def quantize_convolution_outputs(model: CEANet, calibration: list[torch.Tensor],
             if name in added:
                 low[name] = min(low.get(name, 0.0), seen.tensor.min().item())
                 high[name] = max(high.get(name, 0.0), seen.tensor.max().item())
-    hooks = dict(storage.named_hooks())
     with torch.no_grad():
-        for name in added:
-            hooks[name].input_low.fill_(low[name])
-            hooks[name].input_range.fill_(max(high[name] - low[name], hooks[name].eps))
-            hooks[name].enable_quantization()
+        for name, quantizer in added.items():
+            quantizer.input_low.fill_(low[name])
+            quantizer.input_range.fill_(max(high[name] - low[name], quantizer.eps))
+            quantizer.enable_quantization()
     return len(added)
 
 
@@ -170,17 +170,15 @@ def quantize_convolution_outputs(model: CEANet, calibration: list[torch.Tensor],
 POOLING_OPS = ("adaptive_avg_pool2d", "avg_pool2d")
 
 
-def hyper_network_nodes(model: CEANet, example: torch.Tensor) -> list[str]:
-    """NNCF node names of the adapters' hyper-networks: what runs on the pooled grid, not per pixel.
+def hyper_network_nodes(graph: Any) -> list[str]:
+    """NNCF node names of the adapters' hyper-networks (in ``graph``, NNCF's graph of a CEA model):
+    what runs on the pooled grid, not per pixel.
 
     Read from the graph, not from names (NNCF numbers ops across all adapters): an adapter op is
     in a hyper-network when it pools, or when every input it takes from another op comes out of
     the hyper-network. The per-pixel ops (the expert convolutions, the multiplies by the gains,
     the residual add) take the block's features and stay out.
     """
-    from nncf.torch.function_hook.nncf_graph.nncf_graph_builder import build_nncf_graph
-
-    graph = build_nncf_graph(model, example)
     hyper: set[str] = set()
     for node in graph.topological_sort():
         name = node.node_name
