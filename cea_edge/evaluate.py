@@ -185,7 +185,9 @@ def format_table(reports: dict[str, EvaluationReport]) -> str:
         cells = []
         for report in reports.values():
             score = next((c for c in report.cases if c.case == base.case), None) or report.summary[base.case]
-            cells.append(f"{_cell(score.output_psnr, score.output_ssim)} ({score.gain:+.2f})")
+            # the identity case (a clean input, infinite PSNR) has no gain: its output PSNR is the score
+            gain = "" if np.isinf(score.input_psnr) else f" ({score.gain:+.2f})"
+            cells.append(f"{_cell(score.output_psnr, score.output_ssim)}{gain}")
         lines.append(f"| {label} | {_cell(base.input_psnr, base.input_ssim)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

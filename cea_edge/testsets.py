@@ -5,7 +5,8 @@ added to the 8-bit clean image, the noisy input rounded and clipped to 8 bits, P
 against the clean image, no border crop; one fixed noise draw per (sigma, image). Any model
 cea-edge runs (an exported artifact, the default int8 export above all, or a checkpoint) goes
 through the runtime users run (tiles, global context). ``--panel`` writes a before/after panel
-of a set without ground truth (RNI15: real noisy photos).
+of a set without ground truth (RNI15: real noisy photos). σ 0 feeds the clean image itself: what a
+clean photo comes back as (its input PSNR is infinite, recorded as null).
 
 The sets are research images with unclear licences: they are not in the repository and never
 trained on. Their folder is the user's (``testsets/`` of the cszn/FFDNet repository holds all
@@ -42,7 +43,7 @@ class SetScore:
     set: str
     sigma: int
     images: int
-    input_psnr: float
+    input_psnr: float | None  # None at sigma 0: the input is the clean image
     output_psnr: float
 
 
@@ -78,7 +79,7 @@ def score_set(backend, model: str, images: list[Path], name: str, sigma: int, mo
         restored = restore_photo(noisy, backend, mode=mode).pixels
         inputs.append(psnr(clean, noisy, 255.0))
         outputs.append(psnr(clean, restored, 255.0))
-    return SetScore(model, name, sigma, len(images), float(np.mean(inputs)), float(np.mean(outputs)))
+    return SetScore(model, name, sigma, len(images), float(np.mean(inputs)) if sigma else None, float(np.mean(outputs)))
 
 
 def panel(backend, images: list[Path], out: Path, mode: str, replace: bool, width: int = 360) -> None:
@@ -122,6 +123,10 @@ def model_facts(path: Path, backend) -> dict:
             "gflops_per_mp": round(flops_per_megapixel(config), 2)}
 
 
+def _db(value: float | None) -> str:
+    return "∞ (clean)" if value is None else f"{value:.2f}"
+
+
 def markdown(scores: list[SetScore], facts: dict[str, dict], sigmas: Sequence[int]) -> str:
     lines = ["| model | params | GFLOPs/MP | set | " + " | ".join(f"σ {s}: input → output" for s in sigmas) + " |",
              "|---|---|---|---|" + "---|" * len(sigmas)]
@@ -131,7 +136,7 @@ def markdown(scores: list[SetScore], facts: dict[str, dict], sigmas: Sequence[in
         for name in dict.fromkeys(s.set for s in scores if s.model == model):
             cells = {s.sigma: s for s in scores if s.model == model and s.set == name}
             lines.append(f"| {model} | {params} | {fact.get('gflops_per_mp', '?')} | {name} | "
-                         + " | ".join(f"{cells[s].input_psnr:.2f} → **{cells[s].output_psnr:.2f}**" for s in sigmas) + " |")
+                         + " | ".join(f"{_db(cells[s].input_psnr)} → **{cells[s].output_psnr:.2f}**" for s in sigmas) + " |")
     lines += ["", "Published CBSD68 (σ " + " / ".join(map(str, SIGMAS)) + "): "
               + "; ".join(f"{name} {' / '.join(f'{v:.2f}' for v in values)}" for name, values in PUBLISHED.items())]
     return "\n".join(lines)
@@ -159,8 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from cea_edge.runtime.backends import open_backend
 
     check_threads(args.threads)
-    if any(s <= 0 or s > 255 for s in args.sigmas):
-        raise CeaError(f"--sigmas {' '.join(map(str, args.sigmas))}: each must be in 1..255 (the 0-255 scale)")
+    if any(s < 0 or s > 255 for s in args.sigmas):
+        raise CeaError(f"--sigmas {' '.join(map(str, args.sigmas))}: each must be in 0..255 (the 0-255 scale; "
+                       "0: the clean image in)")
     if args.limit is not None and args.limit <= 0:
         raise CeaError(f"--limit {args.limit}: must be positive")
     if bool(args.panel) != bool(args.panel_out):
@@ -186,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for sigma in args.sigmas:
                 score = score_set(backend, path.name, images, name, sigma, mode)
                 scores.append(score)
-                print(f"{path.name} {name} σ {sigma}: {score.input_psnr:.2f} -> {score.output_psnr:.2f} dB", flush=True)
+                print(f"{path.name} {name} σ {sigma}: {_db(score.input_psnr)} -> {score.output_psnr:.2f} dB", flush=True)
         if args.panel and path == args.model[0]:
             panel(backend, panel_images, args.panel_out, mode, args.overwrite)
     text = markdown(scores, facts, args.sigmas)

@@ -38,15 +38,17 @@ def test_the_noisy_input_is_8_bit_seeded_and_has_the_asked_sigma():
 def test_a_model_is_scored_per_set_and_sigma_and_a_panel_is_written(set_folder, tiny_checkpoint, tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()
-    code = run_cli(main, ["--dir", str(set_folder), "--model", str(tiny_checkpoint), "--sets", "CBSD68", "--sigmas", "15",
-                          "50", "--json", str(out / "t.json"), "--markdown", str(out / "t.md"), "--panel", "RNI15",
+    code = run_cli(main, ["--dir", str(set_folder), "--model", str(tiny_checkpoint), "--sets", "CBSD68", "--sigmas", "0",
+                          "15", "50", "--json", str(out / "t.json"), "--markdown", str(out / "t.md"), "--panel", "RNI15",
                           "--panel-out", str(out / "rni.png"), "--threads", "1"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     report = json.loads((out / "t.json").read_text())
     scores = {(s["set"], s["sigma"]): s for s in report["scores"]}
-    assert set(scores) == {("CBSD68", 15), ("CBSD68", 50)} and all(s["images"] == 2 for s in scores.values())
+    assert set(scores) == {("CBSD68", 0), ("CBSD68", 15), ("CBSD68", 50)} and all(s["images"] == 2 for s in scores.values())
     assert scores[("CBSD68", 15)]["input_psnr"] > scores[("CBSD68", 50)]["input_psnr"] + 8
+    # sigma 0: the clean image in, its (infinite) input PSNR recorded as null, the output scored
+    assert scores[("CBSD68", 0)]["input_psnr"] is None and 0 < scores[("CBSD68", 0)]["output_psnr"] < 200
     assert report["models"]["tiny.pt"]["preset"] == "tiny" and report["models"]["tiny.pt"]["parameters"] > 0
     assert "| tiny.pt |" in (out / "t.md").read_text() and "Published CBSD68" in captured.out
     with Image.open(out / "rni.png") as sheet:
@@ -56,7 +58,8 @@ def test_a_model_is_scored_per_set_and_sigma_and_a_panel_is_written(set_folder, 
 @pytest.mark.parametrize("argv, message", [
     (["--sets", "CBSD68"], "nowhere' does not exist"),  # issue 31: once "no images in 'nowhere/CBSD68'"
     (["--dir", "{tmp}", "--sets", "CBSD68"], "no images in"),
-    (["--sigmas", "0"], "--sigmas 0"),
+    (["--sigmas", "-1"], "--sigmas -1"),
+    (["--sigmas", "256"], "--sigmas 256"),
     (["--panel", "RNI15"], "--panel and --panel-out go together"),
 ])
 def test_user_errors_are_one_line(tmp_path, tiny_checkpoint, capsys, argv, message):

@@ -20,7 +20,7 @@ from cea_edge.data.camera import mix_with
 from cea_edge.data.suite import SUITES, get_suite_spec
 from cea_edge.errors import CeaError, check_threads, checked_flag, run_cli
 from cea_edge.model.checkpoint import check_checkpoint_file
-from cea_edge.model.config import get_preset
+from cea_edge.model.config import PRESETS, get_preset
 from cea_edge.train.config import (
     DEFAULT_SCHEDULE,
     FLOAT_FIELDS,
@@ -56,7 +56,7 @@ def parse_mix(items: Sequence[str]) -> dict[str, float]:
 def main(argv: Sequence[str] | None = None) -> int:
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(prog="python -m cea_edge.train", description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default=defaults.preset, help="tiny, edge, edge2 or base (default: edge)")
+    parser.add_argument("--preset", default=defaults.preset, help=f"one of {', '.join(PRESETS)} (default: {defaults.preset})")
     parser.add_argument("--no-adapters", action="store_true", help="train the backbone without hyper-adapters (ablation)")
     parser.add_argument("--static-adapters", action="store_true",
                         help="v2 presets: adapters with learned factors that do not depend on the image (ablation)")
