@@ -140,3 +140,10 @@ def fp32_checkpoint_v2() -> Path:
 def qat_checkpoint_v2(fp32_checkpoint_v2, tmp_path_factory) -> Path:
     pytest.importorskip("nncf")
     return run_qat(fp32_checkpoint_v2, tmp_path_factory.mktemp("qat-v2"))
+
+
+@pytest.fixture(scope="session")
+def qat_checkpoint_v2_convolutions(fp32_checkpoint_v2, tmp_path_factory) -> Path:
+    """tiny2 quantized as the bundled recipe places activations: convolutions in and out only."""
+    pytest.importorskip("nncf")
+    return run_qat(fp32_checkpoint_v2, tmp_path_factory.mktemp("qat-v2-convolutions"), activations="convolutions")

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_QAT_CHECKPOINT, file_sha256
+from cea_edge.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_QAT_CHECKPOINT, file_sha256, load_checkpoint
 from cea_edge.model.config import BUNDLED_PRESET
 from cea_edge.profile.census import executorch_census
+from cea_edge.quantize.recipe import recipe_from_record
 from cea_edge.runtime.backends import open_backend
 from tests.helpers import load_script
 
@@ -51,9 +52,16 @@ def test_the_bundled_asset_is_a_current_int8_export_with_the_recipe_settings():
     assert (backend.tile, backend.overlap, backend.context_size) == (
         recipe["tile"], recipe["overlap"], recipe["context_size"])
     assert backend.global_mode, "the app runs global-context mode: the asset needs the context graphs"
-    # made by an exporter that re-quantizes forward_global's gain inputs (the app's per-tile graph)
-    multiplies = executorch_census(ASSET)["methods"]["forward_global"]["ops_inside"]["Multiply"]
-    assert "fp32" not in multiplies, f"{multiplies}: an older export; run android_demo/tools/bundle_model.sh"
+    # forward_global, the app's per-tile graph, runs every convolution on integers; with a twin of
+    # NNCF's placement (activations "all") its gain multiplies too -- an exporter before 128ba07 left them
+    # float -- while "convolutions" keeps them float by design (docs/quantization.md)
+    ops = executorch_census(ASSET)["methods"]["forward_global"]["ops_inside"]
+    convolutions = {name: dtypes for name, dtypes in ops.items() if name.endswith(("Conv2d", "ConvTranspose2d"))}
+    assert convolutions and all(set(dtypes) == {"qint8"} for dtypes in convolutions.values()), (
+        f"{convolutions}: a float convolution; run android_demo/tools/bundle_model.sh")
+    placement = recipe_from_record(load_checkpoint(DEFAULT_QAT_CHECKPOINT).quantization["recipe"]).activations
+    if placement == "all":
+        assert "fp32" not in ops["Multiply"], f"{ops['Multiply']}: an older export; run android_demo/tools/bundle_model.sh"
 
 
 def test_the_bundled_fp32_twin_is_a_current_export_with_the_same_settings():

@@ -102,6 +102,19 @@ def test_onnx_int8_and_global_context_take_v2_factors(export_once, qat_checkpoin
         assert inventory.get("DepthToSpace", 0) == 2, inventory
 
 
+def test_onnx_int8_of_the_convolutions_placement(export_once, qat_checkpoint_v2_convolutions):
+    """The bundled recipe's placement (activations "convolutions"): the export reproduces the QAT model in
+    both context modes; the per-tile graph's convolutions run on integers (QLinearConv) while the gain
+    multiplies between them stay float by design, so no factor input is re-quantized."""
+    result = export_once(qat_checkpoint_v2_convolutions, "onnx", "int8")
+    verification = result.manifest["verification"]
+    assert verification["passed"] and verification["global_context"]["passed"]
+    quantization = result.manifest["target_details"]["quantization"]
+    kernels = quantization["global_ort_kernels"]
+    assert kernels.get("QLinearConv", 0) > 0 and kernels.get("Mul", 0) >= 2 * ADAPTERS, kernels
+    assert "QLinearMul" not in kernels and quantization["quantized_factor_inputs"] == 0, kernels
+
+
 @pytest.mark.slow  # a Core ML conversion of tiny2; the main job's target is covered by test_coreml_end_to_end
 def test_coreml_converts_v2(export_once, fp32_checkpoint_v2):
     result = export_once(fp32_checkpoint_v2, "coreml", "fp16")

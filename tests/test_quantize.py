@@ -11,7 +11,13 @@ import torch
 
 from cea_edge.errors import CeaError, run_cli
 from cea_edge.model import CEANet, get_preset
-from cea_edge.model.checkpoint import DEFAULT_QAT_CHECKPOINT, EDGE_V1_QAT_CHECKPOINT, load_checkpoint, save_checkpoint
+from cea_edge.model.checkpoint import (
+    DEFAULT_QAT_CHECKPOINT,
+    EDGE2_QAT_CHECKPOINT,
+    EDGE_V1_QAT_CHECKPOINT,
+    load_checkpoint,
+    save_checkpoint,
+)
 from cea_edge.model.quantized import from_portable_config, is_quantized, portable_config, quantizer_inputs
 from cea_edge.quantize import (
     activation_ranges,
@@ -92,7 +98,9 @@ def test_bundled_recipe_is_the_one_source_of_qat_values():
     v1 = load_checkpoint(EDGE_V1_QAT_CHECKPOINT).quantization["recipe"]
     assert "preset" in v1 and "train" not in v1  # the old layout, still readable
     legacy = recipe_from_record(v1 | {"source": recipe.source})
-    assert legacy.range_lr_factor == LEGACY_RANGE_LR_FACTOR and legacy.train == recipe.train
+    edge2 = recipe_from_record(load_checkpoint(EDGE2_QAT_CHECKPOINT).quantization["recipe"])
+    # v1's flat record holds the schedule edge2's twin ran at too (the bundled one before edge3's)
+    assert legacy.range_lr_factor == LEGACY_RANGE_LR_FACTOR and legacy.train == edge2.train
     # the QAT schedule shares the loss and optimizer settings of fp32 training
     for name in ("weight_decay", "frequency_loss", "grad_clip"):
         assert getattr(recipe.train, name) == getattr(DEFAULT_SCHEDULE, name)

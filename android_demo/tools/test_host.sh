@@ -8,7 +8,7 @@
 # Usage: tools/test_host.sh [--edge]
 #   Cases: "tiny" (a perturbed tiny model exported fp32 here, tile 32, context 64) and "edge" (the
 #   int8 program the app ships, app/src/main/assets/cea-edge.pte), each on a photo, both modes.
-#   --edge  also export the bundled model (edge2) fp32 (~60 s) and time a 256^2 tile of it and of the
+#   --edge  also export the bundled model (edge3) fp32 (~60 s) and time a 256^2 tile of it and of the
 #           shipped int8 program at 1 and 2 threads, in Java (host JVM) and in Python, same run.
 # Needs: the project venv with executorch (and torch, for the export), a JDK >= 11, g++, JUnit 5's
 # console launcher ($JUNIT_JAR or /usr/share/java/junit-platform-console-standalone.jar).

@@ -21,7 +21,9 @@ BUNDLED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 DEFAULT_CHECKPOINT = BUNDLED_DIR / f"{BUNDLED_PRESET}.pt"
 # The same model after NNCF quantization-aware training (python -m cea_edge.quantize): int8 exports.
 DEFAULT_QAT_CHECKPOINT = BUNDLED_DIR / f"{BUNDLED_PRESET}-qat-int8.pt"
-# v1 (the `edge` preset), the default until edge v2 (issue 16); still loadable and exportable.
+# edge2, the default until edge3 (issue 27), and v1 (the `edge` preset), the default until edge v2
+# (issue 16); both still loadable and exportable, with their int8 twins.
+EDGE2_CHECKPOINT, EDGE2_QAT_CHECKPOINT = BUNDLED_DIR / "edge2.pt", BUNDLED_DIR / "edge2-qat-int8.pt"
 EDGE_V1_CHECKPOINT, EDGE_V1_QAT_CHECKPOINT = BUNDLED_DIR / "edge.pt", BUNDLED_DIR / "edge-qat-int8.pt"
 
 

@@ -167,7 +167,8 @@ PRESETS["edge3"] = replace(PRESETS["edge2"], name="edge3", middle_blocks=4)
 
 # The preset of the bundled default checkpoints (cea_edge/checkpoints): what `export` names its
 # default artifacts after, known here without torch (tests/test_bundled.py pins the agreement).
-BUNDLED_PRESET = "edge2"
+# edge3 since issue 27 (trained on real photos); edge2 and v1 ship beside it, loadable by path.
+BUNDLED_PRESET = "edge3"
 
 
 def get_preset(name: str) -> CEAConfig:

@@ -1,7 +1,7 @@
 """`python -m cea_edge.parity`: the FP32 reference set, and artifacts checked against it.
 
     python -m cea_edge.parity reference [--checkpoint edge.pt] [--device cuda|cpu] [--set standard]
-        [--tile 256 --overlap 32 --context-size 512] [--out parity/reference-edge2] [--overwrite]
+        [--tile 256 --overlap 32 --context-size 512] [--out parity/reference-edge3] [--overwrite]
     python -m cea_edge.parity check ARTIFACT... [--reference DIR] [--bars parity/bars.toml]
         [--threads N] [--json OUT] [--markdown OUT]
 
