@@ -70,6 +70,7 @@ def insert_quantizers(model: CEANet, recipe: QuantRecipe, calibration: list[torc
     model.eval()
     convolutions_only = recipe.activations == "convolutions"
     names: list[str] = []
+    graph = None
     if recipe.float_hyper_network or convolutions_only:
         graph = build_nncf_graph(model, calibration[0])
         names = hyper_network_nodes(graph)
@@ -90,7 +91,7 @@ def insert_quantizers(model: CEANet, recipe: QuantRecipe, calibration: list[torc
         )
     pin_input_range(quantized)
     if convolutions_only:
-        quantize_convolution_outputs(quantized, calibration, set(names))
+        quantize_convolution_outputs(quantized, calibration, graph, set(names))
     if recipe.overflow_fix != "disable":
         hold_overflow_range(quantized, calibration[0])
     return quantized
@@ -114,18 +115,18 @@ def non_convolution_nodes(graph: Any, model: CEANet) -> list[str]:
     return names
 
 
-def quantize_convolution_outputs(model: CEANet, calibration: list[torch.Tensor], ignored: set[str]) -> int:
+def quantize_convolution_outputs(model: CEANet, calibration: list[torch.Tensor], graph: Any, ignored: set[str]) -> int:
     """An activation quantizer on the output of every quantized convolution that has none yet
     (NNCF quantizes inputs only, and the float ops after a convolution take none): XNNPACK's and
     onnxruntime's static int8 convolutions write int8. Ranges: the calibration set's extremes,
-    like NNCF's minmax. Returns how many were added.
+    like NNCF's minmax. ``graph``: NNCF's graph of the fp32 model, whose node names the quantizers'
+    hooks carry (the one ``ignored`` was read from). Returns how many were added.
 
     Not before a ReLU that NNCF quantized (it feeds a convolution): the runtimes fuse the two into
     one convolution that writes the ReLU's int8 (XNNPACK's clamp, onnxruntime's QLinearConv), so a
     second quantizer there would be noise the artifacts do not have -- on edge3's twin it cost
     0.05 dB of parity drop in PyTorch and onnxruntime, not in ExecuTorch."""
     from nncf.torch.function_hook import register_post_function_hook
-    from nncf.torch.function_hook.nncf_graph.nncf_graph_builder import build_nncf_graph
     from nncf.torch.function_hook.wrapper import get_hook_storage
     from nncf.torch.quantization.layers import AsymmetricQuantizer, PTQuantizerSpec
 
@@ -134,7 +135,6 @@ def quantize_convolution_outputs(model: CEANet, calibration: list[torch.Tensor],
     template = next(hook for name, hook in hooks.items() if isinstance(hook, AsymmetricQuantizer))
     quantized_convolutions = {name.split(".", 1)[1].rsplit("__", 1)[0] for name in hooks
                               if name.startswith("pre_hooks.") and name.endswith("__1.0")}  # their weights
-    graph = build_nncf_graph(model, calibration[0])
     nodes = {node.node_name: node for node in graph.get_all_nodes()}
 
     def quantized_relu(name: str) -> bool:
